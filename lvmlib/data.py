@@ -1,0 +1,184 @@
+"""Data sets for the notebooks: 8x8 digits offline, MNIST from OpenML, 2-D toys.
+
+``load_dataset("digits")`` is the default everywhere: scikit-learn ships it, so it works
+with no network.  ``load_dataset("mnist")`` fetches ``mnist_784`` from OpenML once and
+caches it on disk; offline it fails within seconds with a message naming ``"digits"``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASETS = ("digits", "mnist")
+TOYS = ("blobs", "moons", "rings")
+
+#: seconds to wait for OpenML before giving up (scikit-learn's default retries for minutes).
+MNIST_TIMEOUT = 5.0
+
+
+@dataclass
+class Dataset:
+    """Images as flat rows in [0, 1] (or {0, 1} when binarized), with labels.
+
+    Attributes:
+        x_train: tensor of shape (N_train, D), float32.
+        y_train: tensor of shape (N_train,), int64 labels 0-9.
+        x_test: tensor of shape (N_test, D), float32.
+        y_test: tensor of shape (N_test,), int64.
+        image_shape: (H, W) with H * W = D, to reshape a row into an image.
+        name: the data set's name.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    image_shape: tuple[int, int]
+    name: str
+
+    @property
+    def data_dim(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}: train {tuple(self.x_train.shape)}, test {tuple(self.x_test.shape)}, "
+            f"images {self.image_shape[0]}x{self.image_shape[1]}, device {self.x_train.device})"
+        )
+
+
+def binarize_pixels(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Fixed binarization: a pixel is 1 where its intensity in [0, 1] is above ``threshold``.
+
+    Fixed (deterministic) binarization is used so that every notebook and benchmark sees the
+    same data and the numbers on screen repeat.  Note the trap: a model trained on one fixed
+    binarization overfits it (the IWAE paper, Burda et al. 2016, reports ~3.5 nats on MNIST);
+    the dynamic alternative redraws x ~ Bernoulli(intensity) every epoch.
+    """
+    return (x > threshold).to(x.dtype)
+
+
+def _digits(seed: int, test_size: float):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = bunch.data.astype(np.float32) / 16.0  # pixel values 0..16 -> [0, 1]
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=y)
+    return x_tr, y_tr, x_te, y_te, (8, 8)
+
+
+def _fetch_mnist(data_home):
+    """The network call, kept on its own so tests can replace it."""
+    from sklearn.datasets import fetch_openml
+
+    return fetch_openml("mnist_784", version=1, as_frame=False, parser="liac-arff", data_home=data_home,
+                        n_retries=1, delay=0.1)
+
+
+def _mnist(data_home):
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(MNIST_TIMEOUT)
+    try:
+        bunch = _fetch_mnist(data_home)
+    except Exception as err:  # URLError, timeouts, HTTP errors: all mean "no data"
+        raise RuntimeError(
+            "Could not fetch MNIST from OpenML (needs the network once; afterwards it is cached "
+            f"in {data_home or '~/scikit_learn_data'}): {type(err).__name__}: {err}. "
+            'Offline, use load_dataset("digits") (8x8 digits that ship with scikit-learn).'
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old)
+    x = np.asarray(bunch.data, dtype=np.float32) / 255.0
+    y = np.asarray(bunch.target).astype(np.int64)
+    return x[:60000], y[:60000], x[60000:], y[60000:], (28, 28)
+
+
+def load_dataset(
+    name: str = "digits",
+    binarize: bool = False,
+    device: torch.device | str | None = None,
+    *,
+    seed: int = 0,
+    test_size: float = 0.25,
+    data_home: str | os.PathLike | None = None,
+) -> Dataset:
+    """Load an image data set as flat tensors in [0, 1].
+
+    Args:
+        name: ``"digits"`` (1797 8x8 images from scikit-learn, offline; stratified
+            train/test split with ``test_size`` and ``seed``) or ``"mnist"`` (70000 28x28
+            images from OpenML, the standard first-60000 / last-10000 split, cached in
+            ``data_home``).
+        binarize: map pixels to {0, 1} with :func:`binarize_pixels` (threshold 0.5), for
+            Bernoulli likelihoods, so that log-likelihoods are in nats of a probability.
+        device: where the tensors go (default: the CPU).
+        seed: seed of the digits split.
+        test_size: fraction of the digits held out.
+        data_home: cache folder for MNIST (scikit-learn's default when None).
+
+    Returns:
+        a :class:`Dataset`.
+
+    Raises:
+        ValueError: an unknown name (the message lists the choices).
+        RuntimeError: MNIST could not be fetched (offline); the message names ``"digits"``.
+    """
+    if not isinstance(name, str) or name.lower() not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))} "
+                         f"(2-D toy sets come from lvmlib.data.toy_2d: {', '.join(TOYS)})")
+    name = name.lower()
+    if name == "digits":
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+        x_tr, y_tr, x_te, y_te, shape = _digits(seed, test_size)
+    else:
+        x_tr, y_tr, x_te, y_te, shape = _mnist(data_home)
+    tensors = [torch.as_tensor(a, device=device) for a in (x_tr, y_tr, x_te, y_te)]
+    if binarize:
+        tensors[0], tensors[2] = binarize_pixels(tensors[0]), binarize_pixels(tensors[2])
+    return Dataset(*tensors, image_shape=shape, name=name)
+
+
+def toy_2d(name: str = "blobs", n: int = 500, *, noise: float = 0.1, centers: int = 3, seed: int = 0,
+           dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """2-D toy data for pictures.
+
+    Args:
+        name: ``"blobs"`` (``centers`` Gaussian clusters of different shapes), ``"moons"``
+            (two interleaved half circles) or ``"rings"`` (two concentric circles).
+        n: number of points.
+        noise: noise level of moons and rings.
+        seed: the data's seed.
+
+    Returns:
+        (x, y): x of shape (n, 2), y of shape (n,) with the generating cluster.
+    """
+    from sklearn import datasets
+
+    if name == "blobs":
+        rng = np.random.default_rng(seed)
+        if centers < 1:
+            raise ValueError(f"centers must be >= 1, got {centers}")
+        means = rng.uniform(-6, 6, size=(centers, 2))
+        y = rng.integers(0, centers, size=n)
+        x = np.empty((n, 2))
+        for k in range(centers):
+            a = rng.normal(size=(2, 2)) * 0.8
+            cov = a @ a.T + 0.15 * np.eye(2)
+            idx = y == k
+            x[idx] = rng.multivariate_normal(means[k], cov, size=int(idx.sum()))
+    elif name == "moons":
+        x, y = datasets.make_moons(n, noise=noise, random_state=seed)
+    elif name == "rings":
+        x, y = datasets.make_circles(n, noise=noise, factor=0.5, random_state=seed)
+    else:
+        raise ValueError(f"unknown toy data set {name!r}; choose one of {', '.join(map(repr, TOYS))}")
+    return torch.as_tensor(x, dtype=dtype), torch.as_tensor(y, dtype=torch.int64)

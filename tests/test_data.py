@@ -1,0 +1,116 @@
+import socket
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import lvmlib.data as data
+from lvmlib import load_dataset
+
+
+def test_digits_shapes_ranges_and_types():
+    d = load_dataset("digits")
+    assert d.x_train.shape == (1347, 64) and d.x_test.shape == (450, 64)
+    assert d.y_train.shape == (1347,) and d.y_test.shape == (450,)
+    assert d.image_shape == (8, 8) and d.data_dim == 64
+    assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    for x in (d.x_train, d.x_test):
+        assert x.min() >= 0 and x.max() <= 1
+    assert d.x_train.max() == 1.0  # scaled by 16, the digits' maximum
+    assert set(d.y_train.tolist()) == set(range(10))
+
+
+def test_digits_split_is_fixed_and_stratified():
+    a, b = load_dataset("digits"), load_dataset("digits")
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    c = load_dataset("digits", seed=1)
+    assert not torch.equal(a.x_train, c.x_train)
+    # stratified: class proportions in train and test agree to within one sample per class
+    tr = torch.bincount(a.y_train, minlength=10).double() / len(a.y_train)
+    te = torch.bincount(a.y_test, minlength=10).double() / len(a.y_test)
+    assert torch.allclose(tr, te, atol=1.5 / len(a.y_test))
+    # train and test are disjoint: no test image appears in train with its label
+    train_rows = {tuple(r) for r in a.x_train.numpy().tolist()}
+    assert sum(tuple(r) in train_rows for r in a.x_test.numpy().tolist()) < 5  # digits has a few exact duplicates
+
+
+def test_binarize_gives_zero_one_by_threshold():
+    raw, binary = load_dataset("digits"), load_dataset("digits", binarize=True)
+    assert set(binary.x_train.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(binary.x_train, (raw.x_train > 0.5).float())
+    assert torch.equal(binary.y_train, raw.y_train)
+
+
+def test_device_argument():
+    d = load_dataset("digits", device="cpu")
+    assert d.x_train.device.type == "cpu"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_digits_on_cuda():
+    d = load_dataset("digits", device="cuda")
+    assert d.x_train.is_cuda and d.y_test.is_cuda
+
+
+@pytest.mark.parametrize("name", ["cifar10", "MNISTT", "", None])
+def test_unknown_name_lists_choices(name):
+    with pytest.raises(ValueError, match="'digits'.*'mnist'"):
+        load_dataset(name)
+
+
+def test_mnist_offline_is_fast_and_clear(monkeypatch):
+    def offline(data_home):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(data, "_fetch_mnist", offline)
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError) as err:
+        load_dataset("mnist")
+    assert time.perf_counter() - t0 < 5
+    msg = str(err.value)
+    assert "network" in msg and 'load_dataset("digits")' in msg
+
+
+def test_mnist_sets_a_short_socket_timeout(monkeypatch):
+    seen = {}
+
+    def record(data_home):
+        seen["timeout"] = socket.getdefaulttimeout()
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(data, "_fetch_mnist", record)
+    before = socket.getdefaulttimeout()
+    with pytest.raises(RuntimeError):
+        load_dataset("mnist")
+    assert seen["timeout"] == data.MNIST_TIMEOUT <= 10
+    assert socket.getdefaulttimeout() == before
+
+
+def test_mnist_path_with_fake_openml(monkeypatch):
+    class Bunch:
+        data = np.tile(np.arange(784, dtype=np.float64) % 256, (70000, 1))
+        target = np.array([str(i % 10) for i in range(70000)], dtype=object)
+
+    monkeypatch.setattr(data, "_fetch_mnist", lambda data_home: Bunch)
+    d = load_dataset("mnist", binarize=True)
+    assert d.x_train.shape == (60000, 784) and d.x_test.shape == (10000, 784)
+    assert d.image_shape == (28, 28)
+    assert d.y_test[:3].tolist() == [0, 1, 2]
+    assert set(d.x_train.unique().tolist()) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("name", data.TOYS)
+def test_toy_2d_seeded(name):
+    x1, y1 = data.toy_2d(name, n=300, seed=3)
+    x2, y2 = data.toy_2d(name, n=300, seed=3)
+    assert x1.shape == (300, 2) and y1.shape == (300,)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert torch.isfinite(x1).all()
+    assert not torch.equal(x1, data.toy_2d(name, n=300, seed=4)[0])
+
+
+def test_toy_unknown():
+    with pytest.raises(ValueError, match="'blobs'"):
+        data.toy_2d("spirals")

@@ -1,0 +1,156 @@
+# %% [markdown]
+# # 01 · Latent variable models: the generative story
+#
+# A **latent variable model** explains each data point $x$ by an unobserved cause $z$.
+# It is a recipe for generating data in two steps (CS236, lecture 5):
+#
+# 1. draw a latent $z \sim p(z)$, a simple distribution, here $\mathcal N(0, I)$;
+# 2. draw the data point from the conditional $x \sim p_\theta(x \mid z)$, also simple: a Gaussian
+#    $\mathcal N\big(\mu_\theta(z), \operatorname{diag}\sigma_\theta(z)^2\big)$ whose mean and scale a
+#    **neural network** computes from $z$.
+#
+# The model of the data is what is left when the cause is forgotten, the marginal
+#
+# $$p_\theta(x) = \int p_\theta(x \mid z)\, p(z)\, dz ,$$
+#
+# an *infinite mixture* of Gaussians, one for every $z$. Each piece is simple; the mixture need not be.
+# In this notebook you will sample from such models, see what the latent size and the noise do, and
+# check two claims on the numbers: conditioning on $z$ removes most of the variation in $x$, and for
+# a *linear* decoder the marginal is the Gaussian $\mathcal N(b, W W^\top + \sigma^2 I)$.
+
+# %%
+import torch
+import matplotlib.pyplot as plt
+
+import lvmlib
+from lvmlib.widgets import nb01
+
+g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+
+# %% [markdown]
+# ## A decoder: the same network for every z
+#
+# The function that maps $z$ to the parameters of $p(x \mid z)$ is one network, shared by all
+# latents; only its input changes. Here $z$ has one dimension and $x$ has two (so we can draw it).
+
+# %%
+decoder = nb01.story_decoders(sizes=(1,))[1]   # a GaussianDecoder with random (seeded) weights
+print(decoder.net)
+
+z = torch.randn(4, 1, generator=g)        # step 1: z ~ p(z)           [4, 1]
+px_given_z = decoder(z)                   # p(x | z): a Gaussian for each z, batch [4], event [2]
+x = px_given_z.mean + px_given_z.stddev * torch.randn(4, 2, generator=g)   # step 2: x ~ p(x | z)
+for zi, mu, sd, xi in zip(z, px_given_z.mean, px_given_z.stddev, x):
+    print(f"z = {zi.item():+.2f}  ->  mean {mu.detach().numpy().round(2)}, scale {sd.detach().numpy().round(2)}"
+          f"  ->  x = {xi.detach().numpy().round(2)}")
+
+# %% [markdown]
+# ## Play with the story
+#
+# Below, every point on the right was made by the recipe: a $z$ on the left, then one draw from
+# $p(x \mid z)$. Colour is $z_1$, so you can follow each latent to the data point it caused.
+#
+# - **latent size**: with $d = 1$ the data lie near a curve (the decoder's image of a line) blurred
+#   by noise; with more latent dimensions the decoder can fill an area.
+# - **noise scale**: multiplies $\sigma_\theta(z)$. At 0 you see the decoder's mean function alone,
+#   $\mu_\theta(z)$: all randomness in $x$ then comes from $z$.
+# - **samples**: more draws show the marginal $p(x)$ more clearly.
+#
+# All samples were drawn once, in the cell below; the sliders only redraw.
+
+# %%
+story = nb01.sample_story(nb01.story_decoders(sizes=(1, 2, 3, 4, 8)), num_samples=5000, generator=g)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb01.generative_story_app(story, latent_size=1, noise=1.0, samples=2000)
+
+# %% [markdown]
+# ## Conditioning on z makes x simpler
+#
+# Fix $z$ and what is left of $x$ is a single small Gaussian blob; the complicated shape of $p(x)$
+# comes from moving $z$. The law of total variance splits the spread of $x$ into the two parts:
+#
+# $$\operatorname{Var}[x] = \underbrace{\mathbb E_z\big[\operatorname{Var}[x \mid z]\big]}_{\text{noise left after conditioning}}
+#   + \underbrace{\operatorname{Var}_z\big[\mathbb E[x \mid z]\big]}_{\text{explained by } z} .$$
+
+# %%
+z_all = torch.as_tensor(story["z"][1])                         # [5000, 1]
+x_all = nb01.story_samples(story, latent_size=1, noise=1.0, samples=5000)[1]
+fig = nb01.conditionals_figure(decoder,  # the d = 1 decoder above is the story's d = 1 decoder
+                               z_values=torch.tensor([[-1.5], [0.0], [1.5]]), marginal_x=x_all, generator=g)
+lvmlib.plotting.savefig(fig, "01_conditionals")
+
+# %%
+total_var = torch.as_tensor(x_all).var(0).sum().item()                       # tr Var[x]
+cond_var = (torch.as_tensor(story["scale"][1]) ** 2).sum(1).mean().item()   # E_z tr Var[x | z]
+print(f"total variance of x           : {total_var:.3f}")
+print(f"average variance given z     : {cond_var:.3f}  ({100 * cond_var / total_var:.0f}% of it)")
+assert cond_var < 0.25 * total_var, "conditioning on z should remove most of the variation"
+
+# %% [markdown]
+# ## When z is discrete: a mixture of Gaussians
+#
+# Let $z$ take one of $K$ values with probabilities $\pi_k$, and give each value its own Gaussian:
+# $p(x \mid z = k) = \mathcal N(\mu_k, \Sigma_k)$. Then $p(x) = \sum_k \pi_k\, \mathcal N(x; \mu_k, \Sigma_k)$:
+# the same two-step story with a **lookup table** $k \mapsto (\mu_k, \Sigma_k)$ where the VAE will have a
+# neural network. Colour below is the latent $z$; a clustering algorithm would have to guess it.
+
+# %%
+from torch.distributions import Categorical, MultivariateNormal, MixtureSameFamily
+
+weights = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+means = torch.tensor([[-3.0, 0.0], [2.0, 2.0], [2.0, -2.5]], dtype=torch.float64)
+covs = torch.stack([torch.tensor([[1.0, 0.6], [0.6, 0.8]]), torch.eye(2) * 0.4,
+                    torch.tensor([[1.2, -0.5], [-0.5, 0.5]])]).double()
+mixture = MixtureSameFamily(Categorical(weights), MultivariateNormal(means, covs))
+
+z_mix = torch.multinomial(weights, 2000, replacement=True, generator=g)            # [2000] in {0, 1, 2}
+chol = torch.linalg.cholesky(covs)
+x_mix = means[z_mix] + (chol[z_mix] @ torch.randn(2000, 2, 1, generator=g, dtype=torch.float64)).squeeze(-1)
+
+fig, ax = plt.subplots(figsize=(5, 4))
+ax.scatter(x_mix[:, 0], x_mix[:, 1], c=z_mix, cmap="tab10", vmin=0, vmax=9, s=4)
+ax.set(xlabel="$x_1$", ylabel="$x_2$", title="mixture of 3 Gaussians, coloured by z")
+lvmlib.plotting.savefig(fig, "01_mixture")
+
+# %%
+frac = torch.bincount(z_mix, minlength=3).double() / len(z_mix)
+print("fraction of samples per component:", frac.numpy().round(3), " weights:", weights.numpy())
+print(f"average log p(x) of the samples: {mixture.log_prob(x_mix).mean().item():.3f} nats")
+assert torch.allclose(frac, weights, atol=0.03)
+
+# %% [markdown]
+# ## A check with a closed form: the linear decoder
+#
+# If the decoder is linear, $x = W z + b + \sigma \varepsilon$ with $z \sim \mathcal N(0, I_d)$ and
+# $\varepsilon \sim \mathcal N(0, I)$, the infinite mixture is a single Gaussian (probabilistic PCA):
+#
+# $$p(x) = \mathcal N\big(x;\ b,\ W W^\top + \sigma^2 I\big).$$
+#
+# The sample covariance of many draws must approach $W W^\top + \sigma^2 I$.
+
+# %%
+d, sigma = 3, 0.3
+W = torch.randn(2, d, generator=g, dtype=torch.float64)
+b = torch.tensor([1.0, -1.0], dtype=torch.float64)
+n = 200_000
+z_lin = torch.randn(n, d, generator=g, dtype=torch.float64)
+x_lin = z_lin @ W.T + b + sigma * torch.randn(n, 2, generator=g, dtype=torch.float64)
+
+exact = W @ W.T + sigma**2 * torch.eye(2, dtype=torch.float64)
+sample_cov = torch.cov(x_lin.T)
+rel_err = (torch.linalg.norm(sample_cov - exact) / torch.linalg.norm(exact)).item()
+print("W W^T + sigma^2 I =\n", exact.numpy().round(2))
+print("sample covariance =\n", sample_cov.numpy().round(2))
+print(f"relative error {rel_err:.4f} with n = {n}")
+assert rel_err < 0.02
+
+# %% [markdown]
+# ## What to take away
+#
+# - A latent variable model is a sampling recipe: $z \sim p(z)$, then $x \sim p_\theta(x \mid z)$.
+# - A neural decoder turns a simple Gaussian per $z$ into a flexible marginal $p_\theta(x)$.
+# - Given $z$, $x$ is simple; the difficulty is that $z$ is **never observed**. To learn $\theta$ from
+#   data we need $p_\theta(x) = \int p_\theta(x \mid z) p(z) dz$, which the next notebooks compute
+#   exactly where we can (02 mixtures, 03 marginalization) and estimate where we cannot (04-06).
