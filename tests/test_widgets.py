@@ -69,5 +69,10 @@ def test_blit_redraws_only_animated_artists_and_notices_static_changes():
     assert app.full_draws == 1 and app.image.value != first  # a blit
     app.set(lim=2.0)
     assert app.full_draws == 2  # limits changed: full draw
+    app.set(lim=1.0)
+    assert app.full_draws == 2  # back to limits seen before: the cached background is reused
+    app.full_draw()
+    app.set(x=0.3)
+    assert app.full_draws == 3
     with pytest.raises(KeyError, match="controls are"):
         app.set(nope=1)

@@ -8,7 +8,9 @@ Speed: drawing axes with tick labels costs ~20 ms per axes in Agg, so the app bl
 Artists that a callback changes are marked ``animated=True`` by the builder; the app draws
 everything else once into a background, and on each change restores the background, draws
 only the animated artists and encodes the canvas.  When a callback changes something
-static (axis limits, a non-animated title or label), the app notices and draws in full.
+static (axis limits, a non-animated title or label), the app notices and draws in full;
+backgrounds are cached per static state, so returning to a state seen before (e.g. the axis
+limits of a latent size visited earlier) is a blit again.
 """
 
 from __future__ import annotations
@@ -53,8 +55,7 @@ class SliderApp:
         self.name = name
         self._redraw = redraw
         self._hold = False
-        self._background = None
-        self._static_key = None
+        self._backgrounds: dict = {}  # static state -> saved background
         self.full_draws = 0
         self.last_seconds = float("nan")
         for control in self.controls.values():
@@ -96,8 +97,9 @@ class SliderApp:
         self.last_seconds = time.perf_counter() - t0
 
     def full_draw(self) -> None:
-        """Forget the background: the next render draws everything (after a static change)."""
-        self._background = None
+        """Forget the backgrounds: the next render draws everything (after a static change the
+        app cannot see, such as new tick labels)."""
+        self._backgrounds.clear()
 
     # -- rendering -----------------------------------------------------------------
     def _static_state(self) -> tuple:
@@ -121,13 +123,15 @@ class SliderApp:
 
     def _render(self) -> None:
         key = self._static_state()
-        if self._background is None or key != self._static_key:
+        background = self._backgrounds.get(key)
+        if background is None:
             self.canvas.draw()  # animated artists are left out of a full draw
-            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
-            self._static_key = key
+            if len(self._backgrounds) >= 32:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+            self._backgrounds[key] = self.canvas.copy_from_bbox(self.fig.bbox)
             self.full_draws += 1
         else:
-            self.canvas.restore_region(self._background)
+            self.canvas.restore_region(background)
         for art in self._animated():
             self.fig.draw_artist(art)
         self.image.value = canvas_png(self.canvas)
