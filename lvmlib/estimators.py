@@ -1,0 +1,469 @@
+"""Estimators of the marginal likelihood log p(x) of a latent variable model.
+
+Every estimator goes through one function, :func:`log_weights`, which draws K samples
+z_k ~ q(z | x) from a proposal and returns the log importance weights
+
+    log w_k = log p(x, z_k) - log q(z_k | x) = log p(z_k) + log p(x | z_k) - log q(z_k | x)
+
+as a tensor of shape [K, B].  The estimators differ only in how they reduce it over K:
+
+=========================  ==========================================  =================
+estimator                  reduction of log_w [K, B] over K            proposal
+=========================  ==========================================  =================
+``naive_monte_carlo``      logsumexp(log_w) - log K                    the prior (or a box)
+``importance_sampling``    logsumexp(log_w) - log K                    any q
+``elbo``                   mean(log_w)                                 any q
+``iwae_bound``             logsumexp(log_w) - log K                    any q
+``effective_sample_size``  exp(-logsumexp(2 * normalized log_w))       (from log_w)
+=========================  ==========================================  =================
+
+Everything stays in log space: p(x) itself is often around exp(-2000), which no float can
+hold, so nothing here exponentiates and then averages.
+
+A *model* follows the protocol of ``DESIGN.md``: ``prior()`` -> a Distribution over z with
+event shape [Dz] (a Categorical over K components for a mixture, event shape []),
+``likelihood(z)`` -> a Distribution over x with batch shape ``z.shape[:-1]`` (or ``z.shape``
+for a categorical z) and event shape [Dx], and optionally a ``data_dim`` attribute.
+
+A *proposal* is either a ``torch.distributions.Distribution`` over z (batch shape [] or
+[B], the prior's event shape) or a callable ``x -> Distribution`` (an encoder, e.g. a VAE's
+``encoder``), called once on the whole batch.
+
+Randomness is passed in: every function takes an optional ``torch.Generator`` and never
+touches the global one when a generator is given.  Samples are reparameterized (``loc +
+scale * eps``) wherever the family allows, so ``elbo`` and ``iwae_bound`` are
+differentiable with respect to the parameters of both the model and the proposal, which
+is how a VAE trains (Kingma and Welling 2014; Burda, Grosse and Salakhutdinov 2016).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+import torch
+from torch.distributions import (
+    Bernoulli,
+    Categorical,
+    Distribution,
+    Independent,
+    MultivariateNormal,
+    Normal,
+    Uniform,
+)
+
+__all__ = [
+    "log_weights",
+    "naive_monte_carlo",
+    "importance_sampling",
+    "elbo",
+    "iwae_bound",
+    "effective_sample_size",
+    "log_mean_exp",
+    "uniform_box",
+    "sample",
+    "DEFAULT_CHUNK_ELEMENTS",
+]
+
+Proposal = Union[Distribution, Callable[[torch.Tensor], Distribution]]
+
+#: Default work per chunk, in elements of the [chunk, B, Dx] tensors: a chunk holds
+#: ``max(1, DEFAULT_CHUNK_ELEMENTS // (B * Dx))`` samples (32 for B = 500, Dx = 64:
+#: 4 MB per float32 temporary, which stays in cache).  Chosen with
+#: ``benchmarks/bench_estimators.py`` (k = 5000, B = 500, Dx = 64, 128 hidden units) on a
+#: 2-core CPU shared with other jobs: with torch's 2 threads and a quiet machine, chunks of
+#: 16-32 samples took 1.1 s, 128 took 1.45 s, 256 1.6 s, all 5000 at once 3.5 s and 2.6 GB;
+#: with 1 thread, 8-16 were fastest, 32 within 1.2x.  (On a heavily loaded machine, with
+#: 2 threads, larger chunks of ~128 suffer less from thread synchronization.)
+DEFAULT_CHUNK_ELEMENTS = 2**20
+
+
+# ----------------------------------------------------------------------------------------
+# sampling with an explicit generator
+# ----------------------------------------------------------------------------------------
+
+
+def _noise(kind: str, shape: torch.Size, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Standard normal ("randn") or uniform [0, 1) ("rand") noise of ``shape``, drawn from
+    ``generator`` on the generator's device, returned on ``like``'s device and dtype."""
+    fn = torch.randn if kind == "randn" else torch.rand
+    eps = fn(shape, generator=generator, device=generator.device, dtype=like.dtype)
+    return eps.to(like.device)
+
+
+def sample(
+    dist: Distribution,
+    sample_shape: torch.Size | tuple[int, ...] = torch.Size(),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw ``sample_shape`` samples from ``dist``, reparameterized where possible.
+
+    ``torch.distributions`` cannot take a ``torch.Generator``, so for the families used in
+    lvmlib the noise is drawn here from ``generator`` and pushed through the
+    reparameterization: Normal / MultivariateNormal (``loc + scale * eps``), Uniform
+    (``low + (high - low) * u``), Categorical (``torch.multinomial``), Bernoulli
+    (``u < probs``), and ``Independent`` of any of these.  Other families, or
+    ``generator=None``, fall back to ``dist.rsample`` (or ``dist.sample`` when the family
+    has no reparameterization).  The global generator is never seeded.
+
+    Args:
+        dist: any ``torch.distributions.Distribution``.
+        sample_shape: leading shape of the samples.
+        generator: optional ``torch.Generator`` (on any device: the noise is drawn on its
+            device and moved to the distribution's).
+
+    Returns:
+        tensor of shape ``sample_shape + dist.batch_shape + dist.event_shape``,
+        differentiable w.r.t. the parameters of Normal / MultivariateNormal / Uniform.
+    """
+    sample_shape = torch.Size(sample_shape)
+    if generator is None:
+        return dist.rsample(sample_shape) if dist.has_rsample else dist.sample(sample_shape)
+    if type(dist) is Independent:
+        return sample(dist.base_dist, sample_shape, generator)
+    shape = dist._extended_shape(sample_shape)  # sample_shape + batch + event
+    if type(dist) is Normal:
+        return torch.addcmul(dist.loc, dist.scale, _noise("randn", shape, dist.loc, generator))
+    if type(dist) is MultivariateNormal:
+        eps = _noise("randn", shape, dist.loc, generator)  # [..., Dz]
+        return dist.loc + torch.matmul(dist._unbroadcasted_scale_tril, eps.unsqueeze(-1)).squeeze(-1)
+    if type(dist) is Uniform:
+        return torch.addcmul(dist.low, dist.high - dist.low, _noise("rand", shape, dist.low, generator))
+    if type(dist) is Bernoulli:
+        with torch.no_grad():
+            u = _noise("rand", shape, dist.probs, generator)
+            return (u < dist.probs).to(dist.probs.dtype)
+    if type(dist) is Categorical:
+        with torch.no_grad():
+            probs = dist.probs  # [*batch, K]
+            flat = probs.reshape(-1, probs.shape[-1]).to(generator.device)  # [N, K]
+            n = max(1, math.prod(sample_shape))
+            idx = torch.multinomial(flat, n, replacement=True, generator=generator)  # [N, n]
+            idx = idx.T.reshape(shape).to(probs.device)  # [*sample_shape, *batch]
+            return idx
+    return dist.rsample(sample_shape) if dist.has_rsample else dist.sample(sample_shape)
+
+
+def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -> Distribution:
+    """The lecture's uniform proposal: z ~ Uniform over the box [low, high]^Dz.
+
+    With this proposal, naive Monte Carlo reads p(x) = |box| * E_{z ~ U(box)}[p(x, z)]
+    (the mass of the prior outside the box is ignored, so the box must cover where the
+    posterior lives).  For a discrete z with K values, the uniform proposal is
+    ``Categorical(logits=torch.zeros(K))``.
+
+    Args:
+        low, high: floats or tensors of shape [Dz].
+        dim: Dz, needed when ``low`` and ``high`` are floats.
+
+    Returns:
+        ``Independent(Uniform(low, high), 1)``, batch shape [], event shape [Dz].
+    """
+    low = torch.as_tensor(low, dtype=dtype, device=device)
+    high = torch.as_tensor(high, dtype=low.dtype if dtype is None else dtype, device=low.device)
+    if dim is not None:
+        low, high = low.expand(dim).clone(), high.expand(dim).clone()
+    if low.dim() != 1 or low.shape != high.shape:
+        raise ValueError(
+            f"uniform_box needs low and high of shape [Dz] (or floats with dim=Dz); got "
+            f"{tuple(low.shape)} and {tuple(high.shape)}"
+        )
+    if not bool((high > low).all()):
+        raise ValueError("uniform_box needs high > low in every coordinate")
+    return Independent(Uniform(low, high), 1)
+
+
+# ----------------------------------------------------------------------------------------
+# checks
+# ----------------------------------------------------------------------------------------
+
+
+def _check_x(x: torch.Tensor, model) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(
+            f"x must have shape [B, D] (a batch of points); got shape {tuple(x.shape)}. "
+            f"For a single point use x.unsqueeze(0)."
+        )
+    data_dim = getattr(model, "data_dim", None)
+    if data_dim is not None and x.shape[-1] != int(data_dim):
+        raise ValueError(
+            f"x has {x.shape[-1]} features per point but the model's data_dim is {int(data_dim)}"
+        )
+    if x.is_floating_point() and bool(torch.isnan(x).any()):
+        raise ValueError("x contains NaN")
+    return x
+
+
+def _check_num_samples(num_samples) -> int:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+        try:
+            import numpy as np
+
+            if isinstance(num_samples, np.integer):
+                num_samples = int(num_samples)
+        except ImportError:  # pragma: no cover
+            pass
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+        raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    return num_samples
+
+
+def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) -> Distribution:
+    q = proposal if isinstance(proposal, Distribution) else None
+    if q is None:
+        if not callable(proposal):
+            raise TypeError(
+                "proposal must be a torch Distribution over z or a callable x -> Distribution, "
+                f"got {type(proposal).__name__}"
+            )
+        q = proposal(x)
+        if not isinstance(q, Distribution):
+            raise TypeError(f"the proposal callable returned {type(q).__name__}, not a Distribution")
+    if q.event_shape != prior.event_shape:
+        raise ValueError(
+            f"the proposal's event shape {tuple(q.event_shape)} differs from the prior's "
+            f"{tuple(prior.event_shape)}: a proposal must be a distribution over the same z"
+        )
+    B = x.shape[0]
+    if q.batch_shape not in (torch.Size(), torch.Size([B])):
+        if len(q.batch_shape) == 1 and q.batch_shape[0] == 1:
+            q = q.expand(torch.Size([B]))
+        else:
+            raise ValueError(
+                f"the proposal's batch shape {tuple(q.batch_shape)} must be [] (shared by all "
+                f"points) or [B] = [{B}] (one q per point)"
+            )
+    return q
+
+
+def _chunk(num_samples: int, x: torch.Tensor, chunk_size: int | None) -> int:
+    if chunk_size is None:
+        width = x.shape[0] * max(1, x.shape[-1])
+        return max(1, min(num_samples, DEFAULT_CHUNK_ELEMENTS // width))
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    return min(chunk_size, num_samples)
+
+
+# ----------------------------------------------------------------------------------------
+# the one shared path
+# ----------------------------------------------------------------------------------------
+
+
+def log_weights(
+    x: torch.Tensor,
+    model,
+    proposal: Proposal,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+    return_samples: bool = False,
+):
+    """Log importance weights log w_k = log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x).
+
+    The K samples are drawn at once (z is small: [K, B, Dz]); the expensive part, decoding
+    each z and scoring x under p(x | z) ([chunk, B, Dx] and the decoder's activations), runs
+    over chunks of ``chunk_size`` samples, so memory is bounded whatever K is.  The result
+    does not depend on ``chunk_size``.  Nothing is detached: gradients flow to the model's
+    and (for reparameterizable q) the proposal's parameters.
+
+    Args:
+        x: data, shape [B, Dx].
+        model: follows the model protocol (``prior()``, ``likelihood(z)``).
+        proposal: a Distribution over z (batch [] or [B], event = prior's event) or a
+            callable ``x -> Distribution``.
+        num_samples: K >= 1.
+        generator: optional ``torch.Generator`` for the samples.
+        chunk_size: samples per chunk; ``None`` picks ``DEFAULT_CHUNK_ELEMENTS // (B * Dx)``.
+        return_samples: also return the samples z.
+
+    Returns:
+        log_w of shape [K, B] (and z of shape [K, B, Dz], or [K, B] for a categorical z,
+        when ``return_samples``).
+    """
+    num_samples = _check_num_samples(num_samples)
+    x = _check_x(x, model)
+    prior = model.prior()
+    q = _resolve_proposal(x, proposal, prior)
+    B = x.shape[0]
+    sample_shape = (num_samples,) if q.batch_shape == torch.Size([B]) else (num_samples, B)
+    z = sample(q, sample_shape, generator)  # [K, B, Dz] (or [K, B] for categorical z)
+    step = _chunk(num_samples, x, chunk_size)
+    pieces = []
+    for start in range(0, num_samples, step):
+        zc = z[start : start + step]  # [c, B, Dz]
+        log_joint = prior.log_prob(zc) + model.likelihood(zc).log_prob(x)  # [c, B]
+        pieces.append(log_joint - q.log_prob(zc))  # [c, B]
+    log_w = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=0)  # [K, B]
+    if log_w.shape != (num_samples, B):
+        raise ValueError(
+            f"log weights came out with shape {tuple(log_w.shape)}, expected [K, B] = "
+            f"[{num_samples}, {B}]: check that likelihood(z) has batch shape z.shape[:-1] "
+            f"and event shape [Dx]"
+        )
+    return (log_w, z) if return_samples else log_w
+
+
+def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """log((1/K) sum_k exp(log_w_k)) = logsumexp(log_w, dim) - log K, stably.
+
+    Args:
+        log_w: tensor of shape [K, B] (K along ``dim``).
+
+    Returns:
+        tensor of shape [B].
+    """
+    return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
+
+
+# ----------------------------------------------------------------------------------------
+# estimators: reductions of log_weights
+# ----------------------------------------------------------------------------------------
+
+
+def naive_monte_carlo(
+    x: torch.Tensor,
+    model,
+    num_samples: int,
+    *,
+    proposal: Proposal | None = None,
+    generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Naive Monte Carlo: p(x) ~= (1/K) sum_k p(x | z_k), z_k ~ p(z).
+
+    log p-hat(x) = logsumexp_k log p(x | z_k) - log K.  Unbiased for p(x) (not for log p(x))
+    but of enormous variance when the likelihood is peaked: most z from the prior explain
+    x badly.  The lecture's other naive choice, z uniform over a box, is
+    ``proposal=uniform_box(low, high, dim)`` (then p-hat = |box| * mean p(x, z_k)).
+
+    Args:
+        x: data, shape [B, Dx].
+        model: follows the model protocol.
+        num_samples: K >= 1.
+        proposal: ``None`` for the prior, or a uniform box (any proposal works).
+        generator: optional ``torch.Generator``.
+        chunk_size: see :func:`log_weights`.
+
+    Returns:
+        log p-hat(x), tensor of shape [B].
+    """
+    q = model.prior() if proposal is None else proposal
+    log_w = log_weights(x, model, q, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
+    return log_mean_exp(log_w, 0)
+
+
+def importance_sampling(
+    x: torch.Tensor,
+    model,
+    proposal: Proposal,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Importance sampling: p(x) ~= (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z | x).
+
+    Returns the log of that unbiased estimate of p(x), logsumexp_k log w_k - log K, which
+    by Jensen is biased low as an estimate of log p(x).  With q = p(z | x) every weight
+    equals p(x): the estimate is exact for any K (zero variance).
+
+    Args:
+        x: data, shape [B, Dx].
+        model: follows the model protocol.
+        proposal: a Distribution over z or a callable ``x -> Distribution``.
+        num_samples: K >= 1.
+        generator: optional ``torch.Generator``.
+        chunk_size: see :func:`log_weights`.
+
+    Returns:
+        log p-hat(x), tensor of shape [B].
+    """
+    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
+    return log_mean_exp(log_w, 0)
+
+
+def elbo(
+    x: torch.Tensor,
+    model,
+    proposal: Proposal,
+    num_samples: int = 1,
+    *,
+    generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Monte Carlo evidence lower bound: ELBO = E_q[log p(x, z) - log q(z | x)].
+
+    Estimated as (1/K) sum_k log w_k, z_k ~ q reparameterized, so its gradient is the
+    reparameterization gradient (Kingma and Welling 2014, "Auto-Encoding Variational
+    Bayes").  log p(x) - ELBO = KL(q(z | x) || p(z | x)) >= 0: zero at the exact posterior.
+    The KL to the prior is *not* computed analytically here: one path for every estimator.
+
+    Args:
+        x: data, shape [B, Dx].
+        model: follows the model protocol.
+        proposal: a Distribution over z or a callable ``x -> Distribution`` (an encoder).
+        num_samples: K >= 1 samples per point.
+        generator: optional ``torch.Generator``.
+        chunk_size: see :func:`log_weights`.
+
+    Returns:
+        tensor of shape [B], differentiable w.r.t. model and (reparameterizable) q.
+    """
+    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
+    return log_w.mean(dim=0)
+
+
+def iwae_bound(
+    x: torch.Tensor,
+    model,
+    proposal: Proposal,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Importance-weighted bound: L_K = E[log (1/K) sum_k p(x, z_k) / q(z_k | x)].
+
+    The same number as :func:`importance_sampling`, read as the K-sample objective of
+    Burda, Grosse and Salakhutdinov 2016 ("Importance Weighted Autoencoders"):
+    ELBO = L_1 <= L_K <= L_{K+1} <= log p(x), in expectation.  Differentiable: the
+    gradient through logsumexp weights each sample by its normalized weight.
+
+    Args:
+        x: data, shape [B, Dx].
+        model: follows the model protocol.
+        proposal: a Distribution over z or a callable ``x -> Distribution`` (an encoder).
+        num_samples: K >= 1.
+        generator: optional ``torch.Generator``.
+        chunk_size: see :func:`log_weights`.
+
+    Returns:
+        tensor of shape [B].
+    """
+    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
+    return log_mean_exp(log_w, 0)
+
+
+def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:
+    """Effective sample size of importance weights: ESS = (sum w)^2 / sum w^2.
+
+    Computed in log space as exp(-logsumexp(2 * log w_bar)) with normalized weights
+    log w_bar = log_w - logsumexp(log_w).  It lies in [1, K]: K when all weights are equal
+    (q = the posterior), near 1 when one sample carries all the weight.
+
+    Args:
+        log_w: log weights, shape [K, B] (from :func:`log_weights`).
+
+    Returns:
+        tensor of shape [B].
+    """
+    if log_w.dim() != 2:
+        raise ValueError(f"log_w must have shape [K, B], got {tuple(log_w.shape)}")
+    log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)  # [K, B]
+    return torch.exp(-torch.logsumexp(2.0 * log_w_bar, dim=0))
