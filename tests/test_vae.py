@@ -1,0 +1,370 @@
+"""Tests of lvmlib.vae: the bounds' properties, training, checkpoints, shapes, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from lvmlib.data import load_dataset
+from lvmlib.vae import VAE, evaluate, slerp, train
+
+D, DZ = 64, 3
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Networks this small gain nothing from intra-op threads, and on a shared CPU two
+    threads waiting for each other made this file ~5x slower; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", binarize=True)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """A small VAE trained briefly on digits (shared, never modified by tests)."""
+    g = torch.Generator().manual_seed(0)
+    model = VAE(D, DZ, (32,), generator=g)
+    train(model, digits.x_train, 15, batch_size=64, lr=3e-3, generator=g, progress=False)
+    return model
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------
+# the bounds
+# ------------------------------------------------------------------------------------------
+
+
+def test_iwae_with_one_sample_is_the_elbo(trained, digits):
+    x = digits.x_test[:40]
+    assert torch.equal(trained.iwae(x, 1, generator=gen(3)), trained.elbo(x, 1, generator=gen(3)))
+
+
+def test_iwae_above_elbo_in_expectation(trained, digits):
+    """E[L_K] >= E[L_1] (Burda et al. 2016), per point, beyond Monte Carlo error."""
+    x = digits.x_test[:30]
+    g = gen(1)
+    with torch.no_grad():
+        elbo = trained.elbo(x, 2000, generator=g)  # [B]: each the mean of 2000 one-sample terms
+        iwae = torch.stack([trained.iwae(x, 20, generator=g) for _ in range(100)])  # [100, B]
+    gap = iwae.mean(0) - elbo  # [B]
+    assert gap.shape == (30,)
+    assert gap.mean() > 0.1
+    assert (gap > -0.2).all(), gap.min()  # MC error per point is a few hundredths of a nat
+    # and L_K increases with K on average
+    with torch.no_grad():
+        iwae200 = trained.iwae(x, 200, generator=g)
+    assert iwae200.mean() > iwae.mean()
+
+
+def test_elbo_is_differentiable(digits):
+    model = VAE(D, DZ, (16,), generator=gen())
+    model.elbo(digits.x_train[:8], 2, generator=gen()).mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert model.encoder_net[0].weight.grad.abs().sum() > 0  # reparameterization reaches q
+
+
+def test_evaluate_is_tighter_than_the_elbo_and_chunk_independent(trained, digits):
+    x = digits.x_test[:50]
+    mean, stderr = evaluate(trained, x, 500, generator=gen(2))
+    assert isinstance(mean, float) and isinstance(stderr, float) and stderr > 0
+    assert mean > trained.elbo(x, 100, generator=gen(2)).mean().item()
+    mean_chunked, _ = evaluate(trained, x, 500, chunk_size=7, generator=gen(2))
+    assert mean_chunked == pytest.approx(mean, abs=1e-4)
+
+
+# ------------------------------------------------------------------------------------------
+# training
+# ------------------------------------------------------------------------------------------
+
+
+def test_training_lowers_the_loss_on_a_tiny_set(digits):
+    x = digits.x_train[:64]
+    model = VAE(D, 2, (32,), generator=gen())
+    before = model.elbo(x, 50, generator=gen(9)).mean().item()
+    hist = train(model, x, 40, batch_size=16, lr=3e-3, x_valid=digits.x_test[:32], generator=gen(), progress=False)
+    after = model.elbo(x, 50, generator=gen(9)).mean().item()
+    assert after > before + 5
+    assert hist["train"][-1] > hist["train"][0]
+    assert hist["epoch"] == list(range(1, 41))
+    assert len(hist["valid"]) == len(hist["seconds"]) == 40
+    assert all(math.isfinite(v) for v in hist["valid"])
+
+
+def test_training_with_the_iwae_objective(digits):
+    x = digits.x_train[:64]
+    model = VAE(D, 2, (16,), generator=gen())
+    hist = train(model, x, 5, batch_size=32, objective="iwae", num_samples=5, generator=gen(), progress=False)
+    assert hist["objective"] == "iwae" and hist["num_samples"] == 5
+    assert hist["train"][-1] > hist["train"][0]
+
+
+def test_training_is_deterministic_and_leaves_the_global_rng_alone(digits):
+    x = digits.x_train[:100]
+    state = torch.get_rng_state()
+    runs = []
+    for _ in range(2):
+        model = VAE(D, 2, (16,), generator=gen(5))
+        hist = train(model, x, 3, batch_size=32, x_valid=x[:20], generator=gen(5), progress=False)
+        runs.append((model.state_dict(), hist["train"]))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert runs[0][1] == runs[1][1]
+    assert all(torch.equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
+
+
+def test_dataloader_input(digits):
+    x, y = digits.x_train[:96], digits.y_train[:96]
+    model = VAE(D, 2, (16,), generator=gen())
+    hist = train(model, DataLoader(TensorDataset(x, y), batch_size=32), 3, generator=gen(), progress=False)
+    assert len(hist["train"]) == 3 and all(math.isfinite(v) for v in hist["train"])
+    # a loader of bare tensors, float64 data: cast to the model's dtype
+    hist = train(model, DataLoader(x.double(), batch_size=50), 2, generator=gen(), progress=False)
+    assert len(hist["train"]) == 2
+    # batches are checked
+    with pytest.raises(ValueError, match="0 and 1"):
+        train(model, DataLoader(x * 0.5, batch_size=32), 1, progress=False)
+
+
+def test_progress_bar_runs(digits, capsys):
+    model = VAE(D, 2, (8,), generator=gen())
+    train(model, digits.x_train[:32], 2, generator=gen(), progress=True)
+    assert "elbo" in capsys.readouterr().err
+
+
+class _NaNAfter(VAE):
+    """A VAE whose training objective turns NaN after ``calls`` batches."""
+
+    calls = 5
+
+    def _bound(self, x, objective, num_samples, generator):
+        out = super()._bound(x, objective, num_samples, generator)
+        _NaNAfter.calls -= 1
+        return out * float("nan") if _NaNAfter.calls < 0 else out
+
+
+def test_nan_loss_raises_and_restores_the_last_good_weights(digits):
+    x = digits.x_train[:64]  # 2 batches of 32 per epoch: NaN in epoch 3
+    _NaNAfter.calls = 5
+    model = _NaNAfter(D, 2, (16,), generator=gen())
+    reference = VAE(D, 2, (16,), generator=gen())  # the same run, without the NaN
+    train(reference, x, 2, batch_size=32, generator=gen(), progress=False)
+    with pytest.raises(FloatingPointError, match="lower lr") as info:
+        train(model, x, 10, batch_size=32, generator=gen(), progress=False)
+    assert "epoch 3" in str(info.value)
+    assert info.value.history["train"] and len(info.value.history["train"]) == 2
+    for k, v in model.state_dict().items():
+        assert torch.isfinite(v).all()
+        assert torch.equal(v, reference.state_dict()[k]), k  # weights after epoch 2
+
+
+def test_train_rejects_bad_arguments(digits):
+    model = VAE(D, 2, (8,))
+    x = digits.x_train[:16]
+    with pytest.raises(ValueError, match="objective"):
+        train(model, x, 1, objective="kl", progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        train(model, x, 1, lr=-1.0, progress=False)
+    with pytest.raises(ValueError, match="data_dim"):
+        train(model, x[:, :10], 1, progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        train(model, torch.full((4, D), float("nan")), 1, progress=False)
+    assert train(model, x, 0, progress=False)["train"] == []
+
+
+# ------------------------------------------------------------------------------------------
+# shapes and the model protocol
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("likelihood, obs_scale", [("bernoulli", None), ("gaussian", None), ("gaussian", 0.3)])
+def test_shapes(likelihood, obs_scale, digits):
+    model = VAE(D, DZ, (16, 8), likelihood=likelihood, obs_scale=obs_scale, generator=gen())
+    x = digits.x_train[:5]
+    prior = model.prior()
+    assert prior.batch_shape == () and prior.event_shape == (DZ,)
+    q = model.encoder(x)
+    assert q.batch_shape == (5,) and q.event_shape == (DZ,)
+    z = torch.randn(7, 5, DZ)
+    px = model.likelihood(z)
+    assert px.batch_shape == (7, 5) and px.event_shape == (D,)
+    assert px.log_prob(x).shape == (7, 5)
+    assert model.decoder(z[0]).batch_shape == (5,)
+    assert model.elbo(x).shape == (5,) and model.elbo(x, 4).shape == (5,)
+    assert model.iwae(x, 6).shape == (5,)
+    assert model.sample(4, generator=gen()).shape == (4, D)
+    assert model.sample(4, generator=gen(), mean=False).shape == (4, D)
+    assert model.reconstruct(x).shape == (5, D) and model.reconstruct(x[0]).shape == (D,)
+    for method in ("linear", "slerp"):
+        path, zs = model.interpolate(x[0], x[1], 6, method, return_latents=True)
+        assert path.shape == (6, D) and zs.shape == (6, DZ)
+    assert model.interpolate(x[:1], x[1:2], 3).shape == (3, D)
+
+
+def test_bernoulli_outputs_are_probabilities_and_samples_binary(trained):
+    probs = trained.sample(20, generator=gen())
+    assert ((probs > 0) & (probs < 1)).all()
+    pixels = trained.sample(20, generator=gen(), mean=False)
+    assert set(pixels.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(trained.sample(3, generator=gen(4)), trained.sample(3, generator=gen(4)))
+
+
+def test_prior_buffers_follow_the_model(digits):
+    model = VAE(D, DZ, (8,)).to(torch.float64)
+    assert model.prior().mean.dtype == torch.float64
+    assert model.elbo(digits.x_train[:4]).dtype == torch.float64  # float32 data is cast
+    names = dict(model.named_buffers())
+    assert {"prior_loc", "prior_scale"} <= set(names)
+
+
+# ------------------------------------------------------------------------------------------
+# interpolation
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["linear", "slerp"])
+def test_interpolation_endpoints_decode_the_endpoint_means(trained, digits, method):
+    x0, x1 = digits.x_test[0], digits.x_test[1]
+    path, zs = trained.interpolate(x0, x1, 7, method, return_latents=True)
+    mu = trained.encoder(torch.stack([x0, x1])).mean
+    torch.testing.assert_close(zs[0], mu[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(zs[-1], mu[1], rtol=0, atol=1e-6)
+    torch.testing.assert_close(path[0], trained.reconstruct(x0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(path[-1], trained.reconstruct(x1), rtol=0, atol=1e-6)
+    assert not torch.allclose(path[3], path[0])
+
+
+def test_slerp_stays_on_the_sphere_and_falls_back_to_linear():
+    t = torch.linspace(0, 1, 9).unsqueeze(-1)
+    z0, z1 = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0])
+    path = slerp(z0, z1, t)
+    torch.testing.assert_close(path.norm(dim=-1), torch.full((9,), 2.0))
+    torch.testing.assert_close(path[4], torch.tensor([2.0, 2.0]) / math.sqrt(2))
+    parallel = slerp(z0, 3 * z0, t)
+    torch.testing.assert_close(parallel, (1 - t) * z0 + t * 3 * z0)
+
+
+# ------------------------------------------------------------------------------------------
+# checkpoints
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_save_load_roundtrip(tmp_path, trained, likelihood, digits):
+    model = trained if likelihood == "bernoulli" else VAE(D, DZ, (16,), likelihood="gaussian", generator=gen())
+    path = tmp_path / "vae.pt"
+    model.save(path)
+    loaded = VAE.load(path)
+    assert loaded.config == model.config
+    x = digits.x_test[:10]
+    assert torch.equal(loaded.elbo(x, 3, generator=gen(1)), model.elbo(x, 3, generator=gen(1)))
+    assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
+    assert torch.equal(loaded.sample(4, generator=gen(2)), model.sample(4, generator=gen(2)))
+
+
+def test_save_load_keeps_the_dtype(tmp_path):
+    model = VAE(D, 2, (8,), generator=gen()).double()
+    model.save(tmp_path / "m.pt")
+    loaded = VAE.load(tmp_path / "m.pt", map_location="cpu")
+    assert loaded.prior_loc.dtype == torch.float64
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+
+
+_RAN = []
+
+
+def _side_effect():
+    _RAN.append("ran")
+    return {}
+
+
+class Payload:
+    """Unpickling this calls _side_effect: what a malicious checkpoint would do."""
+
+    def __reduce__(self):
+        return (_side_effect, ())
+
+
+def test_load_refuses_a_checkpoint_with_a_pickled_object(tmp_path, trained):
+    path = tmp_path / "evil.pt"
+    trained.save(path)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"]["extra"] = Payload()
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match="pickled"):
+        VAE.load(path)
+    assert _RAN == []  # nothing was executed
+
+
+def test_load_refuses_other_files(tmp_path):
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="VAE.save"):
+        VAE.load(tmp_path / "other.pt")
+
+
+# ------------------------------------------------------------------------------------------
+# bad input
+# ------------------------------------------------------------------------------------------
+
+
+def test_bad_input_raises_clear_errors(trained, digits):
+    x = digits.x_test[:4]
+    with pytest.raises(ValueError, match="likelihood"):
+        VAE(D, 2, likelihood="poisson")
+    with pytest.raises(ValueError, match="latent_dim"):
+        VAE(D, 0)
+    with pytest.raises(ValueError, match="obs_scale"):
+        VAE(D, 2, obs_scale=0.1)
+    with pytest.raises(ValueError, match=r"\[B, 64\]"):
+        trained.elbo(x[:, :63])
+    with pytest.raises(ValueError, match="unsqueeze"):
+        trained.elbo(x[0])
+    bad = x.clone()
+    bad[1, 2] = float("nan")
+    for fn in (trained.elbo, trained.encoder, trained.reconstruct, lambda v: evaluate(trained, v, 10)):
+        with pytest.raises(ValueError, match="NaN"):
+            fn(bad)
+    with pytest.raises(ValueError, match="binarize"):
+        trained.iwae(x * 0.5, 3)
+    with pytest.raises(ValueError, match="latent_dim"):
+        trained.likelihood(torch.zeros(2, DZ + 1))
+    with pytest.raises(ValueError, match="method"):
+        trained.interpolate(x[0], x[1], 5, "cubic")
+    with pytest.raises(ValueError, match="steps"):
+        trained.interpolate(x[0], x[1], 1)
+    with pytest.raises(ValueError, match="one point"):
+        trained.interpolate(x[:2], x[1], 5)
+
+
+# ------------------------------------------------------------------------------------------
+# CUDA
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda(tmp_path, digits):
+    model = VAE(D, 2, (16,), generator=gen()).to("cuda")
+    assert model.prior().mean.device.type == "cuda"
+    hist = train(model, digits.x_train[:128], 2, generator=gen(), x_valid=digits.x_test[:32], progress=False)
+    assert len(hist["train"]) == 2
+    train(model, DataLoader(TensorDataset(digits.x_train[:64]), batch_size=32), 1, progress=False)
+    cuda_gen = torch.Generator(device="cuda").manual_seed(0)
+    assert model.elbo(digits.x_test[:8], generator=cuda_gen).device.type == "cuda"
+    assert model.sample(3, generator=gen()).device.type == "cuda"
+    mean, _ = evaluate(model, digits.x_test[:20], 100, generator=gen())
+    assert math.isfinite(mean)
+    model.save(tmp_path / "m.pt")
+    assert VAE.load(tmp_path / "m.pt", map_location="cuda").prior_loc.device.type == "cuda"
