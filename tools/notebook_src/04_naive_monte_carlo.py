@@ -1,0 +1,179 @@
+# %% [markdown]
+# # 04 · Naive Monte Carlo: sample z, average p(x | z)
+#
+# Notebook 03 computed $p(x) = \sum_z p(x, z)$ exactly and saw the cost explode with the number of
+# latents. The lecture's way out: the sum (or integral) is an **expectation**, and an expectation can
+# be estimated by averaging over a few random draws.
+#
+# $$p(x) = \int p(z)\, p(x \mid z)\, dz = \mathbb E_{z \sim p(z)}\big[p(x \mid z)\big]
+#   \;\approx\; \hat p_N(x) = \frac{1}{N} \sum_{k=1}^{N} p(x \mid z_k), \qquad z_k \sim p(z) .$$
+#
+# The lecture writes the same trick with a **uniform** distribution: for $z$ taking $|\mathcal Z|$
+# values, $\sum_z p(x, z) = |\mathcal Z|\, \mathbb E_{z \sim \text{Uniform}}[p(x, z)]$; for a continuous $z$
+# in a box of volume $V$, $p(x) \approx V\, \mathbb E_{z \sim \text{Uniform(box)}}[p(x, z)]$ (ignoring the
+# prior mass outside the box).
+#
+# Both are averages of **weights** $w_k$ ($w = p(x \mid z)$ for the prior, $w = V p(x, z)$ for the box),
+# so for $N$ independent draws
+#
+# $$\mathbb E\big[\hat p_N(x)\big] = p(x) \quad\text{(unbiased)}, \qquad
+#   \operatorname{Var}\big[\hat p_N(x)\big] = \frac{\operatorname{Var}[w]}{N}, \qquad
+#   \frac{\operatorname{std}(\hat p_N)}{p(x)} = \frac{\sqrt{\operatorname{Var}[w]}}{p(x)}\,\frac{1}{\sqrt N}.$$
+#
+# Unbiased, and the error shrinks like $1/\sqrt N$, whatever the dimension of $z$. The catch is the
+# constant $\sqrt{\operatorname{Var}[w]} / p(x)$: this notebook measures it, and then makes it explode.
+
+# %%
+import math
+
+import numpy as np
+import torch
+
+import lvmlib
+from lvmlib.estimators import log_weights, naive_monte_carlo, uniform_box
+from lvmlib.widgets import nb04
+
+g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+
+# %% [markdown]
+# ## The estimator on a model with a known answer
+#
+# To judge an estimator we need the truth. The model here is linear-Gaussian,
+# $z \sim \mathcal N(0, 1)$ and $x \mid z \sim \mathcal N(1.5 z, 0.3^2)$, so
+# $p(x) = \mathcal N(x; 0, 1.5^2 + 0.3^2)$ exactly. Five draws from the prior for the point $x = 1$:
+# most $z_k$ explain $x$ badly and contribute almost nothing; the average still lands near $p(x)$.
+
+# %%
+model = nb04.demo_model()
+x = torch.tensor([[nb04.DEMO_X]], dtype=torch.float64)
+p_exact = model.log_marginal(x).exp().item()
+log_w, z = log_weights(x, model, model.prior(), 5, generator=g, return_samples=True)   # [5, 1], [5, 1, 1]
+for zk, wk in zip(z.ravel(), log_w.exp().ravel()):
+    print(f"z = {zk.item():+.3f}   p(x | z) = {wk.item():.4f}")
+print(f"average of the 5 weights = {log_w.exp().mean().item():.4f};  exact p(x) = {p_exact:.4f}")
+
+# %% [markdown]
+# ## Many repeated estimates, for every N
+#
+# One estimate says little about an estimator; its distribution over many runs says everything. The
+# cell below runs naive Monte Carlo **200 times** for each $N$ on the slider ($10, 18, 32, \dots, 10^5$),
+# vectorized: each run draws $10^5$ samples once, and its estimate at $N$ averages its first $N$
+# weights. The exact relative error of one weight, $\sqrt{\operatorname{Var}[w]}/p(x)$, comes from a
+# quadrature of $\mathbb E[w^2] = \int p(z)\, p(x \mid z)^2\, dz$.
+
+# %%
+log_p_hat = nb04.repeated_estimates(x, model, nb04.N_GRID, 200, generator=g)   # [17 N's, 200 runs]
+rel_std_one = nb04.relative_std_one_sample(x, model)
+samples_pre = nb04.num_samples_precompute(log_p_hat, nb04.N_GRID, math.log(p_exact), rel_std_one)
+print(f"exact p(x) = {p_exact:.5f};  sqrt(Var[w]) / p(x) = {rel_std_one:.3f} for one weight")
+
+# %% [markdown]
+# Left: where the 200 estimates $\hat p_N$ fall, in units of the exact $p(x)$ (red line; the dashed line is
+# their mean). Right: their spread against $N$, with the $1/\sqrt N$ line of the formula above. Move
+# **N**: with 10 samples estimates are off by about half of $p(x)$ in either direction; every factor of
+# 100 in $N$ buys one more correct digit, no more.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb04.num_samples_app(samples_pre, num_samples=100)
+
+# %% [markdown]
+# **Check: unbiased.** At every $N$, the mean of the 200 estimates is within a few standard errors of
+# $p(x)$ (a standard error is the spread of the estimates divided by $\sqrt{200}$).
+
+# %%
+z_scores = (samples_pre["mean"] - p_exact) / samples_pre["se"]
+for i in (0, 4, 8, 12, 16):
+    print(f"N = {nb04.N_GRID[i]:6d}: mean of p-hat = {samples_pre['mean'][i]:.5f} +- {samples_pre['se'][i]:.5f}  "
+          f"(exact {p_exact:.5f}, {z_scores[i]:+.2f} standard errors)")
+print(f"largest |mean - p(x)| over all {len(nb04.N_GRID)} N: {np.abs(z_scores).max():.2f} standard errors")
+assert np.abs(z_scores).max() < 4
+
+# %% [markdown]
+# **Check: the variance falls as 1/N.** On log-log axes the variance of $\hat p_N$ against $N$ is a line of
+# slope $-1$, at the height $\operatorname{Var}[w]$ the formula predicts.
+
+# %%
+variance = samples_pre["std"] ** 2
+slope = np.polyfit(np.log(nb04.N_GRID), np.log(variance), 1)[0]
+ratio = variance * np.array(nb04.N_GRID) / (rel_std_one * p_exact) ** 2   # measured / predicted Var
+print(f"log-log slope of Var[p-hat] against N: {slope:.3f}  (theory: -1)")
+print(f"measured / predicted variance: median {np.median(ratio):.2f}, range {ratio.min():.2f} .. {ratio.max():.2f}")
+assert abs(slope + 1) < 0.1 and 0.8 < np.median(ratio) < 1.25
+
+# %% [markdown]
+# ## The lecture's uniform version
+#
+# Sampling $z$ uniformly over the box $[-5, 5]$ (volume $V = 10$) and averaging $V\, p(x, z)$ is
+# `naive_monte_carlo(..., proposal=uniform_box(-5, 5, dim=1))`. It is unbiased too, but its variance is
+# a different constant, $\operatorname{Var}[w] = V \int_{\text{box}} p(x, z)^2\, dz - p(x)^2$. Here, 4000 runs
+# of each with $N = 100$:
+
+# %%
+box = uniform_box(-5.0, 5.0, dim=1, dtype=torch.float64)
+runs = x.expand(4000, 1)                                              # 4000 copies: each its own samples
+for label, proposal, limits in (("prior p(z)", None, (-10.0, 10.0)), ("uniform on [-5, 5]", box, (-5.0, 5.0))):
+    ratio_hat = (naive_monte_carlo(runs, model, 100, proposal=proposal, generator=g) - math.log(p_exact)).exp()
+    mean, se = ratio_hat.mean().item(), ratio_hat.std().item() / math.sqrt(len(ratio_hat))
+    theory = nb04.relative_std_one_sample(x, model, proposal, low=limits[0], high=limits[1]) / 10
+    print(f"{label:20s}: mean p-hat / p = {mean:.4f} +- {se:.4f};  relative error {ratio_hat.std().item():.3f} "
+          f"(formula: {theory:.3f})")
+    assert abs(mean - 1) < 4 * se and abs(ratio_hat.std().item() / theory - 1) < 0.1
+
+# %% [markdown]
+# The uniform box spends most of its samples where neither the prior nor the likelihood has mass, and
+# is noisier here. Neither proposal looks at $x$: that is what makes them naive.
+#
+# ## Why it fails: a peaked likelihood
+#
+# The constant $\sqrt{\operatorname{Var}[w]}/p(x)$ is large when $p(x \mid z)$ is large only on a
+# small part of the prior: then almost every $z_k$ "explains $x$ badly" (the lecture's words), gets a
+# weight near zero, and the estimate rests on the rare sample that lands in the right place.
+#
+# To see it, take $z \sim \mathcal N(0, I_d)$ and $x \mid z \sim \mathcal N(z, \sigma^2 I_d)$: the likelihood
+# is a bump of width $\sigma$ around $x$ in each of the $d$ latent directions. A prior sample lands under
+# it with a probability of roughly $(c\,\sigma)^d$: small noise and more dimensions both shrink it, the
+# second exponentially. For every $\sigma$ and $d$ on the sliders, the cell below runs 400 estimates with
+# $N = 100$ samples each.
+
+# %%
+peaked_pre = nb04.peaked_precompute(nb04.PEAKED_X, num_samples=100, repetitions=400, generator=g)
+print("sigma on the slider:", nb04.SIGMAS, "  d on the slider:", nb04.DIMS)
+
+# %% [markdown]
+# - **noise σ**: the red bump (left) narrows; fewer prior samples (ticks) land under it.
+# - **latent dim d**: each added coordinate must *also* land under its bump.
+#
+# Middle: the share of the total weight carried by the heaviest samples; the red point is how few of
+# the 40 000 samples carry 99% of it (all of them would sit on the dotted line if the weights were
+# equal). Right: the 400 estimates on a log scale. When the likelihood is peaked, most estimates are
+# near zero (many orders of magnitude below $p(x)$) and a rare run that hit the bump gives a huge value:
+# the average is still unbiased, but a single run is almost always far off.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb04.peaked_app(peaked_pre, sigma=0.1, dim=2)
+
+# %% [markdown]
+# **Check: the weight collapses, the estimates become near-zeros with rare huge values.**
+
+# %%
+settings = peaked_pre["settings"]
+for s, d in ((1.0, 1), (0.1, 1), (0.1, 2), (0.1, 4), (0.0316, 4)):
+    st = settings[(s, d)]
+    print(f"sigma = {s:<6} d = {d}: 99% of the weight on {100 * st['fraction99']:7.3f}% of the samples; "
+          f"p-hat / p: median {st['median']:8.2g}, {100 * st['below']:3.0f}% below 0.01, largest {st['max']:8.3g}")
+broad, peaked = settings[(1.0, 1)], settings[(0.1, 4)]
+assert broad["fraction99"] > 0.5 and peaked["fraction99"] < 0.01 * broad["fraction99"]
+assert peaked["median"] < 0.01 and peaked["max"] > 1          # mostly near zero, rarely huge
+
+# %% [markdown]
+# ## What to take away
+#
+# - $p(x) = \mathbb E_{p(z)}[p(x \mid z)]$ (or $V\, \mathbb E_{\text{uniform}}[p(x, z)]$): average the weights of
+#   $N$ random $z$. Unbiased, variance $\operatorname{Var}[w]/N$, relative error $\propto 1/\sqrt N$.
+# - The constant is the problem: when few $z$ explain $x$ (a peaked likelihood, many latent dimensions,
+#   real data), nearly all the weight sits on a vanishing fraction of the samples, and a typical
+#   estimate is far too small. Averaging more samples only helps at the rate $1/\sqrt N$.
+# - The fix is to sample $z$ where $p(x \mid z)$ is large, which depends on $x$: a proposal $q(z \mid x)$,
+#   importance sampling (notebook 05).

@@ -1,0 +1,244 @@
+# %% [markdown]
+# # 05 · Importance sampling: sample where the integrand lives
+#
+# Notebook 04 estimated the marginal likelihood by naive Monte Carlo,
+# $p(x) = \mathbb E_{z \sim p(z)}\big[p(x \mid z)\big]$: unbiased, but most latents drawn from the prior
+# explain $x$ badly, so a handful of lucky samples carry the whole estimate. The lecture's fix is to draw
+# $z$ from a **proposal** $q(z)$ that puts its samples where $p(x, z)$ is large, and to correct for it.
+# Multiply and divide by $q$:
+#
+# $$p(x) = \int p(x, z)\, dz = \int q(z)\, \frac{p(x, z)}{q(z)}\, dz
+#        = \mathbb E_{z \sim q}\big[w(z)\big], \qquad w(z) = \frac{p(x, z)}{q(z)} \quad\text{(the importance weight)}.$$
+#
+# The importance-sampling estimate averages $N$ weights,
+#
+# $$\hat p_N(x) = \frac1N \sum_{k=1}^N w(z_k), \quad z_k \sim q, \qquad
+#   \mathbb E[\hat p_N] = p(x), \qquad \operatorname{Var}[\hat p_N] = \frac{\mathbb E_q[w^2] - p(x)^2}{N}.$$
+#
+# It is unbiased for **any** $q$ that is positive wherever $p(x, z)$ is; $q$ only changes the variance,
+# and that is the whole game. `lvmlib.estimators` computes everything in log space
+# ($\log w_k = \log p(z_k) + \log p(x \mid z_k) - \log q(z_k)$, then
+# $\log \hat p_N = \operatorname{logsumexp}_k \log w_k - \log N$), because for real data $p(x)$ is far too small
+# for a float.
+
+# %%
+import math
+
+import numpy as np
+import torch
+
+import lvmlib
+from lvmlib import estimators as est
+from lvmlib.widgets import nb05
+
+g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+
+# %% [markdown]
+# ## A toy problem whose answer we know
+#
+# A linear Gaussian model with one latent and one observed number, in float64:
+# $z \sim \mathcal N(0, 1)$, $x \mid z \sim \mathcal N(w z, \sigma^2)$. Everything is Gaussian, so the
+# marginal $p(x) = \mathcal N(x; 0, w^2 + \sigma^2)$ and the posterior $p(z \mid x)$ are exact. We observe an
+# $x$ whose posterior is $\mathcal N(1.5, 0.25^2)$: four times narrower than the prior and 1.5 prior standard
+# deviations away from its mean, the situation in which naive Monte Carlo struggles.
+
+# %%
+model, x = nb05.toy_problem()   # LinearGaussian with a 1-D z and a 1-D x, and the observed x [1, 1]
+log_p = model.log_marginal(x)[0].item()
+post = model.posterior(x)       # exact p(z | x), a Gaussian
+print(f"x = {x.item():.4f},  exact log p(x) = {log_p:.4f}  (p(x) = {math.exp(log_p):.4f})")
+print(f"posterior p(z | x) = N({post.loc.item():.3f}, {post.stddev.item():.3f}^2);  prior p(z) = N(0, 1)")
+
+# %% [markdown]
+# One estimate with $N = 1000$ samples, from the prior (naive Monte Carlo) and from a Gaussian proposal
+# placed by eye near the posterior. The **effective sample size**
+# $\mathrm{ESS} = (\sum_k w_k)^2 / \sum_k w_k^2$ lies between 1 (one sample carries all the weight) and $N$
+# (all weights equal): roughly how many samples the estimate is really worth.
+
+# %%
+q = nb05.gaussian_proposals([1.25], [0.5])   # q(z) = N(1.25, 0.5^2), batch [1]
+for name, proposal in [("naive MC, q = prior", model.prior()), ("IS, q = N(1.25, 0.5^2)", q)]:
+    log_w = est.log_weights(x, model, proposal, 1000, generator=g)   # [1000, 1]
+    log_p_hat = est.log_mean_exp(log_w, 0).item()
+    ess = est.effective_sample_size(log_w).item()
+    print(f"{name:24s}: log p-hat = {log_p_hat:.4f} (exact {log_p:.4f}),  ESS = {ess:6.1f} of 1000")
+
+# %% [markdown]
+# ## Pick the proposal yourself
+#
+# The proposal is a Gaussian $q(z) = \mathcal N(\mu, t^2)$; the sliders set its mean $\mu$, its scale $t$ and
+# the number of samples $N$ per estimate. The four panels update together:
+#
+# - **integrand** $p(x, z)$ (grey, its area is $p(x)$) against $p(x)\, q(z)$ (blue), with the $N$ samples
+#   of one run as ticks. Where the blue curve is below the grey one, samples get a weight above $p(x)$.
+# - **weights** $w(z)/p(x)$ on a log scale: the curve for every $z$, and the dots of the run.
+# - **repeated estimates**: the histogram of $\hat p_N / p(x)$ over many independent runs, against the
+#   exact value 1 and the mean of the runs.
+# - **ESS / N** for every proposal on the slider grid at once (mean over the runs), the current $q$ circled.
+#
+# Things to try: start at the prior ($\mu = 0, t = 1$: naive Monte Carlo) and watch the weights span
+# many orders of magnitude; move $q$ onto the posterior ($\mu = 1.5, t = 0.25$); then make $q$ too narrow
+# ($t = 0.125$) and too wide ($t = 1$) and compare the histograms and the ESS as $N$ grows.
+#
+# Everything the sliders show is computed in the next cell: for each of the $13 \times 9$ proposals,
+# 100 000 samples from `est.log_weights`, cut into $100\,000 / N$ disjoint runs of $N$ samples for each $N$
+# (so each histogram holds independent estimates). The sliders then only pick and redraw.
+
+# %%
+grid = nb05.precompute(model, x, generator=g)
+print(f"{len(grid.means)} means x {len(grid.scales)} scales, {grid.total} samples each; N in {grid.counts}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
+
+# %% [markdown]
+# ## The best proposal is the posterior: zero variance
+#
+# Put $q(z) = p(z \mid x)$. Then every weight is the same number,
+#
+# $$w(z) = \frac{p(x, z)}{p(z \mid x)} = \frac{p(x)\, p(z \mid x)}{p(z \mid x)} = p(x) \quad\text{for every } z,$$
+#
+# so a single sample gives the exact answer, the variance is zero and ESS $= N$. The catch, as the lecture
+# says: the posterior is exactly what we cannot compute for an interesting model (it needs $p(x)$). Still, it
+# tells us what to aim for: a $q$ as close to $p(z \mid x)$ as we can make it.
+
+# %%
+for n in (1, 10, 1000):
+    log_w = est.log_weights(x, model, post, n, generator=g)                  # q = the exact posterior
+    err = abs(est.importance_sampling(x, model, post, n, generator=g).item() - log_p)
+    ess = est.effective_sample_size(log_w).item()
+    print(f"q = posterior, N = {n:4d}: |log p-hat - log p(x)| < 1e-12: {err < 1e-12},  ESS = {ess:.4f}")
+    assert err < 1e-12 and abs(ess - n) < 1e-9 * n
+i, j = grid.index(1.5, 0.25)                                                # the same q on the slider grid
+sd_at_post = grid.stats["ratio_sd"][i, j].max()
+print(f"slider grid at the posterior: sd of p-hat / p(x) < 1e-12 for every N: {sd_at_post < 1e-12}")
+assert sd_at_post < 1e-12
+assert np.allclose(grid.stats["ess_mean"][i, j], grid.counts, rtol=1e-12)
+
+# %% [markdown]
+# ## Unbiased $\hat p$, biased $\log \hat p$
+#
+# $\hat p_N$ is unbiased: $\mathbb E[\hat p_N] = \mathbb E_q[w] = p(x)$ for every $N$. Below, for every proposal
+# on the slider grid whose weights have a moderate variance ($\mathbb E_q[(w/p)^2] < 10$, computed exactly),
+# the average of its 100 000 weights must match $p(x)$ within a few standard errors.
+
+# %%
+moment = nb05.second_moment_of_weights(grid.means[:, None], grid.scales[None, :])    # E_q[(w/p)^2], [13, 9]
+ok = moment < 10
+mean_ratio = grid.stats["ratio_mean"][:, :, 0]                   # N = 1: the mean of all 100 000 weights / p(x)
+z_score = (mean_ratio - 1) / (grid.stats["ratio_sd"][:, :, 0] / math.sqrt(grid.total))
+print(f"{ok.sum()} proposals: mean of w / p(x) from {mean_ratio[ok].min():.4f} to {mean_ratio[ok].max():.4f}, "
+      f"largest |z-score| {np.abs(z_score[ok]).max():.2f}")
+assert np.all(np.abs(z_score[ok]) < 4.5)
+
+# %% [markdown]
+# What we will optimize later, though, is a **log**-likelihood, and $\log$ is concave. By Jensen's inequality
+#
+# $$\mathbb E\big[\log \hat p_N(x)\big] \;\le\; \log \mathbb E\big[\hat p_N(x)\big] = \log p(x),$$
+#
+# so $\log \hat p_N$ is biased **low**. The distribution of $\hat p_N$ is skewed: most runs fall below $p(x)$
+# and a few land far above it, which keeps the mean right but pulls the typical (median) run and the
+# average log down. For large $N$ a second-order expansion gives the size of the bias,
+# $\log p(x) - \mathbb E[\log \hat p_N] \approx \operatorname{Var}_q(w / p(x)) / (2N)$: it shrinks like $1/N$.
+# The figure shows it for naive Monte Carlo, a too-wide and a too-narrow proposal.
+
+# %%
+cases = [("naive MC", 0.0, 1.0), ("too wide", 1.5, 0.5), ("too narrow", 1.5, 0.125)]
+fig = nb05.jensen_figure(grid, cases)
+lvmlib.plotting.savefig(fig, "05_jensen")
+
+# %%
+for label, m, t in cases:
+    i, j = grid.index(m, t)
+    bias = log_p - grid.stats["log_mean"][i, j]                                   # [len(counts)]
+    se = grid.stats["log_sd"][i, j] / np.sqrt(grid.total // np.array(grid.counts))
+    print(f"{label:10s}: log p(x) - E[log p-hat] for N = {grid.counts[:5]}: {np.round(bias[:5], 4)}")
+    assert np.all(bias[:3] > 4 * se[:3]), "biased low, by many standard errors, for N = 1, 3, 10"
+    assert bias[0] > bias[2] > bias[4] > 0, "and the bias shrinks with N (N = 1, 10, 100)"
+
+# %% [markdown]
+# ## Too narrow is worse than too wide
+#
+# How bad a proposal is shows in the second moment of its weights. With $q = \mathcal N(\mu, t^2)$ and the
+# posterior $\mathcal N(m, s^2)$,
+#
+# $$\frac{\mathbb E_q[w^2]}{p(x)^2} = \int \frac{p(z \mid x)^2}{q(z)}\, dz
+#   = \frac{t^2}{s \sqrt{2t^2 - s^2}} \exp\!\Big(\frac{(m - \mu)^2}{2t^2 - s^2}\Big)
+#   \quad\text{if } t > s / \sqrt 2, \qquad \text{and } \infty \text{ otherwise.}$$
+#
+# - **Too narrow** ($t < s/\sqrt2$): the posterior has mass where $q$ has almost none. The weight
+#   $p(z \mid x)/q(z)$ grows like $e^{c z^2}$ in the tails; the rare samples that land there carry enormous
+#   weights, and the variance is **infinite**. Most runs never draw such a sample, so they underestimate
+#   $p(x)$ while looking deceptively stable, and the ESS per sample keeps falling as $N$ grows.
+# - **Too wide**: many samples land where the posterior has no mass and get weights near 0: they are
+#   wasted. But the weights are bounded (by $t/s$ times $p(x)$ when centred), so the variance stays finite and
+#   grows only about linearly with $t$. You pay for a wide $q$ in samples, not in reliability.
+#
+# The right panel compares the exact variance of one weight with the sample variance of 100 000 weights,
+# for $q$ centred on the posterior: where the exact variance is infinite, the sample variance is finite but
+# meaningless (it would keep growing with more samples). The printout below shows the trap in numbers: at
+# $N = 10$ the narrow $q$ even has the *larger* ESS. The ESS is computed from the weights that were drawn,
+# and it cannot see the tail samples that were not; only as $N$ grows do they show up, and the narrow
+# $q$'s ESS per sample keeps falling while the wide one's settles at $p(x)^2 / \mathbb E_q[w^2]$.
+
+# %%
+fig = nb05.narrow_wide_figure(grid, narrow=0.125, wide=0.5)
+lvmlib.plotting.savefig(fig, "05_narrow_vs_wide")
+
+# %%
+i, j_narrow = grid.index(1.5, 0.125)
+_, j_wide = grid.index(1.5, 0.5)
+k = grid.counts.index(1000)
+for label, j in (("too narrow, t = s/2", j_narrow), ("too wide,   t = 2s ", j_wide)):
+    ess_frac = grid.stats["ess_mean"][i, j] / np.array(grid.counts)
+    print(f"{label}: exact E[(w/p)^2] = {nb05.second_moment_of_weights(1.5, grid.scales[j]):.4g};  "
+          f"N = 1000: sd of p-hat/p = {grid.stats['ratio_sd'][i, j, k]:.4f}, "
+          f"median = {grid.stats['ratio_median'][i, j, k]:.4f};  "
+          f"ESS/N at N = 10, 100, 1000: {np.round(ess_frac[[2, 4, 6]], 3)}")
+narrow, wide = grid.stats["ess_mean"][i, j_narrow], grid.stats["ess_mean"][i, j_wide]
+assert math.isinf(nb05.second_moment_of_weights(1.5, 0.125)) and nb05.second_moment_of_weights(1.5, 0.5) < 2
+assert np.all(narrow[4:] < wide[4:]), "the narrow q has the smaller ESS at every N >= 100"
+assert narrow[6] / 1000 < 0.5 * narrow[2] / 10, "its ESS per sample keeps falling as N grows (infinite variance)"
+assert abs(wide[6] / 1000 - wide[4] / 100) < 0.01, "the wide q's ESS per sample has settled"
+assert grid.stats["ratio_sd"][i, j_narrow, k] > 3 * grid.stats["ratio_sd"][i, j_wide, k]
+
+# %% [markdown]
+# ## Naive Monte Carlo against importance sampling, at the same number of samples
+#
+# Same budget, $N = 100$ samples per estimate, 2000 independent estimates each, straight from
+# `est.naive_monte_carlo` and `est.importance_sampling` (not from the slider grid). The exact variance of
+# $\hat p_N / p(x)$ is $(\mathbb E_q[(w/p)^2] - 1)/N$, from the formula above (the prior is $\mathcal N(0, 1)$).
+
+# %%
+n, reps = 100, 2000
+xs = x.expand(reps, -1)                            # 2000 copies of the point: each gets its own samples
+runs = {"naive MC, q = prior N(0, 1)": (est.naive_monte_carlo(xs, model, n, generator=g), 0.0, 1.0)}
+for m, t in [(1.5, 0.5), (1.25, 0.35)]:
+    q = nb05.gaussian_proposals([m], [t])        # batch [1]: shared by the 2000 copies
+    runs[f"IS, q = N({m}, {t}^2)"] = (est.importance_sampling(xs, model, q, n, generator=g), m, t)
+var = {}
+for name, (log_p_hat, m, t) in runs.items():
+    var[name] = torch.exp(log_p_hat - log_p).var().item()
+    exact = (nb05.second_moment_of_weights(m, t) - 1) / n
+    print(f"{name:28s}: Var(p-hat / p(x)) = {var[name]:.5f}  (exact {exact:.5f})")
+    assert abs(var[name] / exact - 1) < 0.25
+naive = var["naive MC, q = prior N(0, 1)"]
+for name in list(var)[1:]:
+    print(f"variance ratio naive / ({name}) = {naive / var[name]:.0f}")
+    assert naive / var[name] > 10
+
+# %% [markdown]
+# A proposal placed roughly near the posterior buys a variance about 15 times smaller: naive Monte Carlo would
+# need about 15 times more samples for the same precision. Here the latent has one dimension; with $d$
+# latent dimensions the factors multiply, and the gap grows exponentially with $d$.
+#
+# ## What to take away
+#
+# - Importance sampling rewrites $p(x)$ as an expectation under any proposal $q$:
+#   $p(x) = \mathbb E_q[p(x, z)/q(z)]$. The estimate is unbiased for every $q$; $q$ sets the variance.
+# - The ideal proposal is the posterior $p(z \mid x)$: all weights equal $p(x)$, zero variance, ESS $= N$.
+# - A proposal narrower than the posterior can have infinite variance (rare, huge weights); a wider one
+#   only wastes samples. When in doubt, err wide.
+# - $\hat p$ is unbiased but $\log \hat p$ is biased low (Jensen), by about $\operatorname{Var}(w/p)/2N$. Taking
+#   that lower bound seriously, with $N = 1$ and a $q$ that we optimize, gives the **ELBO**: notebook 06.

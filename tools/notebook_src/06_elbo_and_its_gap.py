@@ -1,0 +1,233 @@
+# %% [markdown]
+# # 06 · The ELBO and its gap
+#
+# Notebook 05 ended on a warning: the importance-sampling estimate $\hat p_N(x)$ is unbiased, but its log,
+# the quantity maximum likelihood needs, is biased low. Here we take that lower bound seriously and make
+# it exact: the gap between $\log p(x)$ and the bound is a KL divergence that we can compute and see.
+#
+# Start from the importance-sampling identity and apply Jensen's inequality ($\log$ is concave):
+#
+# $$\log p(x) = \log \mathbb E_{z \sim q}\Big[\frac{p(x, z)}{q(z)}\Big]
+#   \;\ge\; \mathbb E_{z \sim q}\Big[\log \frac{p(x, z)}{q(z)}\Big] =: \mathrm{ELBO}(q),$$
+#
+# the **evidence lower bound**. It holds for every $q$, it is an expectation (so one sample gives an unbiased
+# estimate of it), and it is what a VAE maximizes. How loose is it? Write $p(x, z) = p(x)\, p(z \mid x)$:
+#
+# $$\log p(x) - \mathrm{ELBO}(q) = \mathbb E_q\big[\log p(x) - \log p(x, z) + \log q(z)\big]
+#   = \mathbb E_q\Big[\log \frac{q(z)}{p(z \mid x)}\Big] = \mathrm{KL}\big(q(z) \,\|\, p(z \mid x)\big) \;\ge\; 0 .$$
+#
+# So **log p(x) = ELBO(q) + KL(q ‖ p(z | x))**, exactly: the bound is tight if and only if $q$ is the posterior,
+# and maximizing the ELBO over $q$ is the same as pulling $q$ towards the posterior. (Expanding
+# $p(x, z) = p(z)\, p(x \mid z)$ instead gives the form used for training:
+# $\mathrm{ELBO} = \mathbb E_q[\log p(x \mid z)] - \mathrm{KL}(q(z) \,\|\, p(z))$.)
+
+# %%
+import math
+import time
+
+import numpy as np
+import torch
+from torch.distributions import kl_divergence
+
+import lvmlib
+from lvmlib import estimators as est
+from lvmlib.widgets import nb06
+
+g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+
+# %% [markdown]
+# ## A model with an exact posterior
+#
+# Notebook 05's linear Gaussian model (float64): $z \sim \mathcal N(0, 1)$, $x \mid z \sim \mathcal N(w z, \sigma^2)$,
+# and an observed $x$ whose posterior is $\mathcal N(1.5, 0.25^2)$. For a Gaussian $q$, the KL to the posterior
+# has a closed form (`torch.distributions.kl_divergence`), while the ELBO is estimated by Monte Carlo with
+# `est.elbo`, which knows nothing about the posterior. If the identity holds, the two must add up to the exact
+# $\log p(x)$.
+
+# %%
+model, x = nb06.toy_problem()
+log_p = model.log_marginal(x)[0].item()
+post = model.posterior(x)                                     # exact p(z | x), a MultivariateNormal
+print(f"exact log p(x) = {log_p:.4f};  posterior N({post.loc.item():.2f}, {post.stddev.item():.2f}^2)")
+for m, t in [(0.5, 0.7), (1.2, 0.15), (1.5, 0.25)]:
+    q = nb06.gaussian_mvn([m], [t])                           # q(z) = N(m, t^2), batch [1]
+    log_w = est.log_weights(x, model, q, 200_000, generator=g)  # [200000, 1]
+    elbo, se = log_w.mean().item(), (log_w.std() / math.sqrt(log_w.shape[0])).item()
+    kl = kl_divergence(q, post).item()
+    print(f"q = N({m}, {t}^2): ELBO = {elbo:8.4f} ± {se:.4f} (MC),  KL = {kl:7.4f} (exact),  "
+          f"ELBO + KL = {elbo + kl:.4f}")
+
+# %% [markdown]
+# ## Move q and watch the bound
+#
+# The sliders set $q = \mathcal N(\mu, t^2)$ and the number $K$ of samples of the importance-weighted bound
+# (last section). The panels:
+#
+# - **q against the posterior** (grey) and the prior (dotted).
+# - **the split**: bars hang down from 0 because log-likelihoods are negative. The grey bar is the exact
+#   $\log p(x)$; the middle bar is the Monte Carlo ELBO (blue, down to the ELBO) with the exact KL stacked on it
+#   in red. The red part must end on the dashed $\log p(x)$ line (the black tick marks ELBO + KL). The right bar
+#   is the IWAE bound $L_K$ with its remaining gap hatched.
+# - **the ELBO surface** over $(\mu, \log t)$, estimated by Monte Carlo on a grid twice as fine as the
+#   sliders'; its maximum (the star) is the posterior. The red ring is the current $q$.
+# - **IWAE**: how much of the ELBO's gap the bound $L_K$ closes, against $K$.
+#
+# Try: a $q$ far from the posterior (the gap is tens of nats); slide onto the posterior (the red part
+# vanishes); compare a too-narrow and a too-wide $q$ at the same KL.
+#
+# The next cell computes everything the sliders show: for each of the $13 \times 9$ proposals, the exact KL,
+# and 100 000 samples of `est.log_weights` giving the ELBO and, cut into runs of $K$, the IWAE bounds.
+
+# %%
+grid = nb06.precompute(model, x, generator=g)
+print(f"{len(grid.means)} means x {len(grid.scales)} scales, {grid.total} samples each; "
+      f"surface {grid.surface.shape[0]} x {grid.surface.shape[1]}, {grid.surface_samples} samples each")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nb06.gap_app(grid, mean=0.5, scale=2**-0.5, k=1)
+
+# %% [markdown]
+# ## The identity, checked for every q the sliders can show
+#
+# For each $q$ on the slider grid, the Monte Carlo ELBO plus the exact KL must equal $\log p(x)$ within the
+# Monte Carlo error of the ELBO (at the posterior every weight equals $p(x)$, so there it is exact to
+# floating-point precision).
+
+# %%
+i0, j0 = grid.index(0.5, 2**-0.5)                        # the q the app opens with
+print(f"q on screen, N(0.50, 0.707^2): ELBO {grid.elbo[i0, j0]:.4f} ± {grid.elbo_se[i0, j0]:.4f} "
+      f"+ KL {grid.kl[i0, j0]:.4f} = {grid.elbo[i0, j0] + grid.kl[i0, j0]:.4f};  log p(x) = {log_p:.4f}")
+ip, jp = grid.index(1.5, 0.25)                           # the posterior
+off = np.ones_like(grid.kl, dtype=bool)
+off[ip, jp] = False
+z_score = (grid.elbo + grid.kl - log_p)[off] / grid.elbo_se[off]
+print(f"{off.sum()} proposals off the posterior: largest |ELBO + KL - log p(x)| / se = {np.abs(z_score).max():.2f}; "
+      f"KL from {grid.kl[off].min():.3f} to {grid.kl.max():.1f} nats")
+print(f"at the posterior: |ELBO - log p(x)| < 1e-12 and |KL| < 1e-12: "
+      f"{abs(grid.elbo[ip, jp] - log_p) < 1e-12 and abs(grid.kl[ip, jp]) < 1e-12}")
+assert np.all(np.abs(z_score) < 4)
+assert abs(grid.elbo[ip, jp] - log_p) < 1e-12 and abs(grid.kl[ip, jp]) < 1e-12
+
+# %% [markdown]
+# ## The ELBO is maximal, and tight, at the posterior
+#
+# Since $\mathrm{ELBO}(q) = \log p(x) - \mathrm{KL}(q \,\|\, p(z \mid x))$ and the KL is zero only at $q = p(z \mid x)$,
+# the ELBO surface peaks at the posterior, and its height there is $\log p(x)$. Both the slider grid and the
+# finer surface are Monte Carlo estimates; their maxima must sit on the posterior.
+
+# %%
+i, j = np.unravel_index(grid.elbo.argmax(), grid.elbo.shape)
+si, sj = np.unravel_index(grid.surface.argmax(), grid.surface.shape)
+print(f"slider grid: max ELBO at q = N({grid.means[i]:.2f}, {grid.scales[j]:.3g}^2), "
+      f"|max - log p(x)| < 1e-12: {abs(grid.elbo[i, j] - log_p) < 1e-12}")
+print(f"fine surface: max ELBO at q = N({grid.surface_means[si]:.4f}, {2 ** grid.surface_log2_scales[sj]:.4f}^2)")
+assert (i, j) == (ip, jp)
+assert grid.surface_means[si] == 1.5 and 2 ** grid.surface_log2_scales[sj] == 0.25
+assert np.all(grid.kl[off] > 0) and np.all(grid.elbo[off] < log_p)
+
+# %% [markdown]
+# ## Tightening the bound: the importance-weighted bound $L_K$
+#
+# The ELBO uses one sample inside the log. Average $K$ weights inside it instead (Burda, Grosse and
+# Salakhutdinov 2016):
+#
+# $$L_K = \mathbb E_{z_1, \dots, z_K \sim q}\Big[\log \frac1K \sum_{k=1}^K \frac{p(x, z_k)}{q(z_k)}\Big]
+#     = \mathbb E[\log \hat p_K(x)],$$
+#
+# which is exactly notebook 05's $\mathbb E[\log \hat p_K]$. $L_1$ is the ELBO, $L_K \le L_{K+1} \le \log p(x)$, and
+# $L_K \to \log p(x)$ as $K$ grows; for large $K$ the remaining gap is about $\operatorname{Var}_q(w/p(x)) / 2K$. The
+# price is $K$ evaluations of $p(x, z)$ (in a VAE: $K$ decoder passes) per data point, so each halving of the
+# gap costs about twice the compute. In the app, the last panel shows $L_K$ for the $q$ on screen; the check
+# below covers every $q$ of the slider grid.
+
+# %%
+rise = np.diff(grid.iwae, axis=2)[off]                                           # L_{K'} - L_K, [116, 9]
+rise_se = np.hypot(grid.iwae_se[:, :, 1:], grid.iwae_se[:, :, :-1])[off]
+above = (grid.iwae[off] - log_p) / grid.iwae_se[off]                               # > 0 would break the bound
+span, span_se = grid.iwae[:, :, -1] - grid.iwae[:, :, 0], np.hypot(grid.iwae_se[:, :, -1], grid.iwae_se[:, :, 0])
+total_rise = span[off] / span_se[off]                                              # (L_1000 - L_1) / se
+print(f"L_K between consecutive K: smallest rise {rise.min():.2e} nats ({(rise / rise_se).min():.2f} se)")
+print(f"L_1000 - L_1: at least {total_rise.min():.1f} se;  largest (L_K - log p(x)) / se = {above.max():.2f}")
+assert np.all(rise > -3 * rise_se), "L_K does not decrease with K"
+assert np.all(total_rise > 5), "and L_1000 is clearly above the ELBO"
+assert np.all(above < 3), "L_K stays below log p(x)"
+assert np.allclose(grid.iwae[ip, jp], log_p, rtol=0, atol=1e-12), "at the posterior, L_K = log p(x) for every K"
+
+# %% [markdown]
+# What it buys, for one $q$ a bit too wide ($\mathcal N(1.5, 0.5^2)$, with $\operatorname{Var}_q(w/p(x)) = 0.512$ from
+# notebook 05's formula): the gap $\log p(x) - L_K$ falls about like $1/K$, so $K \times$ gap approaches
+# $0.512 / 2 = 0.256$. Beyond $K \approx 50$ the gap is smaller than the Monte Carlo error of our 100 000 samples.
+
+# %%
+i, j = grid.index(1.5, 0.5)
+for c, k in enumerate(grid.ks[:6]):
+    gap, se = log_p - grid.iwae[i, j, c], grid.iwae_se[i, j, c]
+    print(f"K = {k:3d}: L_K = {grid.iwae[i, j, c]:.4f},  gap = {gap:.4f} ± {se:.4f},  "
+          f"K x gap = {k * gap:.3f} ± {k * se:.3f}")
+
+# %% [markdown]
+# And what it costs: $L_K$ runs the decoder $K$ times per data point. Below, one call of `est.iwae_bound` on a
+# batch of 256 points of a small neural-decoder model, for growing $K$. The times depend on the machine; at
+# small $K$ a fixed overhead dominates, and from there the time grows with $K$, towards proportionally as
+# $K \times$ batch gets large. In training, that is the price of every gradient step.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+nl_model, _ = nb06.nonlinear_problem()
+_, xb = nl_model.sample(256, generator=g)
+q_wide = nb06.gaussian_proposals(np.zeros(256), np.ones(256))            # any q works for timing
+with torch.no_grad():
+    est.iwae_bound(xb, nl_model, q_wide, 1, generator=g)                   # warm-up
+    for k in (1, 10, 100, 1000):
+        t0 = time.perf_counter()
+        est.iwae_bound(xb, nl_model, q_wide, k, generator=g)
+        print(f"K = {k:4d}: {1000 * (time.perf_counter() - t0):7.1f} ms")
+
+# %% [markdown]
+# ## When no q in the family is the posterior
+#
+# The linear Gaussian model is the friendly case: its posterior is Gaussian, so a Gaussian $q$ can close the gap.
+# A neural decoder's posterior need not be. Take the 1-D `NonlinearLVM` (a small tanh network maps $z$ to the mean
+# of a 2-D $x$) and an $x$ that two regions of latent space explain: its posterior, computed on a grid
+# (quadrature, `model.grid_posterior`), has two modes. The identity still holds, with the KL now a sum over the
+# grid; but the best Gaussian $q$ (the largest ELBO, found by scanning a grid of means and scales) keeps a gap.
+# Note which Gaussian wins: it centres on the broad mode and leaves much of the sharp peak uncovered.
+# $\mathrm{KL}(q \,\|\, p)$ punishes $q$ for putting mass where $p$ has little, much more than for missing some of
+# $p$'s mass, so the best $q$ does not stretch to cover both modes.
+
+# %%
+nl_model, xn = nb06.nonlinear_problem()                       # NonlinearLVM(latent 1, data 2), x [1, 2]
+gp = nl_model.grid_posterior(xn, resolution=2001)              # p(z | x) on 2001 points of [-7, 7]
+nl_log_p = gp.log_marginal[0].item()
+m, t, best_kl = nb06.best_gaussian(gp, np.linspace(-2.5, 1.0, 71), np.geomspace(0.05, 2.0, 81))
+q_best = nb06.gaussian_proposals([m], [t])
+log_w = est.log_weights(xn, nl_model, q_best, 200_000, generator=g)
+nl_elbo, nl_se = log_w.mean().item(), (log_w.std() / math.sqrt(log_w.shape[0])).item()
+print(f"log p(x) by quadrature = {nl_log_p:.4f}")
+print(f"best Gaussian q = N({m:.2f}, {t:.3f}^2): ELBO = {nl_elbo:.4f} ± {nl_se:.4f} (MC), KL = {best_kl:.4f} (grid), "
+      f"sum = {nl_elbo + best_kl:.4f}")
+assert abs(nl_elbo + best_kl - nl_log_p) < 4 * nl_se, "log p(x) = ELBO + KL, with the KL on a grid"
+assert best_kl > 0.3, "no Gaussian q closes the gap"
+
+# %%
+iw = nb06.block_estimates(xn, nl_model, q_best, nb06.K_VALUES, 100_000, generator=g)   # L_K for every K
+nl_iwae, nl_iwae_se = iw["log_mean"][:, 0], iw["log_sd"][:, 0] / np.sqrt(iw["runs"])
+print("gap log p(x) - L_K for K =", nb06.K_VALUES, ":", np.round(nl_log_p - nl_iwae, 3))
+assert np.all(np.diff(nl_iwae) > 0) and np.all(nl_iwae < nl_log_p + 3 * nl_iwae_se)
+fig = nb06.nonlinear_figure(gp, m, t, nb06.K_VALUES, nl_iwae, nl_log_p, nl_elbo)
+lvmlib.plotting.savefig(fig, "06_two_mode_posterior")
+
+# %% [markdown]
+# The best Gaussian leaves about half a nat on the table; the importance-weighted bound recovers most of it
+# with $K$ in the hundreds, at $K$ times the cost. A richer $q$ family would close it for one sample.
+#
+# ## What to take away
+#
+# - Jensen turns the importance-sampling identity into a lower bound: $\log p(x) \ge \mathrm{ELBO}(q)$ for every $q$.
+# - The gap is exactly $\mathrm{KL}(q \,\|\, p(z \mid x))$: $\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}$. Maximizing the
+#   ELBO over $q$ pulls $q$ towards the posterior, and the bound is tight exactly at the posterior.
+# - The IWAE bound $L_K$ uses $K$ samples inside the log; it rises with $K$ towards $\log p(x)$, the gap shrinking
+#   about like $1/K$, for $K$ times the compute.
+# - When the posterior is not in $q$'s family, even the best $q$ keeps a gap. Notebook 07 trains a VAE: a
+#   decoder $p_\theta(x \mid z)$ and an encoder $q_\phi(z \mid x)$, maximizing the ELBO over both at once.
