@@ -758,7 +758,8 @@ class MixtureBase(BaseEstimator):
         Returns:
             array of shape (N, K), rows summing to 1; NumPy for NumPy input, else a tensor.
         """
-        return self._out(self._log_prob_resp(X)[1].exp(), not isinstance(X, torch.Tensor))
+        with single_threaded():
+            return self._out(self._log_prob_resp(X)[1].exp(), not isinstance(X, torch.Tensor))
 
     def predict(self, X):
         """The most likely component argmax_k p(z = k | x_n).

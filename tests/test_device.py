@@ -63,3 +63,16 @@ def test_set_seed_repeats_every_generator():
     assert a == b
     with pytest.raises(TypeError):
         set_seed(1.5)
+
+
+def test_one_thread_restores_the_thread_count():
+    from lvmlib.device import one_thread
+
+    before = torch.get_num_threads()
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with one_thread():
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

@@ -11,7 +11,7 @@ from lvmlib.bernoulli_mixture import BernoulliMixture
 from lvmlib.data import load_dataset
 from lvmlib.plotting import tile_images
 from lvmlib.widgets import nb07
-from lvmlib.widgets.nb05 import one_thread
+from lvmlib.device import one_thread
 
 RECIPE = {"hidden": (32,), "epochs": 4, "lr": 3e-3, "batch_size": 64}
 

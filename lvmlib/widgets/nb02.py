@@ -20,7 +20,6 @@ computes the EM lower bound L(q, theta) exactly (a sum over the K values of z).
 
 from __future__ import annotations
 
-import contextlib
 import time
 import warnings
 from typing import Mapping, Sequence
@@ -33,6 +32,7 @@ from matplotlib.patches import Rectangle
 from sklearn.exceptions import ConvergenceWarning
 from torch.distributions import MultivariateNormal
 
+from lvmlib.device import one_thread
 from lvmlib.gmm import GaussianMixture
 from lvmlib.plotting import new_figure, tile_images
 from lvmlib.widgets.core import SliderApp
@@ -55,17 +55,6 @@ FADES = (0.0, 0.4, 0.62, 0.8)  # blend with white for r_max >= 0.95, 0.8-0.95, 0
 # ----------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """torch on one CPU thread inside the block (restored afterwards).  Small batched linear
-    algebra on a busy 2-core CPU: measured 15 ms on one thread against 120 ms on two for one
-    digits :func:`em_bound` (a descheduled OpenMP thread stalls every parallel region)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 def _shade(color: str, fade: float) -> tuple:
@@ -272,7 +261,7 @@ def em_bound(x: torch.Tensor, weights, means, covariances, resp) -> float:
     """
     x = torch.as_tensor(x, dtype=F64)
     weights, means, cov, resp = (torch.as_tensor(a, dtype=F64) for a in (weights, means, covariances, resp))
-    with _one_thread():
+    with one_thread():
         components = MultivariateNormal(means, scale_tril=torch.linalg.cholesky(cov), validate_args=False)
         log_joint = torch.log(weights) + components.log_prob(x[:, None, :])  # [N, K]
         terms = torch.where(resp > 0, resp * log_joint, torch.zeros_like(log_joint)) - torch.special.xlogy(resp, resp)
@@ -447,7 +436,7 @@ def k_app(x_train, x_test, *, k: int = 4, seed: int = 0, k_max: int = 10, seed_m
     timings: list[float] = []
 
     def redraw(k: int, seed: int) -> str:
-        with _one_thread():  # predict_proba's last step runs outside lvmlib's own thread control
+        with one_thread():
             t0 = time.perf_counter()
             gm = refit(x_train, int(k), int(seed))
             timings.append(time.perf_counter() - t0)

@@ -14,7 +14,6 @@ samples, which gives many independent importance-sampling estimates per N
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import torch
 from torch.distributions import Distribution, Independent, Normal
 
 from lvmlib import estimators as est
+from lvmlib.device import one_thread
 from lvmlib.models import LinearGaussian
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.core import SliderApp
@@ -98,22 +98,6 @@ def second_moment_of_weights(mean, scale, post_mean: float = POSTERIOR_MEAN, pos
 # ----------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one CPU thread inside the block, restoring the setting afterwards.
-
-    The precomputations are many element-wise passes over a few million numbers; on a busy
-    2-core machine a second torch thread that gets descheduled stalls every parallel
-    region (measured: 2.3 s on one thread vs 7.8 s on two for a third of :func:`precompute`),
-    while on an idle one it saves less than half.  Same reasoning as
-    ``lvmlib.mixture_base._thread_budget``.
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 @torch.no_grad()

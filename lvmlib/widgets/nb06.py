@@ -27,7 +27,8 @@ from lvmlib import estimators as est
 from lvmlib.models import NonlinearLVM
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.core import SliderApp
-from lvmlib.widgets.nb05 import LOG2_SCALES, MEANS, block_estimates, gaussian_proposals, one_thread, toy_problem
+from lvmlib.widgets.nb05 import LOG2_SCALES, MEANS, block_estimates, gaussian_proposals, toy_problem
+from lvmlib.device import one_thread
 
 __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "gaussian_mvn", "nonlinear_problem", "grid_kl",
            "best_gaussian", "nonlinear_figure", "examples",

@@ -290,7 +290,7 @@ def examples():
     """The app as notebook 07 builds it, from tiny models trained for a few epochs."""
     from lvmlib.bernoulli_mixture import BernoulliMixture
     from lvmlib.data import load_dataset
-    from lvmlib.widgets.nb05 import one_thread
+    from lvmlib.device import one_thread
 
     with one_thread():
         g = torch.Generator().manual_seed(0)

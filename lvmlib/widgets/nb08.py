@@ -457,7 +457,7 @@ def aggregate_posterior(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.nda
 def examples():
     """The three apps as notebook 08 builds them, from tiny models trained for a few epochs."""
     from lvmlib.data import load_dataset
-    from lvmlib.widgets.nb05 import one_thread
+    from lvmlib.device import one_thread
 
     with one_thread():
         g = torch.Generator().manual_seed(0)
