@@ -299,6 +299,19 @@ def _fmt_q(mean: float, scale: float) -> str:
     return f"N({mean:.2f}, {scale:.3g}²)"
 
 
+def proposal_controls(grid, mean: float, scale: float) -> dict:
+    """The q-mean and q-scale sliders over a proposal grid (shared by notebooks 05 and 06)."""
+    return {
+        "mean": W.FloatSlider(value=mean, min=float(grid.means[0]), max=float(grid.means[-1]),
+                              step=float(grid.means[1] - grid.means[0]), description="q mean",
+                              readout_format=".2f"),
+        "scale": W.FloatLogSlider(value=scale, base=2.0, min=float(grid.log2_scales[0]),
+                                  max=float(grid.log2_scales[-1]),
+                                  step=float(grid.log2_scales[1] - grid.log2_scales[0]),
+                                  description="q scale", readout_format=".3g"),
+    }
+
+
 def proposal_app(grid: ProposalGrid, *, mean: float = 0.0, scale: float = 1.0, samples: int = 100,
                  name: str = "05_importance_sampling") -> SliderApp:
     """Integrand and q, one run's weights, the histogram of repeated estimates, and ESS / N.
@@ -308,13 +321,7 @@ def proposal_app(grid: ProposalGrid, *, mean: float = 0.0, scale: float = 1.0, s
     """
     p_x = math.exp(grid.log_p)
     controls = {
-        "mean": W.FloatSlider(value=mean, min=float(grid.means[0]), max=float(grid.means[-1]),
-                              step=float(grid.means[1] - grid.means[0]), description="q mean",
-                              readout_format=".2f"),
-        "scale": W.FloatLogSlider(value=scale, base=2.0, min=float(grid.log2_scales[0]),
-                                  max=float(grid.log2_scales[-1]),
-                                  step=float(grid.log2_scales[1] - grid.log2_scales[0]),
-                                  description="q scale", readout_format=".3g"),
+        **proposal_controls(grid, mean, scale),
         "samples": W.SelectionSlider(options=list(grid.counts), value=samples, description="samples N"),
     }
     fig = new_figure(10.0, 6.6)

@@ -27,7 +27,8 @@ from lvmlib import estimators as est
 from lvmlib.models import NonlinearLVM
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.core import SliderApp
-from lvmlib.widgets.nb05 import LOG2_SCALES, MEANS, block_estimates, gaussian_proposals, toy_problem
+from lvmlib.widgets.nb05 import (LOG2_SCALES, MEANS, block_estimates, gaussian_proposals, proposal_controls,
+                                 toy_problem)
 from lvmlib.device import one_thread
 
 __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "gaussian_mvn", "nonlinear_problem", "grid_kl",
@@ -164,13 +165,7 @@ def gap_app(grid: GapGrid, *, mean: float = 0.5, scale: float = 2**-0.5, k: int 
     precomputed arrays of ``grid`` for the nearest grid point.
     """
     controls = {
-        "mean": W.FloatSlider(value=mean, min=float(grid.means[0]), max=float(grid.means[-1]),
-                              step=float(grid.means[1] - grid.means[0]), description="q mean",
-                              readout_format=".2f"),
-        "scale": W.FloatLogSlider(value=scale, base=2.0, min=float(grid.log2_scales[0]),
-                                  max=float(grid.log2_scales[-1]),
-                                  step=float(grid.log2_scales[1] - grid.log2_scales[0]),
-                                  description="q scale", readout_format=".3g"),
+        **proposal_controls(grid, mean, scale),
         "k": W.SelectionSlider(options=list(grid.ks), value=k, description="IWAE K"),
     }
     log_p = grid.log_p
