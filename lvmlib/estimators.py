@@ -354,8 +354,7 @@ def naive_monte_carlo(
         log p-hat(x), tensor of shape [B].
     """
     q = model.prior() if proposal is None else proposal
-    log_w = log_weights(x, model, q, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
-    return log_mean_exp(log_w, 0)
+    return importance_sampling(x, model, q, num_samples, generator=generator, chunk_size=chunk_size)
 
 
 def importance_sampling(
@@ -446,8 +445,7 @@ def iwae_bound(
     Returns:
         tensor of shape [B].
     """
-    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
-    return log_mean_exp(log_w, 0)
+    return importance_sampling(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)
 
 
 def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:
