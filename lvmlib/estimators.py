@@ -178,7 +178,7 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
 # ----------------------------------------------------------------------------------------
 
 
-def _check_x(x: torch.Tensor, model) -> torch.Tensor:
+def _check_x(x: torch.Tensor, model, nan: bool = True) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}")
     if x.dim() != 2:
@@ -191,7 +191,7 @@ def _check_x(x: torch.Tensor, model) -> torch.Tensor:
         raise ValueError(
             f"x has {x.shape[-1]} features per point but the model's data_dim is {int(data_dim)}"
         )
-    if x.is_floating_point() and bool(torch.isnan(x).any()):
+    if nan and x.is_floating_point() and bool(torch.isnan(x).any()):  # a host sync on a GPU
         raise ValueError("x contains NaN")
     return x
 
@@ -263,6 +263,7 @@ def log_weights(
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
     return_samples: bool = False,
+    check: bool = True,
 ):
     """Log importance weights log w_k = log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x).
 
@@ -281,13 +282,15 @@ def log_weights(
         generator: optional ``torch.Generator`` for the samples.
         chunk_size: samples per chunk; ``None`` picks ``DEFAULT_CHUNK_ELEMENTS // (B * Dx)``.
         return_samples: also return the samples z.
+        check: look for NaN in x (one host sync).  A training loop that checked its data
+            once passes ``check=False``; shapes are checked either way.
 
     Returns:
         log_w of shape [K, B] (and z of shape [K, B, Dz], or [K, B] for a categorical z,
         when ``return_samples``).
     """
     num_samples = _check_num_samples(num_samples)
-    x = _check_x(x, model)
+    x = _check_x(x, model, nan=check)
     prior = model.prior()
     q = _resolve_proposal(x, proposal, prior)
     B = x.shape[0]
@@ -296,7 +299,7 @@ def log_weights(
     step = _chunk(num_samples, x, chunk_size)
     pieces = []
     for start in range(0, num_samples, step):
-        zc = z[start : start + step]  # [c, B, Dz]
+        zc = z if step >= num_samples else z[start : start + step]  # [c, B, Dz]
         log_joint = prior.log_prob(zc) + model.likelihood(zc).log_prob(x)  # [c, B]
         pieces.append(log_joint - q.log_prob(zc))  # [c, B]
     log_w = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=0)  # [K, B]
@@ -334,6 +337,7 @@ def naive_monte_carlo(
     proposal: Proposal | None = None,
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
+    check: bool = True,
 ) -> torch.Tensor:
     """Naive Monte Carlo: p(x) ~= (1/K) sum_k p(x | z_k), z_k ~ p(z).
 
@@ -348,13 +352,14 @@ def naive_monte_carlo(
         num_samples: K >= 1.
         proposal: ``None`` for the prior, or a uniform box (any proposal works).
         generator: optional ``torch.Generator``.
-        chunk_size: see :func:`log_weights`.
+        chunk_size, check: see :func:`log_weights`.
 
     Returns:
         log p-hat(x), tensor of shape [B].
     """
     q = model.prior() if proposal is None else proposal
-    return importance_sampling(x, model, q, num_samples, generator=generator, chunk_size=chunk_size)
+    return importance_sampling(x, model, q, num_samples, generator=generator, chunk_size=chunk_size,
+                               check=check)
 
 
 def importance_sampling(
@@ -365,6 +370,7 @@ def importance_sampling(
     *,
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
+    check: bool = True,
 ) -> torch.Tensor:
     """Importance sampling: p(x) ~= (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z | x).
 
@@ -378,12 +384,13 @@ def importance_sampling(
         proposal: a Distribution over z or a callable ``x -> Distribution``.
         num_samples: K >= 1.
         generator: optional ``torch.Generator``.
-        chunk_size: see :func:`log_weights`.
+        chunk_size, check: see :func:`log_weights`.
 
     Returns:
         log p-hat(x), tensor of shape [B].
     """
-    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
+    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size,
+                        check=check)  # [K, B]
     return log_mean_exp(log_w, 0)
 
 
@@ -395,6 +402,7 @@ def elbo(
     *,
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
+    check: bool = True,
 ) -> torch.Tensor:
     """Monte Carlo evidence lower bound: ELBO = E_q[log p(x, z) - log q(z | x)].
 
@@ -409,12 +417,13 @@ def elbo(
         proposal: a Distribution over z or a callable ``x -> Distribution`` (an encoder).
         num_samples: K >= 1 samples per point.
         generator: optional ``torch.Generator``.
-        chunk_size: see :func:`log_weights`.
+        chunk_size, check: see :func:`log_weights`.
 
     Returns:
         tensor of shape [B], differentiable w.r.t. model and (reparameterizable) q.
     """
-    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)  # [K, B]
+    log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size,
+                        check=check)  # [K, B]
     return log_w.mean(dim=0)
 
 
@@ -426,6 +435,7 @@ def iwae_bound(
     *,
     generator: torch.Generator | None = None,
     chunk_size: int | None = None,
+    check: bool = True,
 ) -> torch.Tensor:
     """Importance-weighted bound: L_K = E[log (1/K) sum_k p(x, z_k) / q(z_k | x)].
 
@@ -440,12 +450,13 @@ def iwae_bound(
         proposal: a Distribution over z or a callable ``x -> Distribution`` (an encoder).
         num_samples: K >= 1.
         generator: optional ``torch.Generator``.
-        chunk_size: see :func:`log_weights`.
+        chunk_size, check: see :func:`log_weights`.
 
     Returns:
         tensor of shape [B].
     """
-    return importance_sampling(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size)
+    return importance_sampling(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size,
+                               check=check)
 
 
 def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:

@@ -497,3 +497,15 @@ def test_estimators_on_cuda():
     _, xm = mog.sample(5, gen(56))
     out = est.naive_monte_carlo(xm, mog, 100, generator=gen(57))
     assert out.is_cuda and bool(torch.isfinite(out).all())
+
+
+def test_check_false_skips_only_the_nan_scan():
+    model = LinearGaussian(torch.eye(2, dtype=torch.float64), sigma=0.5)
+    x = torch.tensor([[float("nan"), 0.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="NaN"):
+        est.elbo(x, model, model.prior(), 3)
+    with pytest.raises(ValueError) as err:  # torch's own argument validation still catches it here
+        est.elbo(x, model, model.prior(), 3, check=False)
+    assert "x contains NaN" not in str(err.value)
+    with pytest.raises(ValueError, match="features"):
+        est.elbo(torch.zeros(1, 3, dtype=torch.float64), model, model.prior(), 3, check=False)
