@@ -29,7 +29,7 @@ def figures_dir() -> Path | None:
     return Path(value)
 
 
-def savefig(fig: Figure | bytes, name: str, *, dpi: int = 110) -> Path | None:
+def savefig(fig: Figure | bytes | memoryview, name: str, *, dpi: int = 110) -> Path | None:
     """Write ``fig`` as ``<figures>/<name>.png`` when ``LVMLIB_FIGURES`` is set.
 
     Args:
@@ -46,8 +46,8 @@ def savefig(fig: Figure | bytes, name: str, *, dpi: int = 110) -> Path | None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    if isinstance(fig, (bytes, bytearray)):
-        path.write_bytes(fig)
+    if isinstance(fig, (bytes, bytearray, memoryview)):  # an Image widget's value is a memoryview
+        path.write_bytes(bytes(fig))
     else:
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
