@@ -1,4 +1,4 @@
-"""Notebooks are built from tools/notebook_src/*.py (percent format): the two must agree."""
+"""Notebooks are built from tools/notebook_src/*.py (percent format): every edition must agree with its source."""
 
 import sys
 from pathlib import Path
@@ -7,18 +7,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import parse  # noqa: E402
+from nbbuild import EDITIONS, output_path, parse  # noqa: E402
 
 from notebook_checks import load  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("*.py"))
 
 
+@pytest.mark.parametrize("edition", EDITIONS)
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_stored_notebook_matches_its_source(src):
-    stored = ROOT / "notebooks" / f"{src.stem}.ipynb"
+def test_stored_notebook_matches_its_source(src, edition):
+    stored = output_path(src, edition, ROOT / "notebooks")
     assert stored.exists(), f"run: python tools/nbbuild.py {src.relative_to(ROOT)}"
-    want = [(c.cell_type, c.source) for c in parse(src.read_text()).cells]
+    want = [(c.cell_type, c.source) for c in parse(src.read_text(), edition).cells]
     have = [(c["cell_type"], "".join(c["source"])) for c in load(stored)["cells"]]
     assert have == want, f"{stored.name} differs from {src.name}: rebuild it with tools/nbbuild.py"
 

@@ -9,21 +9,21 @@ import pytest
 from notebook_checks import IGNORE, WIDGET_MIME, load, problems
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no notebook"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
 def test_stored_executed_and_clean(path):
     assert problems(load(path), path.name) == []
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
 def test_naming_seed_and_readme_map(path):
-    assert re.fullmatch(r"0[1-8]_[a-z0-9_]+\.ipynb", path.name)
+    assert re.fullmatch(r"(0[1-9]|10)_[a-z0-9_]+\.ipynb", path.name)
     nb = load(path)
     code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     assert any("set_seed(" in c for c in code[:3]), f"{path.name}: seed once, near the top"
