@@ -83,12 +83,56 @@ def _fetch_mnist(data_home):
                         n_retries=1, delay=0.1)
 
 
+def _openml_cache(data_home) -> Path:
+    """The folder where scikit-learn's ``fetch_openml`` caches OpenML's responses."""
+    from sklearn.datasets import get_data_home
+
+    return Path(get_data_home(data_home)) / "openml"
+
+
+def _corrupt_cache_files(cache: Path) -> list[Path]:
+    """Cached OpenML files that cannot be read back: not gzip, or (for the API's JSON) not JSON."""
+    import gzip
+    import json
+    import zlib
+
+    bad = []
+    for path in sorted(cache.rglob("*.gz")) if cache.is_dir() else []:
+        try:
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+            if "/json/" in path.as_posix():
+                json.loads(raw.decode("utf-8"))
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError):
+            bad.append(path)
+    return bad
+
+
 def _mnist(data_home):
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(MNIST_TIMEOUT)
     try:
         bunch = _fetch_mnist(data_home)
-    except Exception as err:  # URLError, timeouts, HTTP errors: all mean "no data"
+    except Exception as err:  # URLError, timeouts, HTTP errors, or a corrupt cache
+        cache = _openml_cache(data_home)
+        bad = _corrupt_cache_files(cache)
+        if bad:
+            removed = []
+            for path in bad:
+                try:
+                    path.unlink()
+                    removed.append(str(path))
+                except OSError:
+                    pass
+            kept = [str(p) for p in bad if str(p) not in removed]
+            raise RuntimeError(
+                f"The MNIST download cache in {cache} was corrupt: "
+                + (f"removed the unreadable file(s) {', '.join(removed)}. " if removed else "")
+                + (f"Could not remove the unreadable file(s) {', '.join(kept)}: delete them by hand. " if kept else "")
+                + "Run again with the network on to download them afresh; offline, use "
+                'load_dataset("digits") (8x8 digits that ship with scikit-learn). '
+                f"(The fetch failed with {type(err).__name__}: {err})"
+            ) from None
         raise RuntimeError(
             "Could not fetch MNIST from OpenML (needs the network once; afterwards it is cached "
             f"in {data_home or '~/scikit_learn_data'}): {type(err).__name__}: {err}. "

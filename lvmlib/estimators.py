@@ -254,6 +254,31 @@ def _chunk(num_samples: int, x: torch.Tensor, chunk_size: int | None) -> int:
 # ----------------------------------------------------------------------------------------
 
 
+def _sample_with_log_prob(q: Distribution, sample_shape: tuple, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples z ~ q and log q(z), shapes ``sample_shape + batch + event`` and ``sample_shape + batch``.
+
+    For a Normal (or ``Independent`` Normal) q the log-density is computed from the standard
+    noise eps that made z = loc + scale * eps:  log q(z) = sum(-eps^2 / 2 - log scale) - (D/2) log 2 pi.
+    That is the same value and the same gradient as ``q.log_prob(z)`` (substitute z), but it
+    stays finite for a very narrow q, where torch's ``Normal.log_prob`` squares the scale,
+    underflows to 0 and returns NaN (scale 1e-25 in float32, 1e-170 in float64).
+    """
+    base, reinterpreted = (q.base_dist, q.reinterpreted_batch_ndims) if type(q) is Independent else (q, 0)
+    if type(base) is not Normal:
+        z = sample(q, sample_shape, generator)
+        return z, q.log_prob(z)
+    shape = base._extended_shape(torch.Size(sample_shape))
+    if generator is None:
+        eps = torch.randn(shape, dtype=base.loc.dtype, device=base.loc.device)
+    else:
+        eps = _noise("randn", shape, base.loc, generator)
+    z = torch.addcmul(base.loc, base.scale, eps)
+    log_q = -0.5 * eps.square() - torch.log(base.scale) - 0.5 * math.log(2 * math.pi)  # base's shape
+    if reinterpreted:
+        log_q = log_q.sum(dim=tuple(range(-reinterpreted, 0)))
+    return z, log_q
+
+
 def log_weights(
     x: torch.Tensor,
     model,
@@ -267,14 +292,16 @@ def log_weights(
 ):
     """Log importance weights log w_k = log p(x, z_k) - log q(z_k | x), z_k ~ q(z | x).
 
-    The K samples are drawn at once (z is small: [K, B, Dz]); the expensive part, decoding
-    each z and scoring x under p(x | z) ([chunk, B, Dx] and the decoder's activations), runs
-    over chunks of ``chunk_size`` samples, so memory is bounded whatever K is.  The result
-    does not depend on ``chunk_size``.  Nothing is detached: gradients flow to the model's
-    and (for reparameterizable q) the proposal's parameters.
+    The K samples are drawn and scored chunk by chunk, ``chunk_size`` samples at a time:
+    the noise, z ([chunk, B, Dz]), the decoder's activations and p(x | z) ([chunk, B, Dx])
+    exist for one chunk only, so the extra memory is O(chunk x B x (Dz + Dx)) whatever K is
+    (only the [K, B] result grows with K; ``return_samples`` keeps every z, by request).
+    With a ``generator`` the result is reproducible for a given ``chunk_size`` (another
+    chunk size draws other, equally distributed, samples).  Nothing is detached: gradients
+    flow to the model's and (for reparameterizable q) the proposal's parameters.
 
     Args:
-        x: data, shape [B, Dx].
+        x: data, shape [B, Dx]; B = 0 gives an empty [K, 0] result.
         model: follows the model protocol (``prior()``, ``likelihood(z)``).
         proposal: a Distribution over z (batch [] or [B], event = prior's event) or a
             callable ``x -> Distribution``.
@@ -282,26 +309,40 @@ def log_weights(
         generator: optional ``torch.Generator`` for the samples.
         chunk_size: samples per chunk; ``None`` picks ``DEFAULT_CHUNK_ELEMENTS // (B * Dx)``.
         return_samples: also return the samples z.
-        check: look for NaN in x (one host sync).  A training loop that checked its data
-            once passes ``check=False``; shapes are checked either way.
+        check: look for NaN in x and in the log-weights (a host sync per chunk).  A training
+            loop that checked its data once passes ``check=False``; shapes are checked either way.
 
     Returns:
         log_w of shape [K, B] (and z of shape [K, B, Dz], or [K, B] for a categorical z,
         when ``return_samples``).
+
+    Raises:
+        ValueError: bad shapes, NaN in x, or (with ``check``) a log-weight that is NaN: the
+            model or the proposal gave a log-density that is not a number there.
     """
     num_samples = _check_num_samples(num_samples)
     x = _check_x(x, model, nan=check)
     prior = model.prior()
-    q = _resolve_proposal(x, proposal, prior)
     B = x.shape[0]
-    sample_shape = (num_samples,) if q.batch_shape == torch.Size([B]) else (num_samples, B)
-    z = sample(q, sample_shape, generator)  # [K, B, Dz] (or [K, B] for categorical z)
+    if B == 0:
+        empty = x.new_zeros((num_samples, 0))
+        return (empty, x.new_zeros((num_samples, 0) + tuple(prior.event_shape))) if return_samples else empty
+    q = _resolve_proposal(x, proposal, prior)
+    per_point = q.batch_shape == torch.Size([B])
     step = _chunk(num_samples, x, chunk_size)
-    pieces = []
+    pieces, zs = [], []
     for start in range(0, num_samples, step):
-        zc = z if step >= num_samples else z[start : start + step]  # [c, B, Dz]
+        c = min(step, num_samples - start)
+        zc, log_q = _sample_with_log_prob(q, (c,) if per_point else (c, B), generator)  # [c, B, Dz], [c, B]
+        if check and zc.is_floating_point() and bool(torch.isnan(zc).any()):
+            raise ValueError(_nan_weights_message(prior, zc, log_q, model, x))
         log_joint = prior.log_prob(zc) + model.likelihood(zc).log_prob(x)  # [c, B]
-        pieces.append(log_joint - q.log_prob(zc))  # [c, B]
+        piece = log_joint - log_q  # [c, B]
+        if check and bool(torch.isnan(piece).any()):  # one host sync per chunk
+            raise ValueError(_nan_weights_message(prior, zc, log_q, model, x))
+        pieces.append(piece)
+        if return_samples:
+            zs.append(zc)
     log_w = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=0)  # [K, B]
     if log_w.shape != (num_samples, B):
         raise ValueError(
@@ -309,7 +350,24 @@ def log_weights(
             f"[{num_samples}, {B}]: check that likelihood(z) has batch shape z.shape[:-1] "
             f"and event shape [Dx]"
         )
-    return (log_w, z) if return_samples else log_w
+    if return_samples:
+        return log_w, (zs[0] if len(zs) == 1 else torch.cat(zs, dim=0))
+    return log_w
+
+
+def _nan_weights_message(prior: Distribution, z: torch.Tensor, log_q: torch.Tensor, model, x: torch.Tensor) -> str:
+    """Which term made a log-weight NaN, and what to change."""
+    with torch.no_grad():
+        if bool(torch.isnan(z).any()):
+            return ("the proposal produced NaN samples z: check its parameters (a NaN or infinite loc or "
+                    "scale, e.g. from an encoder that diverged)")
+        if bool(torch.isnan(log_q).any()):
+            return ("the proposal's log-density log q(z) is NaN at its own samples: its scale may be 0, "
+                    "negative or not finite; give it a positive, finite scale")
+        if bool(torch.isnan(prior.log_prob(z)).any()):
+            return "the prior's log-density log p(z) is NaN at the proposal's samples: check the prior's parameters"
+    return ("the model's log-likelihood log p(x | z) is NaN at the proposal's samples: check the model's "
+            "parameters and that x is in the likelihood's support")
 
 
 def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:

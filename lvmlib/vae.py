@@ -469,6 +469,20 @@ def _mean_bound(model: VAE, data, objective: str, num_samples: int, generator, b
     return float(total) / n
 
 
+def _diverged(bound: float, best: float, data_dim: int) -> bool:
+    """Whether an epoch's mean bound has fallen so far below the best one that training diverged.
+
+    The floor is ``best - 10 * max(|best|, data_dim)`` nats per point: ten times worse than the
+    best epoch, and at least ten nats per dimension below it.  For binary data the trivial model
+    that says 1/2 for every pixel scores -data_dim * log 2 (about -0.7 nats per dimension), so no
+    model that is still learning sits ten nats per dimension below its own best; a healthy run's
+    epoch-to-epoch noise is a fraction of a nat per point.  What it catches: a learning rate so
+    large that the bound runs off by orders of magnitude while staying finite (lr=1e6 took the
+    digits ELBO from about -40 to -7.7e28 with no NaN).
+    """
+    return bound < best - 10.0 * max(abs(best), float(data_dim))
+
+
 def _adam(params: list, lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel where the device has one (CPU, CUDA, MPS): the same update
     as the default implementation, in one kernel instead of ~12 small ops per parameter,
@@ -522,9 +536,9 @@ def train(
         epoch), ``"objective"``, ``"num_samples"``.
 
     Raises:
-        FloatingPointError: the loss became NaN or infinite.  The model is restored to its
-            weights at the start of that epoch and the history so far is attached to the
-            error as ``err.history``.
+        FloatingPointError: the loss became NaN or infinite, or training diverged (see
+            :func:`_diverged`).  The model is restored to its weights at the start of that
+            epoch and the history so far is attached to the error as ``err.history``.
         ValueError: bad arguments or data (shape, NaN, non-binary data for a Bernoulli VAE).
     """
     from tqdm.auto import tqdm
@@ -547,6 +561,8 @@ def train(
         raise TypeError(f"x_train must be a tensor [N, D] or a DataLoader, got {type(x_train).__name__}")
     if isinstance(x_valid, torch.Tensor):
         x_valid = model._check_x(x_valid)
+        if x_valid.shape[0] == 0:
+            raise ValueError("x_valid is empty: pass at least one point, or x_valid=None to skip validation")
 
     label = "elbo" if objective == "elbo" else f"iwae{num_samples}"
     history = {"epoch": [], "train": [], "valid": [], "seconds": [], "objective": objective,
@@ -554,6 +570,7 @@ def train(
     optimizer = _adam(list(model.parameters()), lr)
     ref = model._param()
     start_time = time.perf_counter()
+    start_bound = None
     bar = tqdm(range(1, epochs + 1), desc=f"VAE z={model.latent_dim} {label}", unit="epoch", disable=not progress)
     try:
         for epoch in bar:
@@ -563,6 +580,8 @@ def train(
             for xb in _batches(x_train, model, batch_size, True, generator):
                 bound = model._bound(xb, objective, num_samples, generator)  # [b]
                 loss = -bound.mean()
+                if start_bound is None:  # the untrained model's bound: the reference for divergence (one sync)
+                    start_bound = float(loss.detach().neg())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -577,6 +596,16 @@ def train(
                     f"the training {label} became {train_bound} in epoch {epoch} (lr={lr:g}); the model was "
                     f"restored to its weights at the start of that epoch. Try a lower lr (e.g. {lr / 10:g}) "
                     f"and check the data for extreme values."
+                )
+                err.history = history
+                raise err
+            best = max(history["train"] + [start_bound])
+            if math.isfinite(best) and _diverged(train_bound, best, model.data_dim):
+                model.load_state_dict(snapshot)
+                err = FloatingPointError(
+                    f"training diverged in epoch {epoch}: the mean training {label} fell from {best:.4g} (its best) "
+                    f"to {train_bound:.4g} nats per point (lr={lr:g}); the model was restored to its weights at the "
+                    f"start of that epoch. Lower the learning rate (e.g. lr={min(lr / 100, 1e-3):g}; the default is 1e-3)."
                 )
                 err.history = history
                 raise err
@@ -627,6 +656,8 @@ def evaluate(
         point's estimate is not included (tiny at K = 5000 next to the spread across points).
     """
     x = model._check_x(x)
+    if x.shape[0] == 0:
+        raise ValueError("evaluate needs at least one point; x is empty (shape [0, D])")
     num_samples = _positive_int(num_samples, "num_samples")
     with torch.no_grad():
         log_p = estimators.importance_sampling(x, model, model._encode, num_samples, generator=generator,

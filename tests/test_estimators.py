@@ -282,17 +282,90 @@ def test_effective_sample_size_bounds_and_shift_invariance():
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, None, 1000])
-def test_chunked_equals_unchunked(chunk):
+def test_chunks_score_their_samples_exactly(chunk):
+    """Chunked: each sample's weight is exactly what scoring all samples at once gives."""
     model = NonlinearLVM(2, 3, generator=gen(31), dtype=F64)
     _, x = model.sample(5, gen(32))
     q = gaussian(torch.zeros(5, 2, dtype=F64), 0.7 * torch.ones(5, 2, dtype=F64))
     with torch.no_grad():
-        whole = est.log_weights(x, model, q, 120, generator=gen(33), chunk_size=120)
-        part = est.log_weights(x, model, q, 120, generator=gen(33), chunk_size=chunk)
-        torch.testing.assert_close(part, whole, rtol=0, atol=1e-12)
+        log_w, z = est.log_weights(x, model, q, 120, generator=gen(33), chunk_size=chunk, return_samples=True)
+        assert log_w.shape == (120, 5) and z.shape == (120, 5, 2)
+        whole = model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)  # [K, B]
+        torch.testing.assert_close(log_w, whole, rtol=0, atol=1e-10)
+        again = est.log_weights(x, model, q, 120, generator=gen(33), chunk_size=chunk)
+        torch.testing.assert_close(again, log_w, rtol=0, atol=0)  # reproducible for a given chunk size
         for fn in (est.importance_sampling, est.iwae_bound, est.elbo):
             torch.testing.assert_close(fn(x, model, q, 120, generator=gen(34), chunk_size=chunk),
-                                       fn(x, model, q, 120, generator=gen(34), chunk_size=120), rtol=0, atol=1e-12)
+                                       fn(x, model, q, 120, generator=gen(34), chunk_size=chunk), rtol=0, atol=0)
+
+
+class _RecordingNormal(Normal):
+    """A Normal that records every sample shape asked of it (a subclass: the generic path)."""
+
+    asked: list = []
+
+    def rsample(self, sample_shape=torch.Size()):
+        _RecordingNormal.asked.append(tuple(sample_shape))
+        return super().rsample(sample_shape)
+
+
+@pytest.mark.parametrize("with_generator", [True, False])
+def test_samples_are_drawn_chunk_by_chunk(monkeypatch, with_generator):
+    """Memory bounded by the chunk: never all K samples (nor their noise) at once."""
+    model = NonlinearLVM(2, 3, generator=gen(36), dtype=F64)
+    _, x = model.sample(4, gen(37))
+    shapes = []
+    real_noise = est._noise
+    monkeypatch.setattr(est, "_noise", lambda kind, shape, like, g: shapes.append(tuple(shape)) or real_noise(kind, shape, like, g))
+    real_randn = torch.randn
+    monkeypatch.setattr(est.torch, "randn", lambda *a, **k: shapes.append(tuple(a[0])) or real_randn(*a, **k))
+    g = gen(38) if with_generator else None
+    q = gaussian(torch.zeros(4, 2, dtype=F64), torch.ones(4, 2, dtype=F64))
+    est.importance_sampling(x, model, q, 1000, generator=g, chunk_size=10)
+    assert shapes and max(s[0] for s in shapes) == 10, shapes[:3]
+    _RecordingNormal.asked = []
+    q2 = Independent(_RecordingNormal(torch.zeros(4, 2, dtype=F64), torch.ones(4, 2, dtype=F64)), 1)
+    monkeypatch.setattr(est.torch, "randn", real_randn)
+    est.importance_sampling(x, model, q2, 1000, chunk_size=10)
+    assert _RecordingNormal.asked and max(s[0] for s in _RecordingNormal.asked) == 10
+
+
+@pytest.mark.parametrize("dtype,scale", [(torch.float32, 1e-25), (torch.float64, 1e-170)])
+def test_a_very_narrow_proposal_gives_finite_weights(dtype, scale):
+    """torch's Normal.log_prob squares the scale (underflow -> NaN); the estimators stay finite."""
+    model = linear_model()
+    model = LinearGaussian(model.W.to(dtype), model.b.to(dtype), float(model.sigma))
+    x = torch.tensor([[0.3, -0.2, 0.1]], dtype=dtype)
+    q = gaussian(torch.zeros(1, 2, dtype=dtype), torch.full((1, 2), scale, dtype=dtype))
+    assert torch.isnan(q.log_prob(q.mean)).all()  # what torch alone gives
+    for fn in (est.importance_sampling, est.iwae_bound, est.elbo):
+        out = fn(x, model, q, 8, generator=gen(39))
+        assert torch.isfinite(out).all(), fn.__name__
+    # exact: every z equals loc = 0, so log w = log p(x, 0) - log q(0) for a point mass of that width
+    log_w = est.log_weights(x, model, q, 3, generator=gen(40))
+    want = (model.prior().log_prob(torch.zeros(1, 2, dtype=dtype)) + model.likelihood(torch.zeros(1, 2, dtype=dtype)).log_prob(x)
+            + 2 * math.log(scale) + math.log(2 * math.pi))  # - log q(loc) = 2 log s + log 2 pi (+ eps^2/2 terms)
+    assert (log_w >= want.to(dtype) - 1e-3).all() and (log_w <= want.to(dtype) + 40).all()
+
+
+def test_a_nan_proposal_raises_a_clear_error():
+    model = linear_model()
+    x = torch.tensor([[0.3, -0.2, 0.1]], dtype=F64)
+    q = gaussian(torch.zeros(1, 2, dtype=F64), torch.ones(1, 2, dtype=F64))
+    q.base_dist.scale[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="proposal"):
+        est.importance_sampling(x, model, q, 4, generator=gen(41))
+
+
+def test_empty_batches_give_empty_results():
+    model = linear_model()
+    x = torch.zeros(0, 3, dtype=F64)
+    for chunk in (None, 3):
+        assert est.log_weights(x, model, model.prior(), 5, chunk_size=chunk).shape == (5, 0)
+        for fn in (est.importance_sampling, est.iwae_bound):
+            assert fn(x, model, model.prior(), 5, chunk_size=chunk).shape == (0,)
+        assert est.naive_monte_carlo(x, model, 5, chunk_size=chunk).shape == (0,)
+        assert est.elbo(x, model, model.prior(), 5, chunk_size=chunk).shape == (0,)
 
 
 def test_generator_reproducible_and_global_rng_untouched():
