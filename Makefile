@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench clean
+.PHONY: install lab test figures bench portability clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ figures: install
 		echo "figures from $$nb"; \
 		LVMLIB_FIGURES=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --output-dir "$$out" "$$nb" >/dev/null || exit 1; \
 	done; rm -rf "$$out"; ls figures
+
+# Strict nbval over every notebook under other thread counts and CPU kernels (see tools/portability.sh).
+portability: install
+	PY=$(PY) tools/portability.sh
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
