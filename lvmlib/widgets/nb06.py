@@ -88,11 +88,14 @@ class GapGrid:
         return int(np.abs(self.means - mean).argmin()), int(np.abs(self.log2_scales - math.log2(scale)).argmin())
 
     def fraction_closed(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """(L_K - ELBO) / (log p(x) - ELBO) for every K and its standard error (NaN at the posterior)."""
+        """(L_K - ELBO) / (log p(x) - ELBO) for every K and its standard error.
+
+        At the posterior there is no gap to close (ELBO = L_K = log p(x) for every K): the
+        fraction is 1, with no error, rather than 0 / 0.
+        """
         gap = self.log_p - self.iwae[i, j, 0]
         if self.kl[i, j] < 1e-9:
-            nan = np.full(len(self.ks), np.nan)
-            return nan, nan
+            return np.ones(len(self.ks)), np.zeros(len(self.ks))
         return (self.iwae[i, j] - self.iwae[i, j, 0]) / gap, self.iwae_se[i, j] / gap
 
 
