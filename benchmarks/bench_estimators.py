@@ -19,7 +19,13 @@ What is measured, honestly:
   returns large blocks to the OS, so this is close to the method's peak allocation, but
   it is RSS, not an allocation count).  tracemalloc would not see torch's allocations.
 
-Run:  .venv/bin/python benchmarks/bench_estimators.py            (prints a markdown table)
+A second table: memory bounded by the chunk.  ``importance_sampling(x, vae, vae.encoder, 10000)``
+with B = 1000 points and a 32-dimensional latent (a VAE of lvmlib, 64 -> 128 -> 32 -> 128 -> 64),
+peak RSS per chunk size, each in its own subprocess.  Before the samples were drawn inside the chunk
+loop, all K x B x Dz samples and their noise existed at once (+2.4 GB).
+
+Run:  .venv/bin/python benchmarks/bench_estimators.py            (prints two markdown tables)
+      .venv/bin/python benchmarks/bench_estimators.py --memory-only
 """
 
 from __future__ import annotations
@@ -115,12 +121,52 @@ def worker(method: str, chunk: int | None, k: int, num_points: int, repeats: int
     }
 
 
-def analytic_mb(chunk: int, k: int, b: int) -> float:
-    """Bytes the chunked path holds at once (float32): z and its noise [K, B, Dz], log_w
-    [K, B], and per chunk the hidden layer, the logits and the Bernoulli log-prob terms."""
-    whole = 2 * k * b * LATENT_DIM + k * b
-    per_chunk = chunk * b * (HIDDEN + 2 * DATA_DIM + 4 * LATENT_DIM)
+def analytic_mb(chunk: int, k: int, b: int, latent_dim: int = LATENT_DIM) -> float:
+    """Bytes the chunked path holds at once (float32): log_w [K, B], and per chunk the noise, z,
+    log q, the hidden layer, the logits and the Bernoulli log-prob terms."""
+    whole = k * b
+    per_chunk = chunk * b * (HIDDEN + 2 * DATA_DIM + 4 * latent_dim)
     return 4 * (whole + per_chunk) / 2**20
+
+
+MEM_K, MEM_B, MEM_DZ = 10_000, 1000, 32
+
+
+def memory_worker(chunk: int | None) -> dict:
+    """Peak RSS of importance_sampling(x, vae, vae.encoder, 10 000) on 1000 points, Dz = 32."""
+    from lvmlib import estimators
+    from lvmlib.vae import VAE
+
+    g = torch.Generator().manual_seed(0)
+    vae = VAE(DATA_DIM, MEM_DZ, hidden=(HIDDEN,), generator=g)
+    x = (torch.rand(MEM_B, DATA_DIM, generator=g) < 0.3).float()
+    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        out = estimators.importance_sampling(x, vae, vae.encoder, MEM_K, generator=g, chunk_size=chunk)
+    seconds = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"extra_mb": (peak_kb - base_kb) / 1024, "seconds": seconds, "mean": float(out.mean())}
+
+
+def memory_table() -> None:
+    from lvmlib import estimators
+
+    auto = max(1, min(MEM_K, estimators.DEFAULT_CHUNK_ELEMENTS // (MEM_B * DATA_DIM)))
+    print(f"\nMemory bounded by the chunk: importance_sampling(x, vae, vae.encoder, {MEM_K}), B = {MEM_B}, "
+          f"Dz = {MEM_DZ}, Dx = {DATA_DIM}, float32, no grad; each row in its own process; 1-minute load "
+          f"{os.getloadavg()[0]:.1f}\n")
+    print("| chunk_size | extra peak RSS (MB) | analytic working set (MB) | wall s | mean log p-hat |")
+    print("|---|---:|---:|---:|---:|")
+    for chunk in ("auto",):   # one row: 10^7 decoder passes take minutes on 2 cores
+        cmd = [sys.executable, __file__, "--memory-worker", chunk]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        c = auto if chunk == "auto" else int(chunk)
+        label = f"None (auto = {auto})" if chunk == "auto" else chunk
+        print(f"| {label} | {res['extra_mb']:.0f} | {analytic_mb(c, MEM_K, MEM_B, MEM_DZ):.0f} | "
+              f"{res['seconds']:.2f} | {res['mean']:.3f} |")
+    all_at_once = 4 * 2 * MEM_K * MEM_B * MEM_DZ / 2**20
+    print(f"\n(Drawing all samples at once would hold z and its noise, {all_at_once:.0f} MB, whatever the chunk.)")
 
 
 def main() -> None:
@@ -133,7 +179,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-unchunked", action="store_true", help="skip the all-at-once run (needs ~3 GB)")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "CHUNK"), help=argparse.SUPPRESS)
+    parser.add_argument("--memory-worker", metavar="CHUNK", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", action="store_true", help="only the memory table")
     args = parser.parse_args()
+
+    if args.memory_worker:
+        print(json.dumps(memory_worker(None if args.memory_worker == "auto" else int(args.memory_worker))))
+        return
+    if args.memory_only:
+        memory_table()
+        return
 
     if args.worker:
         method, chunk = args.worker
@@ -178,6 +233,7 @@ def main() -> None:
               f"{r['analytic']} | {r['mean_iwae']:.3f} |")
     print("\nwall s: wall clock of one call; CPU s: CPU time of the process over that call "
           "(with 1 thread, the wall time it would take on an idle core).")
+    memory_table()
 
 
 if __name__ == "__main__":
