@@ -86,6 +86,7 @@ def check_X(estimator, X, *, reset: bool, device=None, dtype=None, min_samples: 
     """
     if X is None:
         raise ValueError("X is None; pass an array of shape (n_samples, n_features)")
+    dtype = None if dtype is None else resolve_dtype(dtype)
     _check_shape_of(estimator, X)
     if isinstance(X, torch.Tensor):
         if X.shape[0] < min_samples:
