@@ -20,13 +20,16 @@ What is measured:
 scikit-learn is shown twice: with its default threads, and under
 ``threadpoolctl.threadpool_limits(1)`` (on 2 cores numpy's and scipy's two OpenBLAS copies
 fight).  lvmlib runs torch single-threaded and splits iterations of at least
-``lvmlib.mixture_base.PARALLEL_MIN_WORK`` multiply-adds over ``torch.get_num_threads()``
-Python threads (see ``lanes_for``).  NumPy input for both; lvmlib computes on the CPU.
+``lvmlib.mixture_cpu.PARALLEL_MIN_WORK`` multiply-adds over ``torch.get_num_threads()``
+Python threads ("lanes", see ``lvmlib.mixture_cpu``): the "lvmlib, 1 thread" column is
+lvmlib without lanes.  ``--matmul torch`` multiplies with torch's BLAS (MKL on x86 wheels)
+instead of NumPy's (OpenBLAS): it measures the choice of ``lvmlib.mixture_cpu.CPU_MATMUL``.  NumPy input for both; lvmlib computes on the CPU.
 The machine's load average is printed: other processes on a 2-core box slow every column,
 and the multi-threaded ones most.
 
 Run:  .venv/bin/python benchmarks/bench_gmm.py        (prints a markdown table; ~2 min)
       .venv/bin/python benchmarks/bench_gmm.py --quick
+      .venv/bin/python benchmarks/bench_gmm.py --matmul torch
 """
 
 from __future__ import annotations
@@ -131,7 +134,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
+    parser.add_argument("--matmul", choices=("numpy", "torch"), default=None,
+                        help="lvmlib's CPU matmul backend (default: lvmlib.mixture_cpu.CPU_MATMUL)")
     args = parser.parse_args()
+    if args.matmul is not None:
+        from lvmlib import mixture_cpu
+
+        mixture_cpu.CPU_MATMUL = args.matmul
     repeats = 3 if args.quick else args.repeats
     scale = 0.5 if args.quick else 1.0
 
@@ -148,7 +157,8 @@ def main():
     load0 = os.getloadavg()
     lines = [
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), scikit-learn {sklearn.__version__}, "
-        f"numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+        + (f", lvmlib matmul: {args.matmul}" if args.matmul else ""),
         "",
         "ms per EM iteration (median of %d, same initial parameters, tol=0)" % repeats,
         "",

@@ -8,12 +8,17 @@ log p(x) is exact (a logsumexp over the K components).
 
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 
 import torch
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 from torch import distributions as D
 
-from lvmlib.mixture_base import ConvergenceWarning, EMHistory, MixtureBase, Workspace, _Fitted, _rand, mm
+from lvmlib.mixture_api import FittedParam
+from lvmlib.mixture_base import ConvergenceWarning, EMHistory, MixtureBase
+from lvmlib.mixture_cpu import Workspace, mm
+from lvmlib.mixture_init import uniform
 
 __all__ = ["BernoulliMixture", "ConvergenceWarning", "EMHistory"]
 
@@ -51,10 +56,17 @@ class BernoulliMixture(MixtureBase):
             M-step of the resulting responsibilities.
         weights_init: initial weights, shape (K,), summing to 1.
         means_init: initial pixel probabilities, shape (K, D), strictly inside (0, 1).
-        random_state: None, an int (refits repeat), or a ``torch.Generator``.
+        binarize: threshold for binarizing X: a value is 1 where it is above ``binarize``
+            (as ``sklearn.naive_bayes.BernoulliNB``'s parameter and
+            ``lvmlib.data.binarize_pixels``).  Default 0.5: the midpoint of pixel intensities
+            in [0, 1], the threshold of ``load_dataset(..., binarize=True)``; 0/1 data is left
+            as it is by any threshold in [0, 1).  None: X must already be binary (0/1 or
+            bools), anything else raises.
+        random_state, warm_start, verbose, verbose_interval: as in ``GaussianMixture``.
         keep_history: keep the parameters of every EM iteration (see ``history_``).
         device: None (the device of a tensor X, else the CPU) or a device.
-        dtype: ``torch.float64`` (default) or ``torch.float32``.
+        dtype: None (follow X: float32 stays float32, else float64), ``torch.float32`` or
+            ``torch.float64``.
 
     Attributes:
         weights_: shape (K,).
@@ -64,42 +76,48 @@ class BernoulliMixture(MixtureBase):
             objective under snapshot t, t = 0 the initialization); with
             ``keep_history=True`` also ``"weights"`` (T+1, K) and ``"means"`` (T+1, K, D).
 
-    Input X must be binary (0/1 numbers or bools), shape (N, D); anything else raises.
+    Input X of shape (N, D) is binarized at ``binarize`` (or must be binary with ``binarize=None``).
     """
 
+    _parameter_constraints: dict = {
+        **MixtureBase._parameter_constraints,
+        "alpha": [Interval(Real, 0.0, None, closed="neither")],
+        "binarize": [None, Interval(Real, None, None, closed="neither")],
+        "weights_init": ["array-like", torch.Tensor, None],
+        "means_init": ["array-like", torch.Tensor, None],
+    }
     _param_names = ("weights", "means")
+    _user_init_names = ("weights", "means")
     _fail_message = "EM produced invalid Bernoulli parameters; raise alpha or use dtype=torch.float64."
 
-    weights_ = _Fitted("weights", "Mixture weights, shape (K,).")
-    means_ = _Fitted("means", "Pixel probabilities, shape (K, D).")
+    weights_ = FittedParam("weights", "Mixture weights, shape (K,).")
+    means_ = FittedParam("means", "Pixel probabilities, shape (K, D).")
 
-    def __init__(self, n_components=1, *, alpha=1.0, tol=1e-3, max_iter=100, n_init=1, init_params="kmeans",
-                 weights_init=None, means_init=None, random_state=None, keep_history=False, device=None,
-                 dtype=torch.float64):
+    def __init__(self, n_components=1, *, alpha=1.0, binarize=0.5, tol=1e-3, max_iter=100, n_init=1,
+                 init_params="kmeans", weights_init=None, means_init=None, random_state=None, warm_start=False,
+                 verbose=0, verbose_interval=10, keep_history=False, device=None, dtype=None):
         super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
-                         random_state=random_state, keep_history=keep_history, device=device, dtype=dtype)
+                         random_state=random_state, warm_start=warm_start, verbose=verbose,
+                         verbose_interval=verbose_interval, keep_history=keep_history, device=device, dtype=dtype)
         self.alpha = alpha
+        self.binarize = binarize
         self.weights_init = weights_init
         self.means_init = means_init
 
     # ------------------------------------------------------------------ hooks
 
-    def _validate_hyperparameters(self) -> None:
-        super()._validate_hyperparameters()
-        if not isinstance(self.alpha, numbers.Real) or not self.alpha > 0:
-            raise ValueError(
-                f"alpha must be a number > 0, got {self.alpha!r}: it is the pseudo-count that keeps every "
-                "pixel probability inside (0, 1); with 0 a pixel never seen on would make log p(x) = -inf"
-            )
-
-    def _check_values(self, X: torch.Tensor) -> None:
+    def _transform_input(self, X: torch.Tensor) -> torch.Tensor:
+        """X binarized at ``binarize`` (1 where above), or checked to be binary when ``binarize`` is None."""
+        if self.binarize is not None:
+            return (X > self.binarize).to(X.dtype)
         binary = (X == 0) | (X == 1)
         if not bool(binary.all()):
             bad = X[~binary][:3].tolist()
             raise ValueError(
-                f"BernoulliMixture needs binary data (0/1), got values such as {bad}. Binarize first, "
-                "e.g. (X > 0.5) or lvmlib.data.load_dataset(..., binarize=True)."
+                f"BernoulliMixture(binarize=None) needs binary data (0/1), got values such as {bad}. Binarize "
+                "first, e.g. (X > 0.5), or set binarize to a threshold (e.g. 0.5)."
             )
+        return X
 
     def _weighted_log_prob(self, data: Workspace, params: dict) -> torch.Tensor:
         """log pi_k + sum_d [x_d log mu_kd + (1 - x_d) log(1 - mu_kd)]. Returns: shape (N, K)."""
@@ -139,21 +157,14 @@ class BernoulliMixture(MixtureBase):
         if self.weights_init is not None:
             given["weights"] = self._check_weights_init(self.weights_init)
         if self.means_init is not None:
-            mu = self._as_param(self.means_init, "means_init", (self.n_components, self.n_features_in_))
+            mu = self._check_init_param(self.means_init, "means_init", (self.n_components, self.n_features_in_))
             if bool(((mu <= 0) | (mu >= 1)).any()):
                 raise ValueError("means_init must lie strictly inside (0, 1), e.g. clip to [1e-3, 1 - 1e-3]")
             given["means"] = mu
         return given
 
-    def _init_complete(self, given: dict) -> bool:
-        return len(given) == 2
-
-    def _apply_user_init(self, params, given: dict) -> dict:
-        params = dict(params or {})
-        params.update(given)
-        return params
-
-    def _n_parameters(self) -> int:
+    def n_parameters(self) -> int:
+        """Free parameters: K - 1 weights and K D pixel probabilities (for ``bic`` / ``aic``)."""
         return self.n_components * self.n_features_in_ + self.n_components - 1
 
     def _sample_from(self, params: dict, counts: list[int], gen: torch.Generator) -> torch.Tensor:
@@ -161,10 +172,10 @@ class BernoulliMixture(MixtureBase):
         rows = torch.repeat_interleave(torch.arange(len(counts), device=mu.device),
                                        torch.tensor(counts, device=mu.device))
         p = mu[rows]  # [n, D]
-        return (_rand(gen, tuple(p.shape), p.dtype, p.device) < p).to(p.dtype)
+        return (uniform(gen, tuple(p.shape), p.dtype, p.device) < p).to(p.dtype)
 
     def to_distribution(self) -> D.MixtureSameFamily:
         """The fitted mixture as a ``torch.distributions.MixtureSameFamily``, event shape (D,)."""
-        self._check_fitted()
+        check_is_fitted(self)
         return D.MixtureSameFamily(D.Categorical(probs=self._params["weights"]),
                                    D.Independent(D.Bernoulli(probs=self._params["means"]), 1))

@@ -64,7 +64,7 @@ def test_scores_importance_sampling_above_elbo(trained):
 def test_independent_pixels_is_a_one_component_mixture(digits):
     pixels = nb07.independent_pixels(digits.x_train)
     one = BernoulliMixture(1, alpha=1.0, random_state=0).fit(digits.x_train)
-    torch.testing.assert_close(pixels.log_prob(digits.x_test).double(), one.score_samples(digits.x_test),
+    torch.testing.assert_close(pixels.log_prob(digits.x_test).double(), one.score_samples(digits.x_test).double(),
                                rtol=0, atol=1e-4)
     # the naive formula, pixel by pixel
     p = ((digits.x_train.sum(0) + 1) / (digits.x_train.shape[0] + 2)).double()

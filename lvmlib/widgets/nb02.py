@@ -415,7 +415,7 @@ def time_refits(x_train, ks: Sequence[int], seeds: Sequence[int] = range(5)) -> 
 
 def _fit_numbers(gm: GaussianMixture, x_train, x_test) -> dict:
     return {"train": gm.score(x_train), "test": gm.score(x_test), "bic": gm.bic(x_train), "aic": gm.aic(x_train),
-            "n_params": gm._n_parameters(), "n_iter": gm.n_iter_}
+            "n_params": gm.n_parameters(), "n_iter": gm.n_iter_}
 
 
 def k_app(x_train, x_test, *, k: int = 4, seed: int = 0, k_max: int = 10, seed_max: int = 9,
