@@ -173,17 +173,21 @@ def _fmt_weights(w) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def blobs_data():
-    """The notebook's 2-D data: (x_train [1000, 2], x_test [500, 2], y_train [1000]), float64,
-    four Gaussian blobs (two of them overlapping) from ``lvmlib.data.toy_2d``."""
+def blobs_data(*, device=None):
+    """The notebook's 2-D data: (x_train [1000, 2], x_test [500, 2], y_train [1000]), float64 on
+    ``device`` (default CPU), four Gaussian blobs (two of them overlapping) from
+    ``lvmlib.data.toy_2d``."""
     from lvmlib.data import toy_2d
 
     x, y = toy_2d("blobs", N_TRAIN + N_TEST, **BLOBS)
+    x, y = x.to(device), y.to(device)
     return x[:N_TRAIN], x[N_TRAIN:], y[:N_TRAIN]
 
 
-def density_grid(model, limits, *, num: int = 160):
+def density_grid(model, limits, *, num: int = 160, device=None):
     """log p(x) of a model with ``log_marginal`` on a num x num grid over ``limits``.
+
+    The grid is made on ``device`` (default: the model's ``device`` attribute, else the CPU).
 
     Returns:
         (g1, g2, log_p): the grid coordinates (num,), (num,) and log p of shape (num, num)
@@ -191,9 +195,10 @@ def density_grid(model, limits, *, num: int = 160):
     """
     (a, b), (c, d) = limits
     g1, g2 = np.linspace(a, b, num), np.linspace(c, d, num)
-    grid = torch.as_tensor(np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2), dtype=F64)
+    device = getattr(model, "device", None) if device is None else device
+    grid = torch.as_tensor(np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2), dtype=F64, device=device)
     with torch.no_grad():
-        log_p = model.log_marginal(grid).reshape(num, num).numpy()
+        log_p = model.log_marginal(grid).reshape(num, num).cpu().numpy()
     return g1, g2, log_p
 
 
@@ -246,7 +251,7 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
 # ----------------------------------------------------------------------------------------
 
 
-def em_bound(x: torch.Tensor, weights, means, covariances, resp) -> float:
+def em_bound(x: torch.Tensor, weights, means, covariances, resp, *, device=None) -> float:
     """The EM lower bound L(q, theta) for q(z_n = k) = resp[n, k], per data point:
 
     (1/N) sum_n sum_k q_nk [log pi_k + log N(x_n; mu_k, Sigma_k) - log q_nk]  <=  (1/N) sum_n log p(x_n),
@@ -255,12 +260,15 @@ def em_bound(x: torch.Tensor, weights, means, covariances, resp) -> float:
 
     Args:
         x: (N, D).  weights: (K,).  means: (K, D).  covariances: full, (K, D, D).  resp: (N, K).
+        device: where to compute (default: x's device when x is a tensor, else the CPU).
 
     Returns:
         a float.
     """
-    x = torch.as_tensor(x, dtype=F64)
-    weights, means, cov, resp = (torch.as_tensor(a, dtype=F64) for a in (weights, means, covariances, resp))
+    device = (x.device if isinstance(x, torch.Tensor) else None) if device is None else device
+    x = torch.as_tensor(x, dtype=F64, device=device)
+    weights, means, cov, resp = (torch.as_tensor(a, dtype=F64, device=device)
+                                 for a in (weights, means, covariances, resp))
     with one_thread():
         components = MultivariateNormal(means, scale_tril=torch.linalg.cholesky(cov), validate_args=False)
         log_joint = torch.log(weights) + components.log_prob(x[:, None, :])  # [N, K]
@@ -289,14 +297,14 @@ def em_precompute(gm: GaussianMixture, x) -> dict:
         (T + 1, K); ``means`` (T + 1, K, 2); ``ell1``, ``ell2`` (T + 1, K, P, 2) ellipses;
         ``n_iter``, ``converged``.
     """
-    xt = torch.as_tensor(x, dtype=F64)
+    xt = torch.as_tensor(x, dtype=F64, device=x.device if isinstance(x, torch.Tensor) else None)
     h = gm.history_
     weights, means, cov = (np.asarray(h[k]) for k in ("weights", "means", "covariances"))
     n_steps = len(h["lower_bound"])
     resp = [np.asarray(gm.predict_proba_at(xt, t)) for t in range(n_steps)]  # T + 1 of [N, K]
     m_bound = [em_bound(xt, weights[t + 1], means[t + 1], cov[t + 1], resp[t]) for t in range(n_steps - 1)]
     return {
-        "x": xt.numpy(), "lower_bound": np.asarray(h["lower_bound"]), "m_bound": np.asarray(m_bound),
+        "x": xt.cpu().numpy(), "lower_bound": np.asarray(h["lower_bound"]), "m_bound": np.asarray(m_bound),
         "groups": np.stack([ResponsibilityPoints.groups(r) for r in resp]), "weights": weights, "means": means,
         "ell1": np.stack([ellipse_outlines(means[t], cov[t], 1.0) for t in range(n_steps)]),
         "ell2": np.stack([ellipse_outlines(means[t], cov[t], 2.0) for t in range(n_steps)]),
@@ -661,7 +669,7 @@ def digits_clusters(seeds: Sequence[int] = range(10)) -> dict:
 
     data = load_dataset("digits")
     x_train, x_test = data.x_train.double(), data.x_test.double()
-    y_train = data.y_train.numpy()
+    y_train = data.y_train.cpu().numpy()
     fits = fit_restarts(x_train, seeds)
     train_ll = np.asarray([f.score(x_train) for f in fits])
     ari = np.asarray([adjusted_rand_score(y_train, np.asarray(f.predict(x_train))) for f in fits])
@@ -682,5 +690,5 @@ def examples():
     yield "em_steps", em_app(runs, step=3)
     yield "choose_k", k_app(x_train, x_test, k=4)
     d = digits_clusters()
-    yield "digit_clusters", cluster_app(d["data"].x_train.numpy(), d["data"].y_train.numpy(), d["clusters"],
+    yield "digit_clusters", cluster_app(d["data"].x_train.cpu().numpy(), d["data"].y_train.cpu().numpy(), d["clusters"],
                                         d["model"].means_, d["summary"])

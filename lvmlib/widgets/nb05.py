@@ -46,7 +46,7 @@ POSTERIOR_MEAN, POSTERIOR_SCALE = 1.5, 0.25
 
 
 def toy_problem(post_mean: float = POSTERIOR_MEAN, post_scale: float = POSTERIOR_SCALE, sigma: float = 0.5,
-                *, dtype=torch.float64) -> tuple[LinearGaussian, torch.Tensor]:
+                *, dtype=torch.float64, device=None) -> tuple[LinearGaussian, torch.Tensor]:
     """A 1-D linear Gaussian model and one observation whose posterior is N(post_mean, post_scale^2).
 
     z ~ N(0, 1), x | z ~ N(w z, sigma^2).  The posterior of a linear Gaussian model is
@@ -55,20 +55,20 @@ def toy_problem(post_mean: float = POSTERIOR_MEAN, post_scale: float = POSTERIOR
     the prior).
 
     Returns:
-        (model, x): a ``LinearGaussian`` with W of shape [1, 1], and x of shape [1, 1].
+        (model, x): a ``LinearGaussian`` with W of shape [1, 1], and x of shape [1, 1], on ``device``.
     """
     if not 0 < post_scale < 1:
         raise ValueError(f"post_scale must lie in (0, 1) (narrower than the prior), got {post_scale}")
     w = sigma * math.sqrt(1.0 / post_scale**2 - 1.0)
     x = post_mean * (w**2 + sigma**2) / w
-    model = LinearGaussian(torch.tensor([[w]], dtype=dtype), None, sigma)
-    return model, torch.tensor([[x]], dtype=dtype)
+    model = LinearGaussian(torch.tensor([[w]], dtype=dtype, device=device), None, sigma)
+    return model, torch.tensor([[x]], dtype=dtype, device=device)
 
 
-def gaussian_proposals(means, scales, *, dtype=torch.float64) -> Independent:
-    """q_b = N(means[b], scales[b]^2) over a 1-D latent: batch shape [B], event shape [1]."""
-    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype).reshape(-1, 1)  # [B, 1]
-    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype).reshape(-1, 1)  # [B, 1]
+def gaussian_proposals(means, scales, *, dtype=torch.float64, device=None) -> Independent:
+    """q_b = N(means[b], scales[b]^2) over a 1-D latent: batch shape [B], event shape [1], on ``device``."""
+    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
+    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
     loc, scale = torch.broadcast_tensors(loc, scale)
     return Independent(Normal(loc, scale), 1)
 
@@ -109,9 +109,8 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts=COUNT
     For each proposal q_b of the batch, ``total`` samples z ~ q_b are drawn once with
     :func:`lvmlib.estimators.log_weights`; for each N in ``counts`` the stream is cut into
     R_N = total // N disjoint runs of N samples, and each run gives one estimate
-    log p-hat_N = log mean of its weights (as :func:`lvmlib.estimators.importance_sampling`,
-    stably: exp(log w - c) with c the stream's largest log weight) and its effective sample
-    size (sum w)^2 / sum w^2 (as :func:`lvmlib.estimators.effective_sample_size`).  The mean of
+    log p-hat_N and its effective sample size, both from :func:`lvmlib.estimators.run_estimates`
+    (the library's log-space reduction: finite even when every weight of a run underflows).  The mean of
     log p-hat_N over the runs estimates E[log p-hat_N], the IWAE bound L_N (L_1 = the ELBO).
 
     Args:
@@ -147,38 +146,26 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts=COUNT
         for k in ("ratio_mean", "ratio_sd", "ratio_median", "overflow"):
             out[k] = np.zeros((len(counts), B))
         out["hist"] = np.zeros((len(counts), B, bins))
-    # log p-hat of a run = c + log(sum of exp(log w - c)) - log N with one shift c per stream
-    # (logsumexp with the stream's max instead of each run's): one exp for all N
-    shift = log_w.max(0).values  # [B]
-    w = torch.exp(log_w - shift)  # [T, B], in (0, 1]
-    w2 = w * w
     for i, n in enumerate(counts):
         R = total // n
-        s1 = w[: R * n].reshape(R, n, B).sum(1)  # [R, B]: R disjoint runs of N samples per proposal
-        s2 = w2[: R * n].reshape(R, n, B).sum(1)  # [R, B]
-        if bool((s1 == 0).any()):  # a whole run underflowed: do that N the slow way
-            runs = log_w[: R * n].reshape(R, n, B)
-            log_p_hat = est.log_mean_exp(runs, 1)  # [R, B]
-            ess = n * torch.exp(2 * log_p_hat - est.log_mean_exp(2 * runs, 1))
-        else:
-            log_p_hat = shift + torch.log(s1) - math.log(n)  # [R, B]
-            ess = s1 * s1 / s2  # (sum w)^2 / sum w^2, as est.effective_sample_size
-        out["log_mean"][i] = log_p_hat.mean(0).numpy()
-        out["log_sd"][i] = log_p_hat.std(0).numpy() if R > 1 else np.nan
-        out["ess_mean"][i] = ess.mean(0).numpy()
+        runs = est.run_estimates(log_w[: R * n].reshape(R, n, B))  # R disjoint runs of N samples per proposal
+        log_p_hat, ess = runs.log_estimate, runs.ess  # [R, B] each
+        out["log_mean"][i] = log_p_hat.mean(0).cpu().numpy()
+        out["log_sd"][i] = log_p_hat.std(0).cpu().numpy() if R > 1 else np.nan
+        out["ess_mean"][i] = ess.mean(0).cpu().numpy()
         if log_p is not None:
             ratio = torch.exp(log_p_hat - log_p)  # [R, B], p-hat / p(x)
-            out["ratio_mean"][i] = ratio.mean(0).numpy()
-            out["ratio_sd"][i] = ratio.std(0).numpy() if R > 1 else np.nan
-            out["ratio_median"][i] = ratio.median(0).values.numpy()
-            out["overflow"][i] = (ratio >= ratio_max).double().mean(0).numpy()
+            out["ratio_mean"][i] = ratio.mean(0).cpu().numpy()
+            out["ratio_sd"][i] = ratio.std(0).cpu().numpy() if R > 1 else np.nan
+            out["ratio_median"][i] = ratio.median(0).values.cpu().numpy()
+            out["overflow"][i] = (ratio >= ratio_max).double().mean(0).cpu().numpy()
             idx = (ratio / bin_width + 0.5).floor().clamp(0, bins - 1).long()  # [R, B]
-            hist = torch.zeros(B, bins, dtype=torch.float64)
-            hist.scatter_add_(1, idx.T, torch.ones(B, R, dtype=torch.float64))
-            out["hist"][i] = hist.numpy()
+            hist = torch.zeros(B, bins, dtype=torch.float64, device=idx.device)
+            hist.scatter_add_(1, idx.T, torch.ones(B, R, dtype=torch.float64, device=idx.device))
+            out["hist"][i] = hist.cpu().numpy()
     if keep:
-        out["z"] = z[:keep, :, 0].numpy()
-        out["log_w"] = log_w[:keep].numpy()
+        out["z"] = z[:keep, :, 0].cpu().numpy()
+        out["log_w"] = log_w[:keep].cpu().numpy()
     return out
 
 
@@ -263,7 +250,7 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
     z_run = np.zeros((M, S, max(counts)))
     log_w_run = np.zeros((M, S, max(counts)))
     for j, v in enumerate(log2_scales):
-        q = gaussian_proposals(means, np.full(M, 2.0**v), dtype=x.dtype)  # batch [M]
+        q = gaussian_proposals(means, np.full(M, 2.0**v), dtype=x.dtype, device=x.device)  # batch [M]
         row = block_estimates(x, model, q, counts, total, log_p=log_p, bin_width=bin_width, ratio_max=ratio_max,
                               keep=max(counts), generator=generator)
         for name, value in row.items():
@@ -275,19 +262,19 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
             arr = np.moveaxis(value, 1, 0)  # [M, n] or [M, n, bins]
             stats.setdefault(name, np.zeros((M, S) + arr.shape[1:]))[:, j] = arr
     # ESS of the first run (the one drawn) for every q and N
-    runs = torch.as_tensor(log_w_run).reshape(M * S, -1).T  # [max N, M*S]
-    run_ess = np.stack([est.effective_sample_size(runs[:c]).reshape(M, S).numpy() for c in counts], -1)
+    runs = torch.as_tensor(log_w_run, device=x.device).reshape(M * S, -1).T  # [max N, M*S]
+    run_ess = np.stack([est.effective_sample_size(runs[:c]).reshape(M, S).cpu().numpy() for c in counts], -1)
     stats["run_ess"] = run_ess  # [M, S, n]
     z_grid = np.linspace(z_range[0], z_range[1], 651)
-    zt = torch.as_tensor(z_grid, dtype=x.dtype)[:, None]  # [Z, 1]
+    zt = torch.as_tensor(z_grid, dtype=x.dtype, device=x.device)[:, None]  # [Z, 1]
     with torch.no_grad():
         log_joint = model.prior().log_prob(zt) + model.likelihood(zt).log_prob(x)  # [Z]
-        q_all = gaussian_proposals(np.repeat(means, S), np.tile(2.0**log2_scales, M), dtype=x.dtype)
+        q_all = gaussian_proposals(np.repeat(means, S), np.tile(2.0**log2_scales, M), dtype=x.dtype, device=x.device)
         q_pdf = torch.exp(q_all.log_prob(zt[:, None, :])).T.reshape(M, S, -1)  # [M, S, Z]
         prior = torch.exp(model.prior().log_prob(zt))
     return ProposalGrid(means, log2_scales, tuple(int(c) for c in counts), int(total), log_p, post_mean, post_scale,
-                        stats, z_run, log_w_run, z_grid, torch.exp(log_joint).numpy(), prior.numpy(),
-                        q_pdf.numpy(), bin_width, ratio_max)
+                        stats, z_run, log_w_run, z_grid, torch.exp(log_joint).cpu().numpy(), prior.cpu().numpy(),
+                        q_pdf.cpu().numpy(), bin_width, ratio_max)
 
 
 # ----------------------------------------------------------------------------------------

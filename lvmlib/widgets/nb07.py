@@ -19,7 +19,7 @@ import torch
 from torch.distributions import Bernoulli, Distribution, Independent
 
 from lvmlib.plotting import new_figure, tile_images
-from lvmlib.vae import DIGITS_RECIPE, VAE, train
+from lvmlib.vae import DIGITS_RECIPE, VAE, evaluate_points, train
 from lvmlib.widgets.core import SliderApp
 
 __all__ = ["LATENT_SIZES", "MIXTURE_SIZES", "train_vaes", "score_vaes", "independent_pixels", "baseline_scores",
@@ -33,8 +33,11 @@ MIXTURE_SIZES = (10, 50)
 
 def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_RECIPE["epochs"], *,
                x_valid: torch.Tensor | None = None, recipe: dict = DIGITS_RECIPE,
-               generator: torch.Generator | None = None, progress: bool = True) -> tuple[dict, dict]:
+               generator: torch.Generator | None = None, progress: bool = True, device=None) -> tuple[dict, dict]:
     """One VAE per latent size, built and trained one after the other with one generator.
+
+    Each VAE is built on the CPU (its initial weights drawn from ``generator``, the same on
+    every device), moved to ``device`` (default: ``x_train``'s device) and trained there.
 
     ``VAE(D, d, recipe["hidden"], generator=generator)`` then ``train(model, x_train, epochs,
     batch_size=recipe["batch_size"], lr=recipe["lr"], x_valid=x_valid, generator=generator)``:
@@ -45,7 +48,8 @@ def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_R
     """
     models, histories = {}, {}
     for d in sizes:
-        models[d] = VAE(x_train.shape[1], d, recipe["hidden"], generator=generator)
+        models[d] = VAE(x_train.shape[1], d, recipe["hidden"], generator=generator).to(
+            x_train.device if device is None else device)
         histories[d] = train(models[d], x_train, epochs, batch_size=recipe["batch_size"], lr=recipe["lr"],
                              x_valid=x_valid, generator=generator, progress=progress)
     return models, histories
@@ -63,8 +67,9 @@ def score_vaes(models: dict, x: torch.Tensor, *, num_samples: int = 1000, elbo_s
     """Held-out ELBO and importance-sampled log p(x) of each VAE, in nats per point.
 
     ELBO: ``model.elbo(x, elbo_samples)`` (the mean of ``elbo_samples`` one-sample terms per
-    point).  log p(x): ``lvmlib.estimators.importance_sampling`` with the encoder as proposal
-    and ``num_samples`` samples (its own, independent of the ELBO's), log (1/K) sum_k
+    point).  log p(x): :func:`lvmlib.vae.evaluate_points` (what ``vae.evaluate`` averages:
+    importance sampling with the encoder as proposal) with ``num_samples`` samples (its own,
+    independent of the ELBO's), log (1/K) sum_k
     p(x, z_k) / q(z_k | x), a lower bound in expectation that tightens as K grows (Burda et al.
     2016 use K = 5000).
 
@@ -74,13 +79,11 @@ def score_vaes(models: dict, x: torch.Tensor, *, num_samples: int = 1000, elbo_s
         points; the gap's is paired), ``"k"`` (= num_samples) and the per-point arrays
         ``"elbo_points"``, ``"log_p_points"`` of shape (B,).
     """
-    from lvmlib import estimators
-
     out = {}
     for d, model in models.items():
         elbo = model.elbo(x, elbo_samples, generator=generator)  # [B]
-        log_p = estimators.importance_sampling(x, model, model.encoder, num_samples, generator=generator)  # [B]
-        row = {"k": num_samples, "elbo_points": elbo.numpy(), "log_p_points": log_p.numpy()}
+        log_p = evaluate_points(model, x, num_samples, generator=generator)  # [B]
+        row = {"k": num_samples, "elbo_points": elbo.cpu().numpy(), "log_p_points": log_p.cpu().numpy()}
         row["elbo"], row["elbo_se"] = _mean_se(elbo)
         row["log_p"], row["log_p_se"] = _mean_se(log_p)
         row["gap"], row["gap_se"] = _mean_se(log_p - elbo)
@@ -151,9 +154,9 @@ def gallery(models: dict, histories: dict, scores: dict, baselines: dict, x_test
     sizes = tuple(sorted(models))
     floats = {d: {k: v for k, v in s.items() if not k.endswith("_points")} for d, s in scores.items()}
     return Gallery(
-        sizes=sizes, image_shape=tuple(image_shape), data=x.numpy(), labels=np.asarray(y_test)[idx],
-        recon={d: models[d].reconstruct(x).numpy() for d in sizes},
-        samples={d: models[d].sample(num_samples, generator=generator).numpy() for d in sizes},
+        sizes=sizes, image_shape=tuple(image_shape), data=x.cpu().numpy(), labels=np.asarray(y_test)[idx],
+        recon={d: models[d].reconstruct(x).cpu().numpy() for d in sizes},
+        samples={d: models[d].sample(num_samples, generator=generator).cpu().numpy() for d in sizes},
         valid={d: np.asarray(histories[d]["valid"]) for d in sizes},
         train={d: np.asarray(histories[d]["train"]) for d in sizes},
         scores=floats, baselines=dict(baselines),
