@@ -47,8 +47,8 @@ from torch.distributions import (
     Normal,
 )
 
-from lvmlib.estimators import DEFAULT_CHUNK_ELEMENTS as _CHUNK_ELEMENTS
-from lvmlib.estimators import sample as _sample
+from lvmlib._util import check_x, chunk_length, chunks
+from lvmlib.estimators import sample
 from lvmlib.nets import mlp
 
 __all__ = [
@@ -75,11 +75,7 @@ def _tensor(value, dtype=None, device=None) -> torch.Tensor:
 
 
 def _check_x(x: torch.Tensor, data_dim: int) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a tensor of shape [B, {data_dim}], got {shape}; for one point use x[None]")
-    if x.shape[-1] != data_dim:
-        raise ValueError(f"x has {x.shape[-1]} features per point but the model's data_dim is {data_dim}")
+    check_x(x, data_dim, nan=False)
 
 
 def _standard_normal(dim: int, like: torch.Tensor) -> Independent:
@@ -120,8 +116,8 @@ class _LatentVariableModel(nn.Module):
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
-        z = _sample(self.prior(), (int(n),), generator)  # [n, Dz] or [n]
-        x = _sample(self.likelihood(z), (), generator)  # [n, Dx]
+        z = sample(self.prior(), (int(n),), generator)  # [n, Dz] or [n]
+        x = sample(self.likelihood(z), (), generator)  # [n, Dx]
         return z, x
 
 
@@ -384,10 +380,10 @@ def _grid(latent_dim: int, resolution: int, bound: float, like: torch.Tensor):
 def _grid_log_joint(x: torch.Tensor, model, grid: torch.Tensor) -> torch.Tensor:
     """log p(x, z_j) for every grid point, [G, B]; the decoder runs once per grid point."""
     prior = model.prior()
-    step = max(1, _CHUNK_ELEMENTS // (x.shape[0] * max(1, x.shape[-1])))
+    step = chunk_length(grid.shape[0], x.shape[0] * max(1, x.shape[-1]))
     pieces = []
-    for start in range(0, grid.shape[0], step):
-        zc = grid[start : start + step]  # [c, Dz]
+    for part in chunks(grid.shape[0], step):
+        zc = grid[part]  # [c, Dz]
         lik = model.likelihood(zc.unsqueeze(1))  # batch [c, 1]
         pieces.append(prior.log_prob(zc).unsqueeze(1) + lik.log_prob(x))  # [c, B]
     return torch.cat(pieces, dim=0)  # [G, B]
@@ -642,10 +638,10 @@ class BinaryLatentModel(_LatentVariableModel):
         _check_x(x, self.data_dim)
         n, prior = self.latent_dim, self.prior()
         total = 2**n
-        step = chunk_size or max(1, _CHUNK_ELEMENTS // (x.shape[0] * max(self.data_dim, n)))
+        step = chunk_length(total, x.shape[0] * max(self.data_dim, n), chunk_size)
         acc = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)  # [B]
-        for start in range(0, total, step):
-            z = binary_configurations(n, start, min(total, start + step), dtype=self.sigma.dtype,
+        for part in chunks(total, step):
+            z = binary_configurations(n, part.start, part.stop, dtype=self.sigma.dtype,
                                       device=self.sigma.device)  # [c, n]
             log_joint = prior.log_prob(z).unsqueeze(1) + self.likelihood(z.unsqueeze(1)).log_prob(x)  # [c, B]
             acc = torch.logaddexp(acc, torch.logsumexp(log_joint, dim=0))
