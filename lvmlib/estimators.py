@@ -20,7 +20,7 @@ estimator                  reduction of log_w [K, B] over K            proposal
 Everything stays in log space: p(x) itself is often around exp(-2000), which no float can
 hold, so nothing here exponentiates and then averages.
 
-A *model* follows the protocol of ``DESIGN.md``: ``prior()`` -> a Distribution over z with
+A *model* follows the protocol of ``DESIGN.md`` (:class:`lvmlib.protocol.LatentVariableModel`): ``prior()`` -> a Distribution over z with
 event shape [Dz] (a Categorical over K components for a mixture, event shape []),
 ``likelihood(z)`` -> a Distribution over x with batch shape ``z.shape[:-1]`` (or ``z.shape``
 for a categorical z) and event shape [Dx], and optionally a ``data_dim`` attribute.
@@ -54,6 +54,7 @@ from torch.distributions import (
 )
 
 from lvmlib._util import DEFAULT_CHUNK_ELEMENTS, check_x, chunk_length, noise, positive_int
+from lvmlib.protocol import LatentVariableModel
 
 __all__ = [
     "log_weights",
@@ -172,7 +173,7 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
 # ----------------------------------------------------------------------------------------
 
 
-def _check_x(x: torch.Tensor, model, nan: bool = True) -> torch.Tensor:
+def _check_x(x: torch.Tensor, model: LatentVariableModel, nan: bool = True) -> torch.Tensor:
     return check_x(x, getattr(model, "data_dim", None), nan=nan)
 
 
@@ -219,7 +220,7 @@ def _chunk(num_samples: int, x: torch.Tensor, chunk_size: int | None) -> int:
 
 def log_weights(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int,
     *,
@@ -294,7 +295,7 @@ def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
 
 def naive_monte_carlo(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     num_samples: int,
     *,
     proposal: Proposal | None = None,
@@ -327,7 +328,7 @@ def naive_monte_carlo(
 
 def importance_sampling(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int,
     *,
@@ -359,7 +360,7 @@ def importance_sampling(
 
 def elbo(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int = 1,
     *,
@@ -392,7 +393,7 @@ def elbo(
 
 def iwae_bound(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int,
     *,

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 from sklearn.exceptions import ConvergenceWarning
-from torch.distributions import MultivariateNormal
 
 from lvmlib.device import one_thread
+from lvmlib.exact import em_bound  # noqa: F401  (re-exported: the notebook calls nb02.em_bound)
 from lvmlib.gmm import GaussianMixture
 from lvmlib.plotting import new_figure, tile_images
 from lvmlib.widgets.core import SliderApp
@@ -251,31 +251,6 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
 # ----------------------------------------------------------------------------------------
 
 
-def em_bound(x: torch.Tensor, weights, means, covariances, resp, *, device=None) -> float:
-    """The EM lower bound L(q, theta) for q(z_n = k) = resp[n, k], per data point:
-
-    (1/N) sum_n sum_k q_nk [log pi_k + log N(x_n; mu_k, Sigma_k) - log q_nk]  <=  (1/N) sum_n log p(x_n),
-
-    with equality when q is the posterior under theta (Bishop, PRML eq. 9.70-9.72).
-
-    Args:
-        x: (N, D).  weights: (K,).  means: (K, D).  covariances: full, (K, D, D).  resp: (N, K).
-        device: where to compute (default: x's device when x is a tensor, else the CPU).
-
-    Returns:
-        a float.
-    """
-    device = (x.device if isinstance(x, torch.Tensor) else None) if device is None else device
-    x = torch.as_tensor(x, dtype=F64, device=device)
-    weights, means, cov, resp = (torch.as_tensor(a, dtype=F64, device=device)
-                                 for a in (weights, means, covariances, resp))
-    with one_thread():
-        components = MultivariateNormal(means, scale_tril=torch.linalg.cholesky(cov), validate_args=False)
-        log_joint = torch.log(weights) + components.log_prob(x[:, None, :])  # [N, K]
-        terms = torch.where(resp > 0, resp * log_joint, torch.zeros_like(log_joint)) - torch.special.xlogy(resp, resp)
-        return float(terms.sum(1).mean())
-
-
 def fit_em_start(x_train, random_state: int, *, n_components: int = 4, tol: float = 1e-5,
                  max_iter: int = 500) -> GaussianMixture:
     """A full-covariance fit from a ``"random_from_data"`` start (K data points as seeds, each
@@ -422,8 +397,11 @@ def time_refits(x_train, ks: Sequence[int], seeds: Sequence[int] = range(5)) -> 
 
 
 def _fit_numbers(gm: GaussianMixture, x_train, x_test) -> dict:
-    return {"train": gm.score(x_train), "test": gm.score(x_test), "bic": gm.bic(x_train), "aic": gm.aic(x_train),
-            "n_params": gm._n_parameters(), "n_iter": gm.n_iter_}
+    train, aic = gm.score(x_train), gm.aic(x_train)
+    # AIC = -2 N mean log-likelihood + 2 p, so the number of free parameters p follows from public numbers
+    n_params = int(round(aic / 2 + train * len(x_train)))
+    return {"train": train, "test": gm.score(x_test), "bic": gm.bic(x_train), "aic": aic,
+            "n_params": n_params, "n_iter": gm.n_iter_}
 
 
 def k_app(x_train, x_test, *, k: int = 4, seed: int = 0, k_max: int = 10, seed_max: int = 9,

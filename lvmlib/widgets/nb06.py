@@ -1,6 +1,6 @@
 """Notebook 06, the ELBO and its gap: log p(x) = ELBO(q) + KL(q || p(z | x)), and the IWAE bound.
 
-The model is notebook 05's toy problem (:func:`lvmlib.widgets.nb05.toy_problem`): a
+The model is notebook 05's toy problem (:func:`lvmlib.toy.toy_problem`): a
 ``LinearGaussian`` with a 1-D latent whose posterior for the observed x is N(1.5, 0.25^2),
 so for a Gaussian q = N(mean, scale^2) the KL to the posterior is exact
 (``torch.distributions.kl_divergence``) while the ELBO and the IWAE bound L_K are Monte
@@ -21,15 +21,16 @@ import ipywidgets as W
 import numpy as np
 import torch
 from matplotlib.patches import Rectangle
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from lvmlib import estimators as est
 from lvmlib.models import NonlinearLVM
 from lvmlib.plotting import new_figure
-from lvmlib.widgets.core import SliderApp
-from lvmlib.widgets.nb05 import (LOG2_SCALES, MEANS, block_estimates, gaussian_proposals, proposal_controls,
-                                 toy_problem)
 from lvmlib.device import one_thread
+from lvmlib.exact import grid_kl
+# the toy problem and the repeated estimates live in a core module; re-exported for the notebook
+from lvmlib.toy import block_estimates, gaussian_mvn, gaussian_proposals, toy_problem  # noqa: F401
+from lvmlib.widgets.core import LOG2_SCALES, MEANS, SliderApp, proposal_controls
 
 __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "gaussian_mvn", "nonlinear_problem", "grid_kl",
            "best_gaussian", "nonlinear_figure", "examples",
@@ -38,16 +39,6 @@ __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "gaussian_mvn", "nonl
 
 #: numbers of samples K of the IWAE bound offered by the K slider.
 K_VALUES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-
-
-def gaussian_mvn(means, scales, *, dtype=torch.float64, device=None) -> MultivariateNormal:
-    """q_b = N(means[b], scales[b]^2) over a 1-D latent as a ``MultivariateNormal`` (batch [B],
-    event [1]), the type of ``LinearGaussian.posterior``, so ``kl_divergence(q, posterior)``
-    applies directly.  The same distributions as :func:`lvmlib.widgets.nb05.gaussian_proposals`."""
-    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
-    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype, device=device).reshape(-1, 1, 1)
-    loc, scale = torch.broadcast_tensors(loc, scale[..., 0])
-    return MultivariateNormal(loc, scale_tril=scale.unsqueeze(-1))
 
 
 @dataclass
@@ -102,7 +93,7 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
     """ELBO, exact KL and IWAE bounds for every q of the slider grid, and the ELBO surface.
 
     - KL(q || p(z | x)): ``torch.distributions.kl_divergence`` against ``model.posterior(x)``.
-    - ELBO and L_K: :func:`lvmlib.widgets.nb05.block_estimates` (``total`` samples per q from
+    - ELBO and L_K: :func:`lvmlib.toy.block_estimates` (``total`` samples per q from
       :func:`lvmlib.estimators.log_weights`, cut into total // K runs of K samples for each K).
     - the surface: :func:`lvmlib.estimators.elbo` with ``surface_samples`` samples per q, on
       a grid twice as fine as the sliders' (default).  Its Monte Carlo error (~0.01 nats
@@ -111,7 +102,7 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
 
     Args:
         model, x: a model with an exact Gaussian posterior and a 1-D latent, and x [1, Dx]
-            (:func:`lvmlib.widgets.nb05.toy_problem`).
+            (:func:`lvmlib.toy.toy_problem`).
 
     Returns:
         a :class:`GapGrid`.
@@ -134,9 +125,9 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
         for j, v in enumerate(log2_scales):
             q = gaussian_proposals(means, np.full(M, 2.0**v), **dev)  # batch [M]
             row = block_estimates(x, model, q, ks, total, generator=generator)
-            runs = np.asarray(row["runs"], dtype=float)[:, None]  # [nK, 1]
-            iwae[:, j] = row["log_mean"].T
-            iwae_se[:, j] = (row["log_sd"] / np.sqrt(runs)).T
+            runs = np.asarray(row.runs, dtype=float)[:, None]  # [nK, 1]
+            iwae[:, j] = row.log_mean.T
+            iwae_se[:, j] = (row.log_sd / np.sqrt(runs)).T
             elbo[:, j], elbo_se[:, j] = iwae[:, j, 0], iwae_se[:, j, 0]  # K = 1: L_1 is the ELBO
         sm, ss_ = np.meshgrid(surface_means, 2.0**surface_log2_scales, indexing="ij")  # [Ms, Ss]
         q_s = gaussian_proposals(sm.ravel(), ss_.ravel(), **dev)  # batch [Ms * Ss]
@@ -287,22 +278,6 @@ def nonlinear_problem(*, device=None) -> tuple[NonlinearLVM, torch.Tensor]:
     """
     model = NonlinearLVM(1, 2, sigma=0.3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     return model.requires_grad_(False).to(device), torch.tensor([[-0.5, -0.4]], dtype=torch.float64, device=device)
-
-
-def grid_kl(q: Normal, gp) -> torch.Tensor:
-    """KL(q || p(z | x)) = sum_j q(z_j) [log q(z_j) - log p(z_j | x)] h, on the grid of ``gp``.
-
-    Args:
-        q: a ``Normal`` over the 1-D latent with any batch shape S (loc, scale of shape S).
-        gp: a :class:`lvmlib.models.GridPosterior` for one point (log_posterior [1, R]).
-
-    Returns:
-        tensor of shape S.
-    """
-    z = gp.axes[0]  # [R]
-    log_q = q.log_prob(z.reshape((-1,) + (1,) * len(q.batch_shape)))  # [R, *S]
-    log_post = gp.log_posterior[0].reshape((-1,) + (1,) * len(q.batch_shape))  # [R, 1...]
-    return (torch.exp(log_q) * (log_q - log_post)).sum(0) * gp.cell_volume
 
 
 def best_gaussian(gp, means, scales) -> tuple[float, float, float]:

@@ -19,40 +19,15 @@ import torch
 from torch.distributions import Bernoulli, Distribution, Independent
 
 from lvmlib.plotting import new_figure, tile_images
-from lvmlib.vae import DIGITS_RECIPE, VAE, evaluate_points, train
+from lvmlib.recipes import LATENT_SIZES, per_class, train_vaes  # noqa: F401  (shared with notebook 08)
+from lvmlib.vae import evaluate_points
 from lvmlib.widgets.core import SliderApp
 
 __all__ = ["LATENT_SIZES", "MIXTURE_SIZES", "train_vaes", "score_vaes", "independent_pixels", "baseline_scores",
            "per_class", "Gallery", "gallery", "vae_app", "curves_figure", "examples"]
 
-#: latent sizes the notebook trains (one VAE each) and the slider offers.
-LATENT_SIZES = (2, 4, 8, 16)
 #: numbers of components of the mixture-of-Bernoullis baselines.
 MIXTURE_SIZES = (10, 50)
-
-
-def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_RECIPE["epochs"], *,
-               x_valid: torch.Tensor | None = None, recipe: dict = DIGITS_RECIPE,
-               generator: torch.Generator | None = None, progress: bool = True, device=None) -> tuple[dict, dict]:
-    """One VAE per latent size, built and trained one after the other with one generator.
-
-    Each VAE is built on the CPU (its initial weights drawn from ``generator``, the same on
-    every device), moved to ``device`` (default: ``x_train``'s device) and trained there.
-
-    ``VAE(D, d, recipe["hidden"], generator=generator)`` then ``train(model, x_train, epochs,
-    batch_size=recipe["batch_size"], lr=recipe["lr"], x_valid=x_valid, generator=generator)``:
-    the loop notebook 07 writes out.
-
-    Returns:
-        (models, histories): dicts latent size -> trained :class:`VAE` / ``train``'s history.
-    """
-    models, histories = {}, {}
-    for d in sizes:
-        models[d] = VAE(x_train.shape[1], d, recipe["hidden"], generator=generator).to(
-            x_train.device if device is None else device)
-        histories[d] = train(models[d], x_train, epochs, batch_size=recipe["batch_size"], lr=recipe["lr"],
-                             x_valid=x_valid, generator=generator, progress=progress)
-    return models, histories
 
 
 def _mean_se(values: torch.Tensor) -> tuple[float, float]:
@@ -118,12 +93,6 @@ def baseline_scores(pixels: Distribution, mixtures: dict, x: torch.Tensor) -> di
     for k, mixture in mixtures.items():
         out[f"mixture K={k}"] = _mean_se(torch.as_tensor(mixture.score_samples(x)))
     return out
-
-
-def per_class(y: torch.Tensor, per: int = 2) -> np.ndarray:
-    """Indices of the first ``per`` points of each class 0, 1, ..., in class order."""
-    y = np.asarray(y)
-    return np.concatenate([np.flatnonzero(y == c)[:per] for c in np.unique(y)])
 
 
 @dataclass

@@ -21,7 +21,8 @@ from lvmlib._util import noise
 from lvmlib.plotting import BinnedPoints, new_figure, tile_images
 from lvmlib.vae import INTERPOLATIONS, VAE, slerp
 from lvmlib.widgets.core import SliderApp
-from lvmlib.widgets.nb07 import per_class, train_vaes
+from lvmlib.exact import aggregate_posterior  # noqa: F401  (re-exported for the notebook)
+from lvmlib.recipes import per_class, train_vaes  # noqa: F401  (notebook 07's training loop, shared)
 
 __all__ = ["Paths", "interpolation_paths", "interpolation_app", "gaussian_norms", "norms_figure", "LatentMap",
            "latent_map", "latent_map_app", "Sweeps", "coordinate_sweeps", "coordinate_app", "aggregate_posterior",
@@ -439,23 +440,6 @@ def coordinate_app(sw: Sweeps, *, digit: int = 0, coordinate: int = 1, value: fl
 # ----------------------------------------------------------------------------------------
 # the aggregate posterior
 # ----------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def aggregate_posterior(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of q(z) = (1/N) sum_n q(z | x_n), exactly (a mixture's moments):
-
-        E[z] = (1/N) sum_n mu_n,   Cov[z] = (1/N) sum_n diag(sigma_n^2) + (1/N) sum_n (mu_n - E z)(mu_n - E z)^T.
-
-    Returns:
-        (mean of shape (Dz,), covariance of shape (Dz, Dz)), float64 NumPy arrays.
-    """
-    q = model.encoder(x)
-    mu, var = q.mean.double(), q.variance.double()  # [N, Dz] each
-    mean = mu.mean(0)
-    centred = mu - mean
-    cov = torch.diag(var.mean(0)) + centred.T @ centred / mu.shape[0]
-    return mean.cpu().numpy(), cov.cpu().numpy()
 
 
 def examples():
