@@ -49,7 +49,7 @@ INTERPOLATIONS = ("linear", "slerp")
 #: DIGITS_RECIPE["epochs"], batch_size=..., lr=...)``.  Chosen on a held-out part of the
 #: training set (benchmarks/bench_vae.py, bench_vae_quality.py): the validation ELBO has
 #: levelled off by 100 epochs (within ~0.2 nats of the best of 300) and larger learning rates
-#: or batches did not train faster to the same bound; a few seconds per model on a laptop CPU.
+#: or batches did not train faster to the same bound.
 DIGITS_RECIPE = {"hidden": (128,), "epochs": 100, "lr": 3e-3, "batch_size": 64}
 
 #: what :meth:`VAE.save` writes and :meth:`VAE.load` expects in ``checkpoint["format"]``.
@@ -458,7 +458,7 @@ def _mean_bound(model: VAE, data, objective: str, num_samples: int, generator, b
 def _adam(params: list, lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel where the device has one (CPU, CUDA, MPS): the same update
     as the default implementation, in one kernel instead of ~12 small ops per parameter,
-    which matters for networks this small (~0.3 ms of a ~2 ms step on a laptop CPU)."""
+    which matters for networks this small (a large share of a step; see ``benchmarks/``)."""
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, ValueError, TypeError):

@@ -68,7 +68,7 @@ class ResponsibilityPoints:
     Point n gets the colour of its most responsible component k = argmax_k r_nk, blended
     with white the more the responsibility is shared (max_k r_nk below 0.95, 0.8, 0.6), so
     points between components look pale.  K x 4 animated lines, as
-    :class:`lvmlib.plotting.BinnedPoints` (a scatter with per-point colours is 10x slower).
+    :class:`lvmlib.plotting.BinnedPoints` (much faster than a scatter with per-point colours).
     """
 
     def __init__(self, ax, n_components: int, *, colors: Sequence[str] = COLORS, markersize: float = 3.0,
