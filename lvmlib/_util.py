@@ -68,8 +68,9 @@ def check_x(x: torch.Tensor, data_dim: int | None = None, *, nan: bool = True) -
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}")
     if x.dim() != 2:
+        this = f" = [B, {int(data_dim)}] for this model" if data_dim is not None else ""
         raise ValueError(
-            f"x must have shape [B, D] (a batch of points); got shape {tuple(x.shape)}. "
+            f"x must have shape [B, D]{this} (a batch of points); got shape {tuple(x.shape)}. "
             f"For a single point use x.unsqueeze(0) (or x[None])."
         )
     if data_dim is not None and x.shape[-1] != int(data_dim):
