@@ -81,10 +81,10 @@ def one_thread():
     """Run torch on one CPU thread inside the block, restoring the thread count afterwards.
 
     For the many small kernels of toy models and small networks: every torch op is an
-    OpenMP parallel region ending in a spinning barrier, and on a busy 2-core machine a
-    descheduled second thread stalls each one (measured here: 2.3 s vs 7.8 s for a notebook
-    precomputation, 34 ms vs 1.4 s per VAE epoch under load).  On an idle machine one thread
-    costs at most about a factor of two for these sizes.  GPU work is unaffected.
+    OpenMP parallel region ending in a spinning barrier, and on a busy machine a descheduled
+    second thread stalls each one (measurements: ``benchmarks/`` and the README).  On an idle
+    machine one thread costs at most about a factor of two for these sizes.  GPU work is
+    unaffected.
     """
     n = torch.get_num_threads()
     torch.set_num_threads(1)

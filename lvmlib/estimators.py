@@ -20,7 +20,7 @@ estimator                  reduction of log_w [K, B] over K            proposal
 Everything stays in log space: p(x) itself is often around exp(-2000), which no float can
 hold, so nothing here exponentiates and then averages.
 
-A *model* follows the protocol of ``DESIGN.md``: ``prior()`` -> a Distribution over z with
+A *model* follows the protocol of ``DESIGN.md`` (:class:`lvmlib.protocol.LatentVariableModel`): ``prior()`` -> a Distribution over z with
 event shape [Dz] (a Categorical over K components for a mixture, event shape []),
 ``likelihood(z)`` -> a Distribution over x with batch shape ``z.shape[:-1]`` (or ``z.shape``
 for a categorical z) and event shape [Dx], and optionally a ``data_dim`` attribute.
@@ -39,6 +39,7 @@ is how a VAE trains (Kingma and Welling 2014; Burda, Grosse and Salakhutdinov 20
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Union
 
 import torch
@@ -52,6 +53,9 @@ from torch.distributions import (
     Uniform,
 )
 
+from lvmlib._util import DEFAULT_CHUNK_ELEMENTS, check_x, chunk_length, noise, positive_int
+from lvmlib.protocol import LatentVariableModel
+
 __all__ = [
     "log_weights",
     "naive_monte_carlo",
@@ -59,6 +63,8 @@ __all__ = [
     "elbo",
     "iwae_bound",
     "effective_sample_size",
+    "RunEstimates",
+    "run_estimates",
     "log_mean_exp",
     "uniform_box",
     "sample",
@@ -67,15 +73,6 @@ __all__ = [
 
 Proposal = Union[Distribution, Callable[[torch.Tensor], Distribution]]
 
-#: Default work per chunk, in elements of the [chunk, B, Dx] tensors: a chunk holds
-#: ``max(1, DEFAULT_CHUNK_ELEMENTS // (B * Dx))`` samples (32 for B = 500, Dx = 64:
-#: 4 MB per float32 temporary, which stays in cache).  Chosen with
-#: ``benchmarks/bench_estimators.py`` (k = 5000, B = 500, Dx = 64, 128 hidden units) on a
-#: 2-core CPU shared with other jobs: with torch's 2 threads and a quiet machine, chunks of
-#: 16-32 samples took 1.1 s, 128 took 1.45 s, 256 1.6 s, all 5000 at once 3.5 s and 2.6 GB;
-#: with 1 thread, 8-16 were fastest, 32 within 1.2x.  (On a heavily loaded machine, with
-#: 2 threads, larger chunks of ~128 suffer less from thread synchronization.)
-DEFAULT_CHUNK_ELEMENTS = 2**20
 
 
 # ----------------------------------------------------------------------------------------
@@ -86,9 +83,7 @@ DEFAULT_CHUNK_ELEMENTS = 2**20
 def _noise(kind: str, shape: torch.Size, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Standard normal ("randn") or uniform [0, 1) ("rand") noise of ``shape``, drawn from
     ``generator`` on the generator's device, returned on ``like``'s device and dtype."""
-    fn = torch.randn if kind == "randn" else torch.rand
-    eps = fn(shape, generator=generator, device=generator.device, dtype=like.dtype)
-    return eps.to(like.device)
+    return noise(kind, shape, generator, dtype=like.dtype, device=like.device)
 
 
 def sample(
@@ -178,38 +173,12 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
 # ----------------------------------------------------------------------------------------
 
 
-def _check_x(x: torch.Tensor, model, nan: bool = True) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}")
-    if x.dim() != 2:
-        raise ValueError(
-            f"x must have shape [B, D] (a batch of points); got shape {tuple(x.shape)}. "
-            f"For a single point use x.unsqueeze(0)."
-        )
-    data_dim = getattr(model, "data_dim", None)
-    if data_dim is not None and x.shape[-1] != int(data_dim):
-        raise ValueError(
-            f"x has {x.shape[-1]} features per point but the model's data_dim is {int(data_dim)}"
-        )
-    if nan and x.is_floating_point() and bool(torch.isnan(x).any()):  # a host sync on a GPU
-        raise ValueError("x contains NaN")
-    return x
+def _check_x(x: torch.Tensor, model: LatentVariableModel, nan: bool = True) -> torch.Tensor:
+    return check_x(x, getattr(model, "data_dim", None), nan=nan)
 
 
 def _check_num_samples(num_samples) -> int:
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-        try:
-            import numpy as np
-
-            if isinstance(num_samples, np.integer):
-                num_samples = int(num_samples)
-        except ImportError:  # pragma: no cover
-            pass
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-        raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-    return num_samples
+    return positive_int(num_samples, "num_samples")
 
 
 def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) -> Distribution:
@@ -241,12 +210,7 @@ def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) 
 
 
 def _chunk(num_samples: int, x: torch.Tensor, chunk_size: int | None) -> int:
-    if chunk_size is None:
-        width = x.shape[0] * max(1, x.shape[-1])
-        return max(1, min(num_samples, DEFAULT_CHUNK_ELEMENTS // width))
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
-    return min(chunk_size, num_samples)
+    return chunk_length(num_samples, x.shape[0] * max(1, x.shape[-1]), chunk_size)
 
 
 # ----------------------------------------------------------------------------------------
@@ -281,7 +245,7 @@ def _sample_with_log_prob(q: Distribution, sample_shape: tuple, generator) -> tu
 
 def log_weights(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int,
     *,
@@ -389,7 +353,7 @@ def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
 
 def naive_monte_carlo(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     num_samples: int,
     *,
     proposal: Proposal | None = None,
@@ -422,7 +386,7 @@ def naive_monte_carlo(
 
 def importance_sampling(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int,
     *,
@@ -454,7 +418,7 @@ def importance_sampling(
 
 def elbo(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int = 1,
     *,
@@ -487,7 +451,7 @@ def elbo(
 
 def iwae_bound(
     x: torch.Tensor,
-    model,
+    model: LatentVariableModel,
     proposal: Proposal,
     num_samples: int,
     *,
@@ -517,20 +481,65 @@ def iwae_bound(
                                check=check)
 
 
-def effective_sample_size(log_w: torch.Tensor) -> torch.Tensor:
+def effective_sample_size(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """Effective sample size of importance weights: ESS = (sum w)^2 / sum w^2.
 
     Computed in log space as exp(-logsumexp(2 * log w_bar)) with normalized weights
-    log w_bar = log_w - logsumexp(log_w).  It lies in [1, K]: K when all weights are equal
-    (q = the posterior), near 1 when one sample carries all the weight.
+    log w_bar = log_w - logsumexp(log_w) (Kong 1992; Pyro's ``infer/importance.py``), so
+    weights of exp(-2000) give the right answer, never 0 / 0.  It lies in [1, K]: K when all
+    weights are equal (q = the posterior), near 1 when one sample carries all the weight.
 
     Args:
-        log_w: log weights, shape [K, B] (from :func:`log_weights`).
+        log_w: log weights, at least 2-D, the K samples along ``dim``: shape [K, B] (from
+            :func:`log_weights`) for the default ``dim=0``, [R, N, B] with ``dim=1``, ...
+        dim: the dimension of the samples.
 
     Returns:
-        tensor of shape [B].
+        tensor of ``log_w``'s shape without ``dim`` ([B] for [K, B]).
     """
-    if log_w.dim() != 2:
-        raise ValueError(f"log_w must have shape [K, B], got {tuple(log_w.shape)}")
-    log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)  # [K, B]
-    return torch.exp(-torch.logsumexp(2.0 * log_w_bar, dim=0))
+    if log_w.dim() < 2:
+        raise ValueError(f"log_w must have shape [K, B] (samples along dim={dim}), got {tuple(log_w.shape)}")
+    log_w_bar = log_w - torch.logsumexp(log_w, dim=dim, keepdim=True)  # normalized, same shape
+    return torch.exp(-torch.logsumexp(2.0 * log_w_bar, dim=dim))
+
+
+@dataclass
+class RunEstimates:
+    """Importance-sampling estimates of R independent runs of N samples each, per point.
+
+    Attributes:
+        log_estimate: [R, B] log p-hat_N = logsumexp_k log w_k - log N of each run.
+        ess: [R, B] effective sample size of each run, in [1, N].
+        num_samples: N, the samples per run.
+    """
+
+    log_estimate: torch.Tensor
+    ess: torch.Tensor
+    num_samples: int
+
+    @property
+    def runs(self) -> int:
+        """R, the number of runs."""
+        return int(self.log_estimate.shape[0])
+
+
+def run_estimates(log_w: torch.Tensor) -> RunEstimates:
+    """Reduce the log weights of R runs of N samples to one estimate and one ESS per run.
+
+    log p-hat_r = logsumexp_k log w_rk - log N (as :func:`importance_sampling`) and
+    ESS_r = exp(-logsumexp_k 2 log w_bar_rk) (as :func:`effective_sample_size`), both in log
+    space: no underflow when every weight of a run is tiny.
+
+    Args:
+        log_w: log weights of shape [R, N, B] (R runs, N samples each, B points or proposals),
+            e.g. ``log_weights(x, model, q, R * N).reshape(R, N, B)``.
+
+    Returns:
+        a :class:`RunEstimates` with ``log_estimate`` and ``ess`` of shape [R, B].
+    """
+    if not isinstance(log_w, torch.Tensor) or log_w.dim() != 3:
+        shape = tuple(log_w.shape) if isinstance(log_w, torch.Tensor) else type(log_w).__name__
+        raise ValueError(f"log_w must have shape [R, N, B] (R runs of N samples), got {shape}")
+    if log_w.shape[1] < 1:
+        raise ValueError("each run needs at least one sample (N >= 1)")
+    return RunEstimates(log_mean_exp(log_w, 1), effective_sample_size(log_w, dim=1), int(log_w.shape[1]))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -47,9 +47,10 @@ from torch.distributions import (
     Normal,
 )
 
-from lvmlib.estimators import DEFAULT_CHUNK_ELEMENTS as _CHUNK_ELEMENTS
-from lvmlib.estimators import sample as _sample
+from lvmlib._util import check_x, chunk_length, chunks
+from lvmlib.estimators import sample
 from lvmlib.nets import mlp
+from lvmlib.quadrature import GridPosterior, grid_log_marginal, grid_posterior
 
 __all__ = [
     "MixtureOfGaussians",
@@ -75,11 +76,7 @@ def _tensor(value, dtype=None, device=None) -> torch.Tensor:
 
 
 def _check_x(x: torch.Tensor, data_dim: int) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a tensor of shape [B, {data_dim}], got {shape}; for one point use x[None]")
-    if x.shape[-1] != data_dim:
-        raise ValueError(f"x has {x.shape[-1]} features per point but the model's data_dim is {data_dim}")
+    check_x(x, data_dim, nan=False)
 
 
 def _standard_normal(dim: int, like: torch.Tensor) -> Independent:
@@ -120,8 +117,8 @@ class _LatentVariableModel(nn.Module):
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
-        z = _sample(self.prior(), (int(n),), generator)  # [n, Dz] or [n]
-        x = _sample(self.likelihood(z), (), generator)  # [n, Dx]
+        z = sample(self.prior(), (int(n),), generator)  # [n, Dz] or [n]
+        x = sample(self.likelihood(z), (), generator)  # [n, Dx]
         return z, x
 
 
@@ -339,112 +336,6 @@ class LinearGaussian(_LatentVariableModel):
         return MultivariateNormal(loc, scale_tril=torch.linalg.cholesky(cov))  # batch [B]
 
 
-# ----------------------------------------------------------------------------------------
-# quadrature on a grid over a 1-D or 2-D latent
-# ----------------------------------------------------------------------------------------
-
-
-class GridPosterior(NamedTuple):
-    """The posterior of a model with a 1-D or 2-D latent, evaluated on a grid.
-
-    Attributes:
-        axes: Dz tensors of shape [R], the grid along each latent axis.
-        grid: [G, Dz] with G = R^Dz, ``meshgrid(..., indexing="ij")`` order.
-        log_joint: [B, R] (Dz = 1) or [B, R, R] (Dz = 2): log p(x, z) on the grid, the
-            unnormalized log posterior.
-        log_posterior: same shape: log p(z | x) = log p(x, z) - log p(x), a log density
-            (its exp sums to 1 / cell_volume over the grid).
-        log_marginal: [B], log p(x) by quadrature.
-        cell_volume: the area (length) of one grid cell.
-    """
-
-    axes: tuple
-    grid: torch.Tensor
-    log_joint: torch.Tensor
-    log_posterior: torch.Tensor
-    log_marginal: torch.Tensor
-    cell_volume: float
-
-
-def _grid(latent_dim: int, resolution: int, bound: float, like: torch.Tensor):
-    """Midpoints of ``resolution`` equal cells on [-bound, bound] per axis."""
-    if latent_dim not in (1, 2):
-        raise ValueError(f"quadrature on a grid needs a 1-D or 2-D latent, got latent_dim={latent_dim}")
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
-    if not bound > 0:
-        raise ValueError(f"bound must be positive, got {bound}")
-    h = 2.0 * bound / resolution
-    axis = -bound + h * (torch.arange(resolution, dtype=like.dtype, device=like.device) + 0.5)  # [R]
-    axes = (axis,) * latent_dim
-    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, latent_dim)  # [G, Dz]
-    return axes, grid, h**latent_dim
-
-
-def _grid_log_joint(x: torch.Tensor, model, grid: torch.Tensor) -> torch.Tensor:
-    """log p(x, z_j) for every grid point, [G, B]; the decoder runs once per grid point."""
-    prior = model.prior()
-    step = max(1, _CHUNK_ELEMENTS // (x.shape[0] * max(1, x.shape[-1])))
-    pieces = []
-    for start in range(0, grid.shape[0], step):
-        zc = grid[start : start + step]  # [c, Dz]
-        lik = model.likelihood(zc.unsqueeze(1))  # batch [c, 1]
-        pieces.append(prior.log_prob(zc).unsqueeze(1) + lik.log_prob(x))  # [c, B]
-    return torch.cat(pieces, dim=0)  # [G, B]
-
-
-def _default_resolution(latent_dim: int) -> int:
-    return 2001 if latent_dim == 1 else 301
-
-
-def grid_log_marginal(
-    x: torch.Tensor, model, resolution: int | None = None, bound: float = 7.0
-) -> torch.Tensor:
-    """log p(x) = log integral p(x | z) p(z) dz by the midpoint rule on a grid.
-
-    log p(x) ~= logsumexp_j [log p(z_j) + log p(x | z_j)] + log(cell volume), over R^Dz
-    cells covering [-bound, bound]^Dz.  Works for any model in the protocol with a
-    standard normal prior on a 1-D or 2-D z (a 2-D VAE too).  The rule converges fast
-    (exponentially for a smooth integrand) once cells are narrower than the posterior;
-    the prior mass outside the box (about 3e-12 per axis for bound = 7) is dropped.
-
-    Args:
-        x: shape [B, Dx].
-        model: follows the model protocol, latent_dim in {1, 2}.
-        resolution: R, cells per axis (default 2001 for 1-D, 301 for 2-D).
-        bound: half-width of the box.
-
-    Returns:
-        tensor of shape [B].
-    """
-    return grid_posterior(x, model, resolution, bound).log_marginal
-
-
-def grid_posterior(x: torch.Tensor, model, resolution: int | None = None, bound: float = 7.0) -> GridPosterior:
-    """The (un)normalized posterior p(z | x) on a grid over a 1-D or 2-D latent, for pictures.
-
-    Args:
-        x: shape [B, Dx].
-        model: follows the model protocol, latent_dim in {1, 2}.
-        resolution: R, cells per axis (default 2001 for 1-D, 301 for 2-D).
-        bound: the grid covers [-bound, bound]^Dz.
-
-    Returns:
-        a :class:`GridPosterior` (log_joint / log_posterior of shape [B, R] or [B, R, R]).
-    """
-    data_dim = getattr(model, "data_dim", x.shape[-1])
-    _check_x(x, int(data_dim))
-    latent_dim = int(model.prior().event_shape[0]) if model.prior().event_shape else 0
-    resolution = _default_resolution(latent_dim) if resolution is None else resolution
-    axes, grid, volume = _grid(latent_dim, resolution, bound, x)
-    log_joint = _grid_log_joint(x, model, grid).mT  # [B, G]
-    log_marginal = torch.logsumexp(log_joint, dim=-1) + math.log(volume)  # [B]
-    shape = (x.shape[0],) + (resolution,) * latent_dim
-    log_joint = log_joint.reshape(shape)  # [B, R] or [B, R, R]
-    log_post = log_joint - log_marginal.reshape((-1,) + (1,) * latent_dim)
-    return GridPosterior(axes, grid, log_joint, log_post, log_marginal, volume)
-
-
 class NonlinearLVM(_LatentVariableModel):
     """A neural decoder with a 1-D or 2-D latent: p(x) is an infinite mixture.
 
@@ -642,10 +533,10 @@ class BinaryLatentModel(_LatentVariableModel):
         _check_x(x, self.data_dim)
         n, prior = self.latent_dim, self.prior()
         total = 2**n
-        step = chunk_size or max(1, _CHUNK_ELEMENTS // (x.shape[0] * max(self.data_dim, n)))
+        step = chunk_length(total, x.shape[0] * max(self.data_dim, n), chunk_size)
         acc = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)  # [B]
-        for start in range(0, total, step):
-            z = binary_configurations(n, start, min(total, start + step), dtype=self.sigma.dtype,
+        for part in chunks(total, step):
+            z = binary_configurations(n, part.start, part.stop, dtype=self.sigma.dtype,
                                       device=self.sigma.device)  # [c, n]
             log_joint = prior.log_prob(z).unsqueeze(1) + self.likelihood(z.unsqueeze(1)).log_prob(x)  # [c, B]
             acc = torch.logaddexp(acc, torch.logsumexp(log_joint, dim=0))

@@ -35,9 +35,10 @@ from torch import nn
 from torch.distributions import Bernoulli, Independent, Normal
 
 from lvmlib import estimators
+from lvmlib._util import noise, positive_int
 from lvmlib.nets import mlp
 
-__all__ = ["VAE", "train", "evaluate", "slerp", "DIGITS_RECIPE", "LIKELIHOODS", "OBJECTIVES", "INTERPOLATIONS"]
+__all__ = ["VAE", "train", "evaluate", "evaluate_points", "slerp", "DIGITS_RECIPE", "LIKELIHOODS", "OBJECTIVES", "INTERPOLATIONS"]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
@@ -48,7 +49,7 @@ INTERPOLATIONS = ("linear", "slerp")
 #: DIGITS_RECIPE["epochs"], batch_size=..., lr=...)``.  Chosen on a held-out part of the
 #: training set (benchmarks/bench_vae.py, bench_vae_quality.py): the validation ELBO has
 #: levelled off by 100 epochs (within ~0.2 nats of the best of 300) and larger learning rates
-#: or batches did not train faster to the same bound; a few seconds per model on a laptop CPU.
+#: or batches did not train faster to the same bound.
 DIGITS_RECIPE = {"hidden": (128,), "epochs": 100, "lr": 3e-3, "batch_size": 64}
 
 #: what :meth:`VAE.save` writes and :meth:`VAE.load` expects in ``checkpoint["format"]``.
@@ -58,19 +59,6 @@ CHECKPOINT_VERSION = 1
 #: smallest standard deviation of q(z | x) and of a learned Gaussian p(x | z): keeps
 #: log densities finite when softplus underflows.
 MIN_SCALE = 1e-5
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        try:  # numpy integers are fine
-            import numpy as np
-
-            if isinstance(value, np.integer) and value >= 1:
-                return int(value)
-        except ImportError:  # pragma: no cover
-            pass
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class VAE(nn.Module):
@@ -110,10 +98,10 @@ class VAE(nn.Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
-        data_dim = _positive_int(data_dim, "data_dim")
-        latent_dim = _positive_int(latent_dim, "latent_dim")
+        data_dim = positive_int(data_dim, "data_dim")
+        latent_dim = positive_int(latent_dim, "latent_dim")
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
-        hidden = [_positive_int(h, "every hidden size") for h in hidden]
+        hidden = [positive_int(h, "every hidden size") for h in hidden]
         if not isinstance(likelihood, str) or likelihood.lower() not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(map(repr, LIKELIHOODS))}")
         likelihood = likelihood.lower()
@@ -248,7 +236,7 @@ class VAE(nn.Module):
         Returns:
             tensor of shape [n, Dx].
         """
-        n = _positive_int(n, "n")
+        n = positive_int(n, "n")
         z = self._randn((n, self.latent_dim), generator)  # [n, Dz]
         px = self.likelihood(z)
         return px.mean if mean else estimators.sample(px, (), generator)
@@ -293,7 +281,7 @@ class VAE(nn.Module):
         if method not in INTERPOLATIONS:
             choices = ", ".join(map(repr, INTERPOLATIONS))
             raise ValueError(f"unknown interpolation method {method!r}; choose one of {choices}")
-        steps = _positive_int(steps, "steps")
+        steps = positive_int(steps, "steps")
         if steps < 2:
             raise ValueError(f"steps must be at least 2 (the two endpoints), got {steps}")
         ends = []
@@ -374,9 +362,7 @@ class VAE(nn.Module):
 
     def _randn(self, shape, generator: torch.Generator | None) -> torch.Tensor:
         ref = self._param()
-        if generator is None:
-            return torch.randn(shape, device=ref.device, dtype=ref.dtype)
-        return torch.randn(shape, generator=generator, device=generator.device, dtype=ref.dtype).to(ref.device)
+        return noise("randn", shape, generator, dtype=ref.dtype, device=ref.device)
 
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         """x as a [B, Dx] tensor on the model's device and dtype, or a clear ValueError."""
@@ -486,7 +472,7 @@ def _diverged(bound: float, best: float, data_dim: int) -> bool:
 def _adam(params: list, lr: float) -> torch.optim.Adam:
     """Adam with the fused kernel where the device has one (CPU, CUDA, MPS): the same update
     as the default implementation, in one kernel instead of ~12 small ops per parameter,
-    which matters for networks this small (~0.3 ms of a ~2 ms step on a laptop CPU)."""
+    which matters for networks this small (a large share of a step; see ``benchmarks/``)."""
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, ValueError, TypeError):
@@ -547,8 +533,8 @@ def train(
         raise TypeError(f"model must be an lvmlib VAE, got {type(model).__name__}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    batch_size = _positive_int(batch_size, "batch_size")
-    num_samples = _positive_int(num_samples, "num_samples")
+    batch_size = positive_int(batch_size, "batch_size")
+    num_samples = positive_int(num_samples, "num_samples")
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if objective not in OBJECTIVES:
@@ -628,6 +614,26 @@ def train(
 # ----------------------------------------------------------------------------------------
 
 
+def evaluate_points(
+    model: VAE,
+    x: torch.Tensor,
+    num_samples: int = 5000,
+    chunk_size: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Importance-sampled log p-hat(x) for every point, with the encoder as proposal: what
+    :func:`evaluate` averages (same arguments).
+
+    Returns:
+        tensor of shape [B], without gradients, on the model's device.
+    """
+    x = model._check_x(x)
+    num_samples = positive_int(num_samples, "num_samples")
+    with torch.no_grad():
+        return estimators.importance_sampling(x, model, model._encode, num_samples, generator=generator,
+                                              chunk_size=chunk_size)  # [B]
+
+
 def evaluate(
     model: VAE,
     x: torch.Tensor,
@@ -655,13 +661,9 @@ def evaluate(
         error across points (std / sqrt(B); NaN for B = 1).  The Monte Carlo error of each
         point's estimate is not included (tiny at K = 5000 next to the spread across points).
     """
-    x = model._check_x(x)
-    if x.shape[0] == 0:
+    if model._check_x(x).shape[0] == 0:
         raise ValueError("evaluate needs at least one point; x is empty (shape [0, D])")
-    num_samples = _positive_int(num_samples, "num_samples")
-    with torch.no_grad():
-        log_p = estimators.importance_sampling(x, model, model._encode, num_samples, generator=generator,
-                                               chunk_size=chunk_size)  # [B]
+    log_p = evaluate_points(model, x, num_samples, chunk_size, generator)  # [B]
     b = log_p.shape[0]
     stderr = float(log_p.std() / math.sqrt(b)) if b > 1 else float("nan")
     return float(log_p.mean()), stderr

@@ -9,19 +9,17 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lvmlib.data import load_dataset
+from lvmlib.device import one_thread
 from lvmlib.vae import VAE, evaluate, slerp, train
 
 D, DZ = 64, 3
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Networks this small gain nothing from intra-op threads, and on a shared CPU two
-    threads waiting for each other made this file ~5x slower; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def single_thread():
+    """Networks this small gain nothing from intra-op threads (see ``lvmlib.device.one_thread``)."""
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

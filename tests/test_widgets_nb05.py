@@ -141,3 +141,21 @@ def test_moving_sliders_only_blits(app):
     for m, s, n in [(0.5, 0.125, 1), (3.0, 1.0, 100), (1.5, 0.25, 10)]:
         app.set(mean=m, scale=s, samples=n)
     assert app.full_draws == before
+
+
+def test_ess_at_one_sample_is_one_not_nan_for_a_far_proposal():
+    """Issue 12: q = N(3, sqrt(2)^2) at N = 1 showed "mean ESS = nan of 1": tiny weights whose
+    square underflows gave 0 / 0 in a linear-space ESS.  The library's log-space reduction
+    gives exactly 1 for a run of one sample, and the app's text has no NaN."""
+    model, x = nb05.toy_problem()
+    q = nb05.gaussian_proposals([3.0], [2**0.5])
+    out = nb05.block_estimates(x, model, q, (1, 3, 10), 40_000, log_p=float(model.log_marginal(x)[0]),
+                               generator=torch.Generator().manual_seed(0))
+    assert np.isfinite(out["ess_mean"]).all() and np.isfinite(out["log_mean"]).all()
+    assert out["ess_mean"][0, 0] == pytest.approx(1.0)
+    grid = nb05.precompute(model, x, means=(1.5, 3.0), log2_scales=(0.0, 0.5), total=20_000,
+                           generator=torch.Generator().manual_seed(0))
+    app = nb05.proposal_app(grid, mean=3.0, scale=2**0.5, samples=1)
+    text = app.set(mean=3.0, scale=2**0.5, samples=1).text.value
+    assert "nan" not in text.lower() and "mean ESS = 1.0 of 1" in text
+    assert np.isfinite(grid.stats["ess_mean"]).all()

@@ -8,12 +8,13 @@ import ipywidgets as W
 import numpy as np
 import torch
 
+from lvmlib._util import noise
 from lvmlib.plotting import BinnedPoints, new_figure
 from lvmlib.widgets.core import SliderApp
 
 
 def sample_story(decoders: Mapping[int, Callable], num_samples: int, data_dim: int = 2, *,
-                 generator: torch.Generator | None = None, dtype=torch.float32) -> dict:
+                 generator: torch.Generator | None = None, dtype=torch.float32, device=None) -> dict:
     """Draw everything the slider will show, once.
 
     For each latent size d, z ~ N(0, I_d) (shape [N, d]) and the decoder's mean and scale of
@@ -24,6 +25,8 @@ def sample_story(decoders: Mapping[int, Callable], num_samples: int, data_dim: i
         decoders: latent size -> ``likelihood(z)`` returning a Distribution over x with
             ``.mean`` and ``.stddev`` of shape [N, data_dim].
         num_samples: the largest number of samples the slider offers.
+        generator: draws z and eps (on its own device, then moved to ``device``).
+        device: where z is made and decoded (the decoders must live there); default CPU.
 
     Returns:
         dict with ``"z"``: {d: [N, d]}, ``"loc"``/``"scale"``: {d: [N, data_dim]}, ``"eps"``: [N, data_dim]
@@ -32,12 +35,12 @@ def sample_story(decoders: Mapping[int, Callable], num_samples: int, data_dim: i
     out = {"z": {}, "loc": {}, "scale": {}}
     with torch.no_grad():
         for d, likelihood in decoders.items():
-            z = torch.randn(num_samples, d, generator=generator, dtype=dtype)  # [N, d]
+            z = noise("randn", (num_samples, d), generator, dtype=dtype, device=device)  # [N, d]
             px = likelihood(z)
-            out["z"][d] = z.numpy()
-            out["loc"][d] = px.mean.numpy()  # [N, Dx]
-            out["scale"][d] = px.stddev.numpy()  # [N, Dx]
-    out["eps"] = torch.randn(num_samples, data_dim, generator=generator, dtype=dtype).numpy()
+            out["z"][d] = z.cpu().numpy()
+            out["loc"][d] = px.mean.cpu().numpy()  # [N, Dx]
+            out["scale"][d] = px.stddev.cpu().numpy()  # [N, Dx]
+    out["eps"] = noise("randn", (num_samples, data_dim), generator, dtype=dtype, device=device).cpu().numpy()
     return out
 
 
@@ -93,11 +96,13 @@ def generative_story_app(story: dict, *, latent_size: int | None = None, noise: 
     return SliderApp(fig, controls, redraw, name=name)
 
 
-def story_decoders(sizes=(1, 2, 3, 4, 8), *, data_dim: int = 2, seed: int = 0) -> dict:
-    """One random ``GaussianDecoder`` per latent size, each seeded from ``seed``."""
+def story_decoders(sizes=(1, 2, 3, 4, 8), *, data_dim: int = 2, seed: int = 0, device=None) -> dict:
+    """One random ``GaussianDecoder`` per latent size, each seeded from ``seed`` (weights drawn
+    on the CPU, the same on every device) and moved to ``device`` (default CPU)."""
     from lvmlib.nets import GaussianDecoder
 
-    return {d: GaussianDecoder(d, data_dim, generator=torch.Generator().manual_seed(seed + d)) for d in sizes}
+    return {d: GaussianDecoder(d, data_dim, generator=torch.Generator().manual_seed(seed + d)).to(device)
+            for d in sizes}
 
 
 def examples():
@@ -107,12 +112,13 @@ def examples():
 
 
 def conditionals_figure(likelihood: Callable, z_values, marginal_x, *, num_samples: int = 300,
-                        generator: torch.Generator | None = None):
+                        generator: torch.Generator | None = None, device=None):
     """p(x) (grey samples) against p(x | z) for a few fixed z (coloured samples and means).
 
     Args:
         likelihood: z [n, Dz] -> Distribution over x (event shape [2]).
-        z_values: tensor [m, Dz] of latents to condition on.
+        z_values: tensor [m, Dz] of latents to condition on (moved to ``device``).
+        device: where the decoder lives; default: ``z_values``' device.
         marginal_x: array [N, 2] of samples from p(x).
 
     Returns:
@@ -125,13 +131,13 @@ def conditionals_figure(likelihood: Callable, z_values, marginal_x, *, num_sampl
     ax.plot(mx[:, 0], mx[:, 1], ".", ms=2, color="0.75", label="x ~ p(x)")
     colors = plt.get_cmap("tab10").colors
     with torch.no_grad():
-        for i, z in enumerate(torch.as_tensor(z_values)):
+        for i, z in enumerate(torch.as_tensor(z_values, device=device)):
             px = likelihood(z.expand(num_samples, -1))
-            eps = torch.randn(num_samples, 2, generator=generator, dtype=px.mean.dtype)
-            x = (px.mean + px.stddev * eps).numpy()
+            eps = noise("randn", (num_samples, 2), generator, dtype=px.mean.dtype, device=px.mean.device)
+            x = (px.mean + px.stddev * eps).cpu().numpy()
             label = "z = " + ", ".join(f"{v:.1f}" for v in z.tolist())
             ax.plot(x[:, 0], x[:, 1], ".", ms=3, color=colors[i % 10], label=f"x ~ p(x | {label})")
-            ax.plot(*px.mean[0].numpy(), "k+", ms=12, mew=2)
+            ax.plot(*px.mean[0].cpu().numpy(), "k+", ms=12, mew=2)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", title="conditioning on z leaves a simple Gaussian")
     ax.legend(loc="best", fontsize=8, markerscale=3)
     return fig

@@ -30,10 +30,12 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 from sklearn.exceptions import ConvergenceWarning
-from torch.distributions import MultivariateNormal
 
 from lvmlib.device import one_thread
+from lvmlib.exact import em_bound  # noqa: F401  (re-exported: the notebook calls nb02.em_bound)
 from lvmlib.gmm import GaussianMixture
+# the digits clustering experiment lives in a core module; re-exported for the notebook
+from lvmlib.recipes import DIGITS_FIT, cluster_summary, digits_clusters, fit_restarts  # noqa: F401
 from lvmlib.plotting import new_figure, tile_images
 from lvmlib.widgets.core import SliderApp
 
@@ -68,7 +70,7 @@ class ResponsibilityPoints:
     Point n gets the colour of its most responsible component k = argmax_k r_nk, blended
     with white the more the responsibility is shared (max_k r_nk below 0.95, 0.8, 0.6), so
     points between components look pale.  K x 4 animated lines, as
-    :class:`lvmlib.plotting.BinnedPoints` (a scatter with per-point colours is 10x slower).
+    :class:`lvmlib.plotting.BinnedPoints` (much faster than a scatter with per-point colours).
     """
 
     def __init__(self, ax, n_components: int, *, colors: Sequence[str] = COLORS, markersize: float = 3.0,
@@ -173,17 +175,21 @@ def _fmt_weights(w) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def blobs_data():
-    """The notebook's 2-D data: (x_train [1000, 2], x_test [500, 2], y_train [1000]), float64,
-    four Gaussian blobs (two of them overlapping) from ``lvmlib.data.toy_2d``."""
+def blobs_data(*, device=None):
+    """The notebook's 2-D data: (x_train [1000, 2], x_test [500, 2], y_train [1000]), float64 on
+    ``device`` (default CPU), four Gaussian blobs (two of them overlapping) from
+    ``lvmlib.data.toy_2d``."""
     from lvmlib.data import toy_2d
 
     x, y = toy_2d("blobs", N_TRAIN + N_TEST, **BLOBS)
+    x, y = x.to(device), y.to(device)
     return x[:N_TRAIN], x[N_TRAIN:], y[:N_TRAIN]
 
 
-def density_grid(model, limits, *, num: int = 160):
+def density_grid(model, limits, *, num: int = 160, device=None):
     """log p(x) of a model with ``log_marginal`` on a num x num grid over ``limits``.
+
+    The grid is made on ``device`` (default: the model's ``device`` attribute, else the CPU).
 
     Returns:
         (g1, g2, log_p): the grid coordinates (num,), (num,) and log p of shape (num, num)
@@ -191,9 +197,10 @@ def density_grid(model, limits, *, num: int = 160):
     """
     (a, b), (c, d) = limits
     g1, g2 = np.linspace(a, b, num), np.linspace(c, d, num)
-    grid = torch.as_tensor(np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2), dtype=F64)
+    device = getattr(model, "device", None) if device is None else device
+    grid = torch.as_tensor(np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2), dtype=F64, device=device)
     with torch.no_grad():
-        log_p = model.log_marginal(grid).reshape(num, num).numpy()
+        log_p = model.log_marginal(grid).reshape(num, num).cpu().numpy()
     return g1, g2, log_p
 
 
@@ -246,28 +253,6 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
 # ----------------------------------------------------------------------------------------
 
 
-def em_bound(x: torch.Tensor, weights, means, covariances, resp) -> float:
-    """The EM lower bound L(q, theta) for q(z_n = k) = resp[n, k], per data point:
-
-    (1/N) sum_n sum_k q_nk [log pi_k + log N(x_n; mu_k, Sigma_k) - log q_nk]  <=  (1/N) sum_n log p(x_n),
-
-    with equality when q is the posterior under theta (Bishop, PRML eq. 9.70-9.72).
-
-    Args:
-        x: (N, D).  weights: (K,).  means: (K, D).  covariances: full, (K, D, D).  resp: (N, K).
-
-    Returns:
-        a float.
-    """
-    x = torch.as_tensor(x, dtype=F64)
-    weights, means, cov, resp = (torch.as_tensor(a, dtype=F64) for a in (weights, means, covariances, resp))
-    with one_thread():
-        components = MultivariateNormal(means, scale_tril=torch.linalg.cholesky(cov), validate_args=False)
-        log_joint = torch.log(weights) + components.log_prob(x[:, None, :])  # [N, K]
-        terms = torch.where(resp > 0, resp * log_joint, torch.zeros_like(log_joint)) - torch.special.xlogy(resp, resp)
-        return float(terms.sum(1).mean())
-
-
 def fit_em_start(x_train, random_state: int, *, n_components: int = 4, tol: float = 1e-5,
                  max_iter: int = 500) -> GaussianMixture:
     """A full-covariance fit from a ``"random_from_data"`` start (K data points as seeds, each
@@ -289,14 +274,14 @@ def em_precompute(gm: GaussianMixture, x) -> dict:
         (T + 1, K); ``means`` (T + 1, K, 2); ``ell1``, ``ell2`` (T + 1, K, P, 2) ellipses;
         ``n_iter``, ``converged``.
     """
-    xt = torch.as_tensor(x, dtype=F64)
+    xt = torch.as_tensor(x, dtype=F64, device=x.device if isinstance(x, torch.Tensor) else None)
     h = gm.history_
     weights, means, cov = (np.asarray(h[k]) for k in ("weights", "means", "covariances"))
     n_steps = len(h["lower_bound"])
     resp = [np.asarray(gm.predict_proba_at(xt, t)) for t in range(n_steps)]  # T + 1 of [N, K]
     m_bound = [em_bound(xt, weights[t + 1], means[t + 1], cov[t + 1], resp[t]) for t in range(n_steps - 1)]
     return {
-        "x": xt.numpy(), "lower_bound": np.asarray(h["lower_bound"]), "m_bound": np.asarray(m_bound),
+        "x": xt.cpu().numpy(), "lower_bound": np.asarray(h["lower_bound"]), "m_bound": np.asarray(m_bound),
         "groups": np.stack([ResponsibilityPoints.groups(r) for r in resp]), "weights": weights, "means": means,
         "ell1": np.stack([ellipse_outlines(means[t], cov[t], 1.0) for t in range(n_steps)]),
         "ell2": np.stack([ellipse_outlines(means[t], cov[t], 2.0) for t in range(n_steps)]),
@@ -501,39 +486,6 @@ def k_sweep_figure(sweep: dict):
 # digits
 # ----------------------------------------------------------------------------------------
 
-#: the digits fit: full covariances with reg_covar = 0.05 added to every variance (see the notebook)
-DIGITS_FIT = dict(n_components=10, covariance_type="full", reg_covar=0.05, max_iter=200)
-
-
-def fit_restarts(x, seeds: Sequence[int], **kwargs) -> list[GaussianMixture]:
-    """One EM run per seed (``n_init=1``, ``random_state=seed``), ``DIGITS_FIT`` unless overridden."""
-    kw = {**DIGITS_FIT, **kwargs}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return [GaussianMixture(random_state=int(s), **kw).fit(x) for s in seeds]
-
-
-def cluster_summary(clusters, labels, n_labels: int = 10) -> dict:
-    """Cluster against label counts, and an order of the clusters for pictures.
-
-    Args:
-        clusters: (N,) cluster index 0..K-1 of every point.  labels: (N,) true label 0..C-1.
-
-    Returns:
-        dict: ``counts`` (K, C), ``order`` (K,) clusters sorted by majority label then size,
-        ``majority`` (K,), ``purity`` (K,) share of the majority label, ``size`` (K,).
-    """
-    clusters, labels = np.asarray(clusters), np.asarray(labels)
-    k = int(clusters.max()) + 1
-    counts = np.zeros((k, n_labels), dtype=int)
-    np.add.at(counts, (clusters, labels), 1)
-    size = counts.sum(1)
-    majority = counts.argmax(1)
-    purity = counts.max(1) / np.maximum(size, 1)
-    order = np.lexsort((-size, majority))
-    return {"counts": counts, "order": order, "majority": majority, "purity": purity, "size": size}
-
-
 def cluster_means_figure(means, summary: dict, image_shape=(8, 8)):
     """The K cluster means as images, in the summary's order, titled with the majority true
     label and its share.  Returns: a pyplot figure."""
@@ -644,35 +596,6 @@ def cluster_app(x, labels, clusters, means, summary: dict, *, image_shape=(8, 8)
 # ----------------------------------------------------------------------------------------
 
 
-def digits_clusters(seeds: Sequence[int] = range(10)) -> dict:
-    """The notebook's digits fit: one EM run (``DIGITS_FIT``) per seed, the one with the highest
-    training log-likelihood kept (what ``n_init`` does; the labels play no part in the choice).
-
-    Returns:
-        dict: ``data`` (the ``load_dataset("digits")`` Dataset), ``x_train`` / ``x_test``
-        (float64), ``fits`` (one per seed), ``train_ll`` (mean log-likelihood per image of each
-        fit), ``ari`` (adjusted Rand index of each fit's clusters with the training labels),
-        ``best`` (index of the kept fit), ``model``, ``clusters`` / ``clusters_test`` (cluster
-        of every image), ``summary`` (:func:`cluster_summary` on the training images).
-    """
-    from sklearn.metrics import adjusted_rand_score
-
-    from lvmlib.data import load_dataset
-
-    data = load_dataset("digits")
-    x_train, x_test = data.x_train.double(), data.x_test.double()
-    y_train = data.y_train.numpy()
-    fits = fit_restarts(x_train, seeds)
-    train_ll = np.asarray([f.score(x_train) for f in fits])
-    ari = np.asarray([adjusted_rand_score(y_train, np.asarray(f.predict(x_train))) for f in fits])
-    best = int(np.argmax(train_ll))
-    model = fits[best]
-    clusters = np.asarray(model.predict(x_train))
-    return {"data": data, "x_train": x_train, "x_test": x_test, "fits": fits, "train_ll": train_ll, "ari": ari,
-            "best": best, "model": model, "clusters": clusters, "clusters_test": np.asarray(model.predict(x_test)),
-            "summary": cluster_summary(clusters, y_train)}
-
-
 def examples():
     """The apps as notebook 02 builds them (for tests and the slider benchmark)."""
     x_train, x_test, _ = blobs_data()
@@ -682,5 +605,5 @@ def examples():
     yield "em_steps", em_app(runs, step=3)
     yield "choose_k", k_app(x_train, x_test, k=4)
     d = digits_clusters()
-    yield "digit_clusters", cluster_app(d["data"].x_train.numpy(), d["data"].y_train.numpy(), d["clusters"],
+    yield "digit_clusters", cluster_app(d["data"].x_train.cpu().numpy(), d["data"].y_train.cpu().numpy(), d["clusters"],
                                         d["model"].means_, d["summary"])

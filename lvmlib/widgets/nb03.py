@@ -43,14 +43,14 @@ MIXTURE_COMPONENTS = ((0.30, -2.5, 0.7), (0.25, 1.0, 0.5), (0.20, 3.0, 0.8), (0.
                       (0.10, 4.8, 0.4), (0.05, -4.6, 0.5))
 
 
-def mixture_family(max_k: int = 6) -> dict[int, MixtureOfGaussians]:
+def mixture_family(max_k: int = 6, *, device=None) -> dict[int, MixtureOfGaussians]:
     """1-D mixtures with K = 1..max_k components: the first K of ``MIXTURE_COMPONENTS``,
-    weights renormalized.  Returns {K: MixtureOfGaussians (float64, data_dim 1)}."""
+    weights renormalized.  Returns {K: MixtureOfGaussians (float64, data_dim 1) on ``device``}."""
     if not 1 <= max_k <= len(MIXTURE_COMPONENTS):
         raise ValueError(f"max_k must lie in 1..{len(MIXTURE_COMPONENTS)}, got {max_k}")
     out = {}
     for k in range(1, max_k + 1):
-        w, mu, sd = (torch.tensor(c, dtype=F64) for c in zip(*MIXTURE_COMPONENTS[:k]))
+        w, mu, sd = (torch.tensor(c, dtype=F64, device=device) for c in zip(*MIXTURE_COMPONENTS[:k]))
         out[k] = MixtureOfGaussians(w / w.sum(), mu[:, None], sd**2, "spherical")
     return out
 
@@ -69,7 +69,8 @@ def mixture_terms(model: MixtureOfGaussians, x: torch.Tensor) -> torch.Tensor:
 
 
 def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=None, x_curve=None) -> dict:
-    """Everything the mixture app draws, for every K and every x on the slider.
+    """Everything the mixture app draws, for every K and every x on the slider (computed on the
+    mixtures' device).
 
     Args:
         mixtures: {K: 1-D MixtureOfGaussians}, e.g. :func:`mixture_family`.
@@ -84,18 +85,19 @@ def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=N
     """
     x_values = np.round(np.arange(-6.0, 6.0 + 1e-9, 0.1), 10) if x_values is None else np.asarray(x_values)
     x_curve = np.linspace(-6.5, 6.5, 601) if x_curve is None else np.asarray(x_curve)
-    xv = torch.as_tensor(x_values, dtype=F64)[:, None]
-    xc = torch.as_tensor(x_curve, dtype=F64)[:, None]
+    device = next(iter(mixtures.values())).device
+    xv = torch.as_tensor(x_values, dtype=F64, device=device)[:, None]
+    xc = torch.as_tensor(x_curve, dtype=F64, device=device)[:, None]
     pre = {"ks": sorted(mixtures), "x_values": x_values, "x_curve": x_curve, "terms": {}, "log_p": {},
            "curve_terms": {}, "curve_p": {}, "posterior": {}, "means": {}}
     with torch.no_grad():
         for k, model in mixtures.items():
-            pre["terms"][k] = mixture_terms(model, xv).numpy()  # [X, K]
-            pre["log_p"][k] = model.log_marginal(xv).numpy()  # [X]
-            pre["curve_terms"][k] = mixture_terms(model, xc).numpy()  # [C, K]
-            pre["curve_p"][k] = model.log_marginal(xc).exp().numpy()  # [C]
-            pre["posterior"][k] = model.posterior(xv).probs.numpy()  # [X, K]
-            pre["means"][k] = model.means[:, 0].numpy()
+            pre["terms"][k] = mixture_terms(model, xv).cpu().numpy()  # [X, K]
+            pre["log_p"][k] = model.log_marginal(xv).cpu().numpy()  # [X]
+            pre["curve_terms"][k] = mixture_terms(model, xc).cpu().numpy()  # [C, K]
+            pre["curve_p"][k] = model.log_marginal(xc).exp().cpu().numpy()  # [C]
+            pre["posterior"][k] = model.posterior(xv).probs.cpu().numpy()  # [X, K]
+            pre["means"][k] = model.means[:, 0].cpu().numpy()
     return pre
 
 
@@ -170,11 +172,12 @@ def mixture_app(pre: dict, *, k: int = 3, x: float = 2.0, name: str = "03_mixtur
 # ----------------------------------------------------------------------------------------
 
 
-def integral_model(seed: int = 0) -> NonlinearLVM:
+def integral_model(seed: int = 0, *, device=None) -> NonlinearLVM:
     """The notebook's 1-D-latent model: z ~ N(0, 1), x | z ~ N(f(z), 0.15^2), f a tanh MLP
-    (16 hidden units, float64) whose curve folds back, so some x have three explanations z."""
+    (16 hidden units, float64) whose curve folds back, so some x have three explanations z.
+    Weights drawn on the CPU from ``seed`` (the same on every device), moved to ``device``."""
     return NonlinearLVM(1, 1, hidden=(16,), sigma=0.15, gain=3.0, generator=torch.Generator().manual_seed(seed),
-                        dtype=F64).requires_grad_(False)
+                        dtype=F64).requires_grad_(False).to(device)
 
 
 #: the resolution slider's choices (cells of the midpoint rule on [-7, 7])
@@ -183,7 +186,8 @@ RESOLUTIONS = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 
 
 def integral_precompute(model: NonlinearLVM, *, x_values=None, resolutions: Sequence[int] = RESOLUTIONS,
                         reference_resolution: int = 20001, z_plot=None, x_curve=None, bound: float = 7.0) -> dict:
-    """Quadrature of p(x) = integral p(x | z) p(z) dz at every x and resolution the sliders offer.
+    """Quadrature of p(x) = integral p(x | z) p(z) dz at every x and resolution the sliders offer
+    (computed on the model's device).
 
     Args:
         model: a model with a 1-D latent and 1-D data (e.g. :func:`integral_model`).
@@ -202,8 +206,8 @@ def integral_precompute(model: NonlinearLVM, *, x_values=None, resolutions: Sequ
     x_values = np.round(np.arange(-1.6, 2.2 + 1e-9, 0.05), 10) if x_values is None else np.asarray(x_values)
     z_plot = np.linspace(-4.0, 4.0, 801) if z_plot is None else np.asarray(z_plot)
     x_curve = np.linspace(-2.2, 2.6, 401) if x_curve is None else np.asarray(x_curve)
-    xt = torch.as_tensor(x_values, dtype=model.dtype)[:, None]  # [X, 1]
-    zt = torch.as_tensor(z_plot, dtype=model.dtype)[:, None]  # [Z, 1]
+    xt = torch.as_tensor(x_values, dtype=model.dtype, device=model.device)[:, None]  # [X, 1]
+    zt = torch.as_tensor(z_plot, dtype=model.dtype, device=model.device)[:, None]  # [Z, 1]
     out = {"x_values": x_values, "resolutions": np.asarray(resolutions), "z_plot": z_plot, "x_curve": x_curve,
            "cells": {}, "bound": bound}
     with torch.no_grad():
@@ -213,16 +217,17 @@ def integral_precompute(model: NonlinearLVM, *, x_values=None, resolutions: Sequ
             gp = model.grid_posterior(xt, resolution=int(r), bound=bound)
             log_p_r.append(gp.log_marginal)
             edges = np.linspace(-bound, bound, int(r) + 1)
-            out["cells"][int(r)] = (edges, gp.log_joint.exp().numpy())  # heights [X, R]
+            out["cells"][int(r)] = (edges, gp.log_joint.exp().cpu().numpy())  # heights [X, R]
         log_p_r = torch.stack(log_p_r)  # [nR, X]
         log_joint = model.prior().log_prob(zt)[:, None] + model.likelihood(zt[:, None]).log_prob(xt)  # [Z, X]
-        out["integrand"] = log_joint.exp().T.numpy()  # [X, Z]
-        out["f"] = model.likelihood(zt).mean[:, 0].numpy()  # [Z]
+        out["integrand"] = log_joint.exp().T.cpu().numpy()  # [X, Z]
+        out["f"] = model.likelihood(zt).mean[:, 0].cpu().numpy()  # [Z]
         out["sigma"] = float(model.sigma)
-        out["p_curve"] = model.log_marginal(torch.as_tensor(x_curve, dtype=model.dtype)[:, None]).exp().numpy()
-    out["log_p"] = log_p.numpy()
-    out["log_p_r"] = log_p_r.numpy()
-    out["rel_error"] = torch.expm1(log_p_r - log_p).abs().numpy()
+        xc = torch.as_tensor(x_curve, dtype=model.dtype, device=model.device)[:, None]  # [C, 1]
+        out["p_curve"] = model.log_marginal(xc).exp().cpu().numpy()
+    out["log_p"] = log_p.cpu().numpy()
+    out["log_p_r"] = log_p_r.cpu().numpy()
+    out["rel_error"] = torch.expm1(log_p_r - log_p).abs().cpu().numpy()
     return out
 
 
@@ -389,32 +394,36 @@ def enumeration_app(seconds: Mapping[int, float], *, n: int = 20, n_max: int = 1
 # ----------------------------------------------------------------------------------------
 
 
-def equal_effect_model(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5) -> BinaryLatentModel:
+def equal_effect_model(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5,
+                       device=None) -> BinaryLatentModel:
     """A ``BinaryLatentModel`` whose n latents all have the same effect:
     x | z ~ N(offset + (sum_i z_i) * effect, sigma^2 I)  (a linear decoder with equal columns).
 
     Args:
         effect, offset: [Dx].
+        device: where the model lives (default CPU).
     """
-    effect = torch.as_tensor(effect, dtype=F64)
-    offset = torch.as_tensor(offset, dtype=F64)
-    model = BinaryLatentModel(n, effect.shape[0], hidden=(), sigma=sigma, prior_prob=prior_prob, dtype=F64)
+    effect = torch.as_tensor(effect, dtype=F64, device=device)
+    offset = torch.as_tensor(offset, dtype=F64, device=device)
+    model = BinaryLatentModel(n, effect.shape[0], hidden=(), sigma=sigma, prior_prob=prior_prob, dtype=F64).to(device)
     with torch.no_grad():
         model.decoder[0].weight.copy_(effect[:, None].expand(-1, n))
         model.decoder[0].bias.copy_(offset)
     return model.requires_grad_(False)
 
 
-def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5) -> MixtureOfGaussians:
+def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5,
+                     device=None) -> MixtureOfGaussians:
     """The closed form of :func:`equal_effect_model`: only the count k = sum_i z_i matters,
     k ~ Binomial(n, prior_prob), so p(x) = sum_{k=0}^n Binom(k; n, p) N(x; offset + k effect,
     sigma^2 I), a mixture of n + 1 Gaussians instead of a sum of 2^n terms."""
-    effect = torch.as_tensor(effect, dtype=F64)
-    offset = torch.as_tensor(offset, dtype=F64)
-    k = torch.arange(n + 1, dtype=F64)
-    weights = Binomial(n, probs=torch.tensor(prior_prob, dtype=F64)).log_prob(k).exp()  # [n + 1]
+    effect = torch.as_tensor(effect, dtype=F64, device=device)
+    offset = torch.as_tensor(offset, dtype=F64, device=device)
+    k = torch.arange(n + 1, dtype=F64, device=device)
+    weights = Binomial(n, probs=torch.tensor(prior_prob, dtype=F64, device=device)).log_prob(k).exp()  # [n + 1]
     means = offset + k[:, None] * effect  # [n + 1, Dx]
-    return MixtureOfGaussians(weights / weights.sum(), means, torch.full((n + 1,), sigma**2, dtype=F64), "spherical")
+    var = torch.full((n + 1,), sigma**2, dtype=F64, device=device)
+    return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
 
 
 def configuration_mixture(model: BinaryLatentModel) -> MixtureOfGaussians:
@@ -426,7 +435,7 @@ def configuration_mixture(model: BinaryLatentModel) -> MixtureOfGaussians:
         z = model.configurations()  # [2^n, n]
         weights = model.prior().log_prob(z).exp()  # [2^n]
         means = model.likelihood(z).mean  # [2^n, Dx]
-    var = torch.full((z.shape[0],), float(model.sigma) ** 2, dtype=means.dtype)
+    var = torch.full((z.shape[0],), float(model.sigma) ** 2, dtype=means.dtype, device=means.device)
     return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
 
 

@@ -22,7 +22,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from lvmlib.estimators import effective_sample_size, log_weights
+from lvmlib.estimators import effective_sample_size, log_weights, run_estimates
 from lvmlib.models import LinearGaussian
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.core import SliderApp, log_slider
@@ -38,10 +38,11 @@ N_GRID = tuple(int(round(10**e)) for e in np.arange(1.0, 5.0 + 1e-9, 0.25))
 # ----------------------------------------------------------------------------------------
 
 
-def demo_model() -> LinearGaussian:
+def demo_model(*, device=None) -> LinearGaussian:
     """The notebook's model: z ~ N(0, 1), x | z ~ N(1.5 z, 0.3^2), so that p(x) = N(x; 0, 2.34)
-    is known exactly (float64)."""
-    return LinearGaussian(torch.tensor([[1.5]], dtype=F64), torch.zeros(1, dtype=F64), 0.3)
+    is known exactly (float64, on ``device``, default CPU)."""
+    return LinearGaussian(torch.tensor([[1.5]], dtype=F64, device=device), torch.zeros(1, dtype=F64, device=device),
+                          0.3)
 
 
 def weight_moments(x: torch.Tensor, model, proposal=None, *, low: float = -10.0, high: float = 10.0,
@@ -62,7 +63,7 @@ def weight_moments(x: torch.Tensor, model, proposal=None, *, low: float = -10.0,
     """
     q = model.prior() if proposal is None else proposal
     h = (high - low) / resolution
-    z = low + h * (torch.arange(resolution, dtype=x.dtype) + 0.5)[:, None]  # [R, 1]
+    z = low + h * (torch.arange(resolution, dtype=x.dtype, device=x.device) + 0.5)[:, None]  # [R, 1]
     with torch.no_grad():
         log_joint = model.prior().log_prob(z) + model.likelihood(z).log_prob(x)  # [R]
         log_q = q.log_prob(z)  # [R]
@@ -89,8 +90,9 @@ def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetiti
 
     Each run r draws max(N) samples z ~ q once (``log_weights`` on ``repetitions`` copies of x,
     so every copy has its own samples) and the estimate at N averages its first N weights:
-    p-hat_N = (1/N) sum_{k <= N} w_k.  Runs are independent; the estimates of one run at
-    different N share samples (nested), which is how one would grow N in practice.
+    p-hat_N = (1/N) sum_{k <= N} w_k, reduced by :func:`lvmlib.estimators.run_estimates` (log
+    space).  Runs are independent; the estimates of one run at different N share samples
+    (nested), which is how one would grow N in practice.
 
     Args:
         x: one point, shape [1, Dx].
@@ -110,12 +112,10 @@ def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetiti
     for start in range(0, repetitions, block):
         b = min(block, repetitions - start)
         log_w = log_weights(x[:1].expand(b, -1), model, q, n_values[-1], generator=generator)  # [Nmax, b]
-        acc = torch.full((b,), -math.inf, dtype=log_w.dtype)
-        prev = 0
+        runs = log_w.T.unsqueeze(-1)  # [b runs, Nmax samples, 1 point]
         for i, n in enumerate(n_values):
-            acc = torch.logaddexp(acc, torch.logsumexp(log_w[prev:n], 0))  # log sum of the first n weights
-            out[i, start:start + b] = (acc - math.log(n)).numpy()
-            prev = n
+            est = run_estimates(runs[:, :n])  # the first n weights of each run
+            out[i, start:start + b] = est.log_estimate[:, 0].cpu().numpy()
     return out
 
 
@@ -228,14 +228,14 @@ def fraction_carrying(log_w: torch.Tensor, share: float = 0.99, *, shares: torch
         a float in (0, 1]: ~``share`` for equal weights, 1/K when one sample holds it all.
     """
     shares = weight_shares(log_w) if shares is None else shares
-    k = int(torch.searchsorted(shares, torch.tensor(share, dtype=shares.dtype))) + 1
+    k = int(torch.searchsorted(shares, torch.tensor([share], dtype=shares.dtype, device=shares.device))) + 1
     return min(k, shares.numel()) / shares.numel()
 
 
-def peaked_model(dim: int, sigma: float) -> LinearGaussian:
+def peaked_model(dim: int, sigma: float, *, device=None) -> LinearGaussian:
     """z ~ N(0, I_d), x | z ~ N(z, sigma^2 I_d): the likelihood is a bump of width sigma around
-    x in every latent direction (p(x) = N(0, (1 + sigma^2) I) exactly)."""
-    return LinearGaussian(torch.eye(dim, dtype=F64), torch.zeros(dim, dtype=F64), sigma)
+    x in every latent direction (p(x) = N(0, (1 + sigma^2) I) exactly); on ``device``."""
+    return LinearGaussian(torch.eye(dim, dtype=F64, device=device), torch.zeros(dim, dtype=F64, device=device), sigma)
 
 
 #: the point x of the peaked-likelihood app (its first d coordinates): a typical draw of N(0, I)
@@ -248,7 +248,7 @@ DIMS = (1, 2, 3, 4, 6, 8)
 @torch.no_grad()
 def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims: Sequence[int] = DIMS,
                       num_samples: int = 100, repetitions: int = 400, generator: torch.Generator | None = None,
-                      ratio_bins=None, fraction_grid=None) -> dict:
+                      ratio_bins=None, fraction_grid=None, device=None) -> dict:
     """Naive Monte Carlo on :func:`peaked_model` for every (sigma, d) the sliders offer.
 
     For each setting: ``repetitions`` runs of N = ``num_samples`` prior samples for the point
@@ -257,6 +257,7 @@ def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims
 
     Args:
         x_full: one point of the largest dimension, shape [max(dims)] (default ``PEAKED_X``).
+        device: where the models and samples live (default: x_full's device if a tensor, else CPU).
 
     Returns:
         dict keyed by (sigma, d) with ``fraction99`` (fraction of samples carrying 99% of the
@@ -268,30 +269,31 @@ def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims
         plus ``sigmas``, ``dims``, ``ratio_edges``, ``fraction_grid``, ``x``, ``num_samples``,
         ``repetitions``.
     """
-    x_full = torch.as_tensor(x_full, dtype=F64)
+    x_full = torch.as_tensor(x_full, dtype=F64, device=device)
     if x_full.shape != (max(dims),):
         raise ValueError(f"x_full must have shape [{max(dims)}] (the largest d), got {tuple(x_full.shape)}")
     ratio_edges = np.arange(-12.0, 3.0 + 1e-9, 0.25) if ratio_bins is None else np.asarray(ratio_bins)
     k_total = num_samples * repetitions
     fraction_grid = np.logspace(math.log10(1.0 / k_total), 0, 121) if fraction_grid is None else fraction_grid
     out = {"sigmas": tuple(sigmas), "dims": tuple(dims), "ratio_edges": ratio_edges, "fraction_grid": fraction_grid,
-           "x": x_full.numpy(), "num_samples": num_samples, "repetitions": repetitions, "settings": {}}
+           "x": x_full.cpu().numpy(), "num_samples": num_samples, "repetitions": repetitions, "settings": {}}
     ks = np.clip(np.ceil(fraction_grid * k_total).astype(int), 1, k_total) - 1
     for d in dims:
         x = x_full[:d][None]  # [1, d]
         for s in sigmas:
-            model = peaked_model(d, s)
+            model = peaked_model(d, s, device=x_full.device)
             log_p = float(model.log_marginal(x))
             log_w = log_weights(x.expand(repetitions, -1), model, model.prior(), num_samples, generator=generator)
             # [N, reps]: column r is run r
-            log_ratio = (torch.logsumexp(log_w, 0) - math.log(num_samples) - log_p).numpy() / math.log(10)
+            log_p_hat = run_estimates(log_w.T.unsqueeze(-1)).log_estimate[:, 0]  # [reps]: one estimate per run
+            log_ratio = (log_p_hat - log_p).cpu().numpy() / math.log(10)
             flat = log_w.reshape(-1)
             shares = weight_shares(flat)  # [N * reps]
             counts = np.histogram(np.clip(log_ratio, ratio_edges[0], ratio_edges[-1] - 1e-9), ratio_edges)[0]
             ratio = 10.0**log_ratio
             out["settings"][(s, d)] = {
                 "fraction99": fraction_carrying(flat, shares=shares),
-                "ess": float(effective_sample_size(flat[:, None])), "curve": shares.numpy()[ks],
+                "ess": float(effective_sample_size(flat[:, None])), "curve": shares.cpu().numpy()[ks],
                 "ratio_shares": counts / repetitions, "median": float(np.median(ratio)),
                 "mean": float(ratio.mean()), "max": float(ratio.max()), "below": float((ratio < 0.01).mean()),
                 "log_p": log_p,

@@ -15,171 +15,45 @@ samples, which gives many independent importance-sampling estimates per N
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import ipywidgets as W
 import numpy as np
 import torch
-from torch.distributions import Distribution, Independent, Normal
 
 from lvmlib import estimators as est
 from lvmlib.device import one_thread
-from lvmlib.models import LinearGaussian
 from lvmlib.plotting import new_figure
-from lvmlib.widgets.core import SliderApp
-
-#: slider grid of q's mean: 0 (the prior's mean) .. 3, through the posterior mean 1.5.
-MEANS = tuple(float(m) for m in np.round(np.arange(0.0, 3.0001, 0.25), 2))
-#: slider grid of q's scale, as log2: 2^-3.5 = 0.088 .. 2^0.5 = 1.41, through 0.25 (the
-#: posterior's scale), 0.177 (= 0.25 / sqrt 2, where the weights' variance becomes infinite)
-#: and 1 (the prior's scale).
-LOG2_SCALES = tuple(float(v) for v in np.arange(-3.5, 0.5001, 0.5))
-#: numbers of samples per estimate offered by the samples slider.
-COUNTS = (1, 3, 10, 30, 100, 300, 1000)
-
-POSTERIOR_MEAN, POSTERIOR_SCALE = 1.5, 0.25
+# the toy problem and its exact answers live in a core module; re-exported for the notebook
+from lvmlib.toy import (COUNTS, POSTERIOR_MEAN, POSTERIOR_SCALE, BlockEstimates, block_estimates,  # noqa: F401
+                        gaussian_proposals, second_moment_of_weights, toy_problem)
+from lvmlib.widgets.core import LOG2_SCALES, MEANS, SliderApp, proposal_controls  # noqa: F401
 
 
-# ----------------------------------------------------------------------------------------
-# the toy problem
-# ----------------------------------------------------------------------------------------
+@dataclass
+class ProposalStats:
+    """The repeated-estimate statistics of every q and N of the slider grid.
 
-
-def toy_problem(post_mean: float = POSTERIOR_MEAN, post_scale: float = POSTERIOR_SCALE, sigma: float = 0.5,
-                *, dtype=torch.float64) -> tuple[LinearGaussian, torch.Tensor]:
-    """A 1-D linear Gaussian model and one observation whose posterior is N(post_mean, post_scale^2).
-
-    z ~ N(0, 1), x | z ~ N(w z, sigma^2).  The posterior of a linear Gaussian model is
-    N(w x / (w^2 + sigma^2), sigma^2 / (w^2 + sigma^2)), so w = sigma sqrt(1 / s^2 - 1) and
-    x = m (w^2 + sigma^2) / w give the posterior N(m, s^2) (it needs s < 1, narrower than
-    the prior).
-
-    Returns:
-        (model, x): a ``LinearGaussian`` with W of shape [1, 1], and x of shape [1, 1].
+    Every field has shape [M, S, n] (i_mean, i_scale, i_count; ``hist``: [M, S, n, bins]);
+    see :class:`lvmlib.toy.BlockEstimates` for their meaning.  ``stats["name"]`` reads a
+    field too (the notebook's older spelling).
     """
-    if not 0 < post_scale < 1:
-        raise ValueError(f"post_scale must lie in (0, 1) (narrower than the prior), got {post_scale}")
-    w = sigma * math.sqrt(1.0 / post_scale**2 - 1.0)
-    x = post_mean * (w**2 + sigma**2) / w
-    model = LinearGaussian(torch.tensor([[w]], dtype=dtype), None, sigma)
-    return model, torch.tensor([[x]], dtype=dtype)
 
+    log_mean: np.ndarray
+    log_sd: np.ndarray
+    ess_mean: np.ndarray
+    ratio_mean: np.ndarray
+    ratio_sd: np.ndarray
+    ratio_median: np.ndarray
+    overflow: np.ndarray
+    hist: np.ndarray
+    run_ess: np.ndarray  # ESS of the first run (the one the app draws)
 
-def gaussian_proposals(means, scales, *, dtype=torch.float64) -> Independent:
-    """q_b = N(means[b], scales[b]^2) over a 1-D latent: batch shape [B], event shape [1]."""
-    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype).reshape(-1, 1)  # [B, 1]
-    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype).reshape(-1, 1)  # [B, 1]
-    loc, scale = torch.broadcast_tensors(loc, scale)
-    return Independent(Normal(loc, scale), 1)
+    def __getitem__(self, name: str) -> np.ndarray:
+        return getattr(self, name)
 
-
-def second_moment_of_weights(mean, scale, post_mean: float = POSTERIOR_MEAN, post_scale: float = POSTERIOR_SCALE):
-    """E_q[(w / p(x))^2] for q = N(mean, scale^2) and a Gaussian posterior N(m, s^2), exactly.
-
-    With w = p(x, z) / q(z) = p(x) p(z | x) / q(z):
-    E_q[(w / p(x))^2] = integral of p(z | x)^2 / q(z) dz
-                      = t^2 / (s sqrt(2 t^2 - s^2)) exp((m - mean)^2 / (2 t^2 - s^2))  (t = scale),
-    finite only when 2 t^2 > s^2: a q narrower than s / sqrt(2) gives weights of infinite
-    variance.  Var(p-hat / p(x)) = (this - 1) / N, and ESS / N -> 1 / this as N grows.
-
-    Returns:
-        a float or an array shaped like the broadcast of mean and scale (``inf`` where infinite).
-    """
-    mean, t = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(scale, dtype=float))
-    d = 2 * t**2 - post_scale**2
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        finite = t**2 / (post_scale * np.sqrt(np.abs(d))) * np.exp((post_mean - mean) ** 2 / np.abs(d))
-        out = np.where(d > 1e-9 * post_scale**2, finite, np.inf)
-    return out if out.ndim else float(out)
-
-
-# ----------------------------------------------------------------------------------------
-# repeated estimates, from one stream of samples per proposal
-# ----------------------------------------------------------------------------------------
-
-
-
-
-@torch.no_grad()
-def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts=COUNTS, total: int = 100_000, *,
-                    log_p: float | None = None, bin_width: float = 0.05, ratio_max: float = 3.0, keep: int = 0,
-                    generator: torch.Generator | None = None) -> dict:
-    """Many independent importance-sampling estimates of p(x), for every N and every proposal.
-
-    For each proposal q_b of the batch, ``total`` samples z ~ q_b are drawn once with
-    :func:`lvmlib.estimators.log_weights`; for each N in ``counts`` the stream is cut into
-    R_N = total // N disjoint runs of N samples, and each run gives one estimate
-    log p-hat_N = log mean of its weights (as :func:`lvmlib.estimators.importance_sampling`,
-    stably: exp(log w - c) with c the stream's largest log weight) and its effective sample
-    size (sum w)^2 / sum w^2 (as :func:`lvmlib.estimators.effective_sample_size`).  The mean of
-    log p-hat_N over the runs estimates E[log p-hat_N], the IWAE bound L_N (L_1 = the ELBO).
-
-    Args:
-        x: one data point, shape [1, Dx].
-        model: follows the model protocol.
-        proposal: a Distribution over z with batch shape [B].
-        counts: the N values.
-        total: samples per proposal (at least max(counts)).
-        log_p: the exact log p(x); with it, statistics of the ratio p-hat / p(x) and its
-            histogram: bins of width ``bin_width`` centred on 0, bin_width, ..., ratio_max
-            (larger values in the last bin).
-        keep: also return the first ``keep`` samples and log weights of every stream.
-        generator: a ``torch.Generator``.
-
-    Returns:
-        dict of NumPy arrays, [n, B] unless said (n = len(counts)): ``runs`` [n] (R_N),
-        ``log_mean`` / ``log_sd`` (mean and sd of log p-hat_N over the runs), ``ess_mean``;
-        with ``log_p``: ``ratio_mean``, ``ratio_sd``, ``ratio_median``, ``hist`` [n, B, bins]
-        (bins = ratio_max / bin_width + 1)
-        (counts), ``overflow`` (fraction >= ratio_max); with ``keep``: ``z`` [keep, B],
-        ``log_w`` [keep, B].
-    """
-    counts = [int(n) for n in counts]
-    if total < max(counts):
-        raise ValueError(f"total ({total}) must be at least the largest N ({max(counts)})")
-    B = proposal.batch_shape[0]
-    xb = x.expand(B, -1)  # [B, Dx]: one copy of the point per proposal
-    log_w, z = est.log_weights(xb, model, proposal, total, generator=generator, return_samples=True)  # [T, B]
-    out = {k: np.zeros((len(counts), B)) for k in ("log_mean", "log_sd", "ess_mean")}
-    out["runs"] = np.array([total // n for n in counts])
-    bins = int(round(ratio_max / bin_width)) + 1
-    if log_p is not None:
-        for k in ("ratio_mean", "ratio_sd", "ratio_median", "overflow"):
-            out[k] = np.zeros((len(counts), B))
-        out["hist"] = np.zeros((len(counts), B, bins))
-    # log p-hat of a run = c + log(sum of exp(log w - c)) - log N with one shift c per stream
-    # (logsumexp with the stream's max instead of each run's): one exp for all N
-    shift = log_w.max(0).values  # [B]
-    w = torch.exp(log_w - shift)  # [T, B], in (0, 1]
-    w2 = w * w
-    for i, n in enumerate(counts):
-        R = total // n
-        s1 = w[: R * n].reshape(R, n, B).sum(1)  # [R, B]: R disjoint runs of N samples per proposal
-        s2 = w2[: R * n].reshape(R, n, B).sum(1)  # [R, B]
-        if bool((s1 == 0).any()):  # a whole run underflowed: do that N the slow way
-            runs = log_w[: R * n].reshape(R, n, B)
-            log_p_hat = est.log_mean_exp(runs, 1)  # [R, B]
-            ess = n * torch.exp(2 * log_p_hat - est.log_mean_exp(2 * runs, 1))
-        else:
-            log_p_hat = shift + torch.log(s1) - math.log(n)  # [R, B]
-            ess = s1 * s1 / s2  # (sum w)^2 / sum w^2, as est.effective_sample_size
-        out["log_mean"][i] = log_p_hat.mean(0).numpy()
-        out["log_sd"][i] = log_p_hat.std(0).numpy() if R > 1 else np.nan
-        out["ess_mean"][i] = ess.mean(0).numpy()
-        if log_p is not None:
-            ratio = torch.exp(log_p_hat - log_p)  # [R, B], p-hat / p(x)
-            out["ratio_mean"][i] = ratio.mean(0).numpy()
-            out["ratio_sd"][i] = ratio.std(0).numpy() if R > 1 else np.nan
-            out["ratio_median"][i] = ratio.median(0).values.numpy()
-            out["overflow"][i] = (ratio >= ratio_max).double().mean(0).numpy()
-            idx = (ratio / bin_width + 0.5).floor().clamp(0, bins - 1).long()  # [R, B]
-            hist = torch.zeros(B, bins, dtype=torch.float64)
-            hist.scatter_add_(1, idx.T, torch.ones(B, R, dtype=torch.float64))
-            out["hist"][i] = hist.numpy()
-    if keep:
-        out["z"] = z[:keep, :, 0].numpy()
-        out["log_w"] = log_w[:keep].numpy()
-    return out
+    def items(self):
+        return ((f.name, getattr(self, f.name)) for f in fields(self))
 
 
 @dataclass
@@ -197,7 +71,7 @@ class ProposalGrid:
     log_p: float  # exact log p(x)
     post_mean: float
     post_scale: float
-    stats: dict  # name -> [M, S, n] (hist: [M, S, n, bins])
+    stats: ProposalStats  # [M, S, n] arrays (hist: [M, S, n, bins])
     z_run: np.ndarray  # [M, S, max N]: the samples of the first run of each q
     log_w_run: np.ndarray  # [M, S, max N]
     z_grid: np.ndarray  # [Z]
@@ -263,10 +137,11 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
     z_run = np.zeros((M, S, max(counts)))
     log_w_run = np.zeros((M, S, max(counts)))
     for j, v in enumerate(log2_scales):
-        q = gaussian_proposals(means, np.full(M, 2.0**v), dtype=x.dtype)  # batch [M]
+        q = gaussian_proposals(means, np.full(M, 2.0**v), dtype=x.dtype, device=x.device)  # batch [M]
         row = block_estimates(x, model, q, counts, total, log_p=log_p, bin_width=bin_width, ratio_max=ratio_max,
                               keep=max(counts), generator=generator)
-        for name, value in row.items():
+        for name in row.names():
+            value = row[name]
             if name in ("runs",):
                 continue
             if name in ("z", "log_w"):
@@ -275,19 +150,19 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
             arr = np.moveaxis(value, 1, 0)  # [M, n] or [M, n, bins]
             stats.setdefault(name, np.zeros((M, S) + arr.shape[1:]))[:, j] = arr
     # ESS of the first run (the one drawn) for every q and N
-    runs = torch.as_tensor(log_w_run).reshape(M * S, -1).T  # [max N, M*S]
-    run_ess = np.stack([est.effective_sample_size(runs[:c]).reshape(M, S).numpy() for c in counts], -1)
-    stats["run_ess"] = run_ess  # [M, S, n]
+    runs = torch.as_tensor(log_w_run, device=x.device).reshape(M * S, -1).T  # [max N, M*S]
+    run_ess = np.stack([est.effective_sample_size(runs[:c]).reshape(M, S).cpu().numpy() for c in counts], -1)
+    stats = ProposalStats(run_ess=run_ess, **stats)  # [M, S, n] each
     z_grid = np.linspace(z_range[0], z_range[1], 651)
-    zt = torch.as_tensor(z_grid, dtype=x.dtype)[:, None]  # [Z, 1]
+    zt = torch.as_tensor(z_grid, dtype=x.dtype, device=x.device)[:, None]  # [Z, 1]
     with torch.no_grad():
         log_joint = model.prior().log_prob(zt) + model.likelihood(zt).log_prob(x)  # [Z]
-        q_all = gaussian_proposals(np.repeat(means, S), np.tile(2.0**log2_scales, M), dtype=x.dtype)
+        q_all = gaussian_proposals(np.repeat(means, S), np.tile(2.0**log2_scales, M), dtype=x.dtype, device=x.device)
         q_pdf = torch.exp(q_all.log_prob(zt[:, None, :])).T.reshape(M, S, -1)  # [M, S, Z]
         prior = torch.exp(model.prior().log_prob(zt))
     return ProposalGrid(means, log2_scales, tuple(int(c) for c in counts), int(total), log_p, post_mean, post_scale,
-                        stats, z_run, log_w_run, z_grid, torch.exp(log_joint).numpy(), prior.numpy(),
-                        q_pdf.numpy(), bin_width, ratio_max)
+                        stats, z_run, log_w_run, z_grid, torch.exp(log_joint).cpu().numpy(), prior.cpu().numpy(),
+                        q_pdf.cpu().numpy(), bin_width, ratio_max)
 
 
 # ----------------------------------------------------------------------------------------
@@ -297,19 +172,6 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
 
 def _fmt_q(mean: float, scale: float) -> str:
     return f"N({mean:.2f}, {scale:.3g}²)"
-
-
-def proposal_controls(grid, mean: float, scale: float) -> dict:
-    """The q-mean and q-scale sliders over a proposal grid (shared by notebooks 05 and 06)."""
-    return {
-        "mean": W.FloatSlider(value=mean, min=float(grid.means[0]), max=float(grid.means[-1]),
-                              step=float(grid.means[1] - grid.means[0]), description="q mean",
-                              readout_format=".2f"),
-        "scale": W.FloatLogSlider(value=scale, base=2.0, min=float(grid.log2_scales[0]),
-                                  max=float(grid.log2_scales[-1]),
-                                  step=float(grid.log2_scales[1] - grid.log2_scales[0]),
-                                  description="q scale", readout_format=".3g"),
-    }
 
 
 def proposal_app(grid: ProposalGrid, *, mean: float = 0.0, scale: float = 1.0, samples: int = 100,

@@ -1,6 +1,6 @@
 """Notebook 06, the ELBO and its gap: log p(x) = ELBO(q) + KL(q || p(z | x)), and the IWAE bound.
 
-The model is notebook 05's toy problem (:func:`lvmlib.widgets.nb05.toy_problem`): a
+The model is notebook 05's toy problem (:func:`lvmlib.toy.toy_problem`): a
 ``LinearGaussian`` with a 1-D latent whose posterior for the observed x is N(1.5, 0.25^2),
 so for a Gaussian q = N(mean, scale^2) the KL to the posterior is exact
 (``torch.distributions.kl_divergence``) while the ELBO and the IWAE bound L_K are Monte
@@ -21,15 +21,16 @@ import ipywidgets as W
 import numpy as np
 import torch
 from matplotlib.patches import Rectangle
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from lvmlib import estimators as est
 from lvmlib.models import NonlinearLVM
 from lvmlib.plotting import new_figure
-from lvmlib.widgets.core import SliderApp
-from lvmlib.widgets.nb05 import (LOG2_SCALES, MEANS, block_estimates, gaussian_proposals, proposal_controls,
-                                 toy_problem)
 from lvmlib.device import one_thread
+from lvmlib.exact import grid_kl
+# the toy problem and the repeated estimates live in a core module; re-exported for the notebook
+from lvmlib.toy import block_estimates, gaussian_mvn, gaussian_proposals, toy_problem  # noqa: F401
+from lvmlib.widgets.core import LOG2_SCALES, MEANS, SliderApp, proposal_controls
 
 __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "gaussian_mvn", "nonlinear_problem", "grid_kl",
            "best_gaussian", "nonlinear_figure", "examples",
@@ -38,16 +39,6 @@ __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "gaussian_mvn", "nonl
 
 #: numbers of samples K of the IWAE bound offered by the K slider.
 K_VALUES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-
-
-def gaussian_mvn(means, scales, *, dtype=torch.float64) -> MultivariateNormal:
-    """q_b = N(means[b], scales[b]^2) over a 1-D latent as a ``MultivariateNormal`` (batch [B],
-    event [1]), the type of ``LinearGaussian.posterior``, so ``kl_divergence(q, posterior)``
-    applies directly.  The same distributions as :func:`lvmlib.widgets.nb05.gaussian_proposals`."""
-    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype).reshape(-1, 1)  # [B, 1]
-    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype).reshape(-1, 1, 1)  # [B, 1, 1]
-    loc, scale = torch.broadcast_tensors(loc, scale[..., 0])
-    return MultivariateNormal(loc, scale_tril=scale.unsqueeze(-1))
 
 
 @dataclass
@@ -105,7 +96,7 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
     """ELBO, exact KL and IWAE bounds for every q of the slider grid, and the ELBO surface.
 
     - KL(q || p(z | x)): ``torch.distributions.kl_divergence`` against ``model.posterior(x)``.
-    - ELBO and L_K: :func:`lvmlib.widgets.nb05.block_estimates` (``total`` samples per q from
+    - ELBO and L_K: :func:`lvmlib.toy.block_estimates` (``total`` samples per q from
       :func:`lvmlib.estimators.log_weights`, cut into total // K runs of K samples for each K).
     - the surface: :func:`lvmlib.estimators.elbo` with ``surface_samples`` samples per q, on
       a grid twice as fine as the sliders' (default).  Its Monte Carlo error (~0.01 nats
@@ -114,7 +105,7 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
 
     Args:
         model, x: a model with an exact Gaussian posterior and a 1-D latent, and x [1, Dx]
-            (:func:`lvmlib.widgets.nb05.toy_problem`).
+            (:func:`lvmlib.toy.toy_problem`).
 
     Returns:
         a :class:`GapGrid`.
@@ -130,26 +121,27 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
         log_p = float(model.log_marginal(x)[0])
         post = model.posterior(x)
         mm, ss = np.meshgrid(means, 2.0**log2_scales, indexing="ij")  # [M, S]
-        kl = kl_divergence(gaussian_mvn(mm.ravel(), ss.ravel(), dtype=x.dtype), post).reshape(M, S).numpy()
+        dev = dict(dtype=x.dtype, device=x.device)
+        kl = kl_divergence(gaussian_mvn(mm.ravel(), ss.ravel(), **dev), post).reshape(M, S).cpu().numpy()
         elbo, elbo_se = np.zeros((M, S)), np.zeros((M, S))
         iwae, iwae_se = np.zeros((M, S, nK)), np.zeros((M, S, nK))
         for j, v in enumerate(log2_scales):
-            q = gaussian_proposals(means, np.full(M, 2.0**v), dtype=x.dtype)  # batch [M]
+            q = gaussian_proposals(means, np.full(M, 2.0**v), **dev)  # batch [M]
             row = block_estimates(x, model, q, ks, total, generator=generator)
-            runs = np.asarray(row["runs"], dtype=float)[:, None]  # [nK, 1]
-            iwae[:, j] = row["log_mean"].T
-            iwae_se[:, j] = (row["log_sd"] / np.sqrt(runs)).T
+            runs = np.asarray(row.runs, dtype=float)[:, None]  # [nK, 1]
+            iwae[:, j] = row.log_mean.T
+            iwae_se[:, j] = (row.log_sd / np.sqrt(runs)).T
             elbo[:, j], elbo_se[:, j] = iwae[:, j, 0], iwae_se[:, j, 0]  # K = 1: L_1 is the ELBO
         sm, ss_ = np.meshgrid(surface_means, 2.0**surface_log2_scales, indexing="ij")  # [Ms, Ss]
-        q_s = gaussian_proposals(sm.ravel(), ss_.ravel(), dtype=x.dtype)  # batch [Ms * Ss]
+        q_s = gaussian_proposals(sm.ravel(), ss_.ravel(), **dev)  # batch [Ms * Ss]
         surface = est.elbo(x.expand(sm.size, -1), model, q_s, surface_samples, generator=generator)
-        surface = surface.reshape(sm.shape).numpy()
+        surface = surface.reshape(sm.shape).cpu().numpy()
         z_grid = np.linspace(z_range[0], z_range[1], 651)
-        zt = torch.as_tensor(z_grid, dtype=x.dtype)[:, None]  # [Z, 1]
-        post_pdf = torch.exp(post.log_prob(zt)).numpy()  # [Z]
-        prior_pdf = torch.exp(model.prior().log_prob(zt)).numpy()
-        q_all = gaussian_proposals(mm.ravel(), ss.ravel(), dtype=x.dtype)  # batch [M * S]
-        q_pdf = torch.exp(q_all.log_prob(zt[:, None, :])).T.reshape(M, S, -1).numpy()  # [M, S, Z]
+        zt = torch.as_tensor(z_grid, **dev)[:, None]  # [Z, 1]
+        post_pdf = torch.exp(post.log_prob(zt)).cpu().numpy()  # [Z]
+        prior_pdf = torch.exp(model.prior().log_prob(zt)).cpu().numpy()
+        q_all = gaussian_proposals(mm.ravel(), ss.ravel(), **dev)  # batch [M * S]
+        q_pdf = torch.exp(q_all.log_prob(zt[:, None, :])).T.reshape(M, S, -1).cpu().numpy()  # [M, S, Z]
     return GapGrid(means, log2_scales, tuple(int(k) for k in ks), int(total), log_p, float(post.loc[0, 0]),
                    float(post.stddev[0, 0]), kl, elbo, elbo_se, iwae, iwae_se, surface_means, surface_log2_scales,
                    surface, int(surface_samples), z_grid, post_pdf, prior_pdf, q_pdf)
@@ -280,31 +272,15 @@ def examples():
 # ----------------------------------------------------------------------------------------
 
 
-def nonlinear_problem() -> tuple[NonlinearLVM, torch.Tensor]:
+def nonlinear_problem(*, device=None) -> tuple[NonlinearLVM, torch.Tensor]:
     """A 1-D ``NonlinearLVM`` (tanh MLP decoder, 2-D x, sigma 0.3, float64) and an x whose
     posterior has two modes (a broad one and a sharp one).
 
     Returns:
-        (model, x) with x of shape [1, 2].
+        (model, x) with x of shape [1, 2], on ``device`` (weights drawn on the CPU, then moved).
     """
     model = NonlinearLVM(1, 2, sigma=0.3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    return model.requires_grad_(False), torch.tensor([[-0.5, -0.4]], dtype=torch.float64)
-
-
-def grid_kl(q: Normal, gp) -> torch.Tensor:
-    """KL(q || p(z | x)) = sum_j q(z_j) [log q(z_j) - log p(z_j | x)] h, on the grid of ``gp``.
-
-    Args:
-        q: a ``Normal`` over the 1-D latent with any batch shape S (loc, scale of shape S).
-        gp: a :class:`lvmlib.models.GridPosterior` for one point (log_posterior [1, R]).
-
-    Returns:
-        tensor of shape S.
-    """
-    z = gp.axes[0]  # [R]
-    log_q = q.log_prob(z.reshape((-1,) + (1,) * len(q.batch_shape)))  # [R, *S]
-    log_post = gp.log_posterior[0].reshape((-1,) + (1,) * len(q.batch_shape))  # [R, 1...]
-    return (torch.exp(log_q) * (log_q - log_post)).sum(0) * gp.cell_volume
+    return model.requires_grad_(False).to(device), torch.tensor([[-0.5, -0.4]], dtype=torch.float64, device=device)
 
 
 def best_gaussian(gp, means, scales) -> tuple[float, float, float]:
@@ -314,8 +290,8 @@ def best_gaussian(gp, means, scales) -> tuple[float, float, float]:
     Returns:
         (mean, scale, KL).
     """
-    m = torch.as_tensor(np.asarray(means, dtype=float), dtype=gp.grid.dtype)
-    s = torch.as_tensor(np.asarray(scales, dtype=float), dtype=gp.grid.dtype)
+    m = torch.as_tensor(np.asarray(means, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
+    s = torch.as_tensor(np.asarray(scales, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
     with torch.no_grad(), one_thread():
         kl = torch.stack([grid_kl(Normal(mi, s, validate_args=False), gp) for mi in m])  # [M, S], a mean at a time
     i, j = divmod(int(kl.argmin()), kl.shape[1])
@@ -331,9 +307,9 @@ def nonlinear_figure(gp, q_mean: float, q_scale: float, iwae_k, iwae_mean, log_p
     import matplotlib.pyplot as plt
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.8))
-    z = gp.axes[0].numpy()
-    post = torch.exp(gp.log_posterior[0]).numpy()
-    q = torch.exp(Normal(q_mean, q_scale).log_prob(gp.axes[0])).numpy()
+    z = gp.axes[0].cpu().numpy()
+    post = torch.exp(gp.log_posterior[0]).cpu().numpy()
+    q = torch.exp(Normal(q_mean, q_scale).log_prob(gp.axes[0])).cpu().numpy()
     ax0.fill_between(z, post, color="0.8")
     ax0.plot(z, post, "k", lw=1.5, label="posterior p(z | x) (grid)")
     ax0.plot(z, q, "C0", lw=2, label=f"best Gaussian q = N({q_mean:.2f}, {q_scale:.2f}²)")

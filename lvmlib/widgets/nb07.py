@@ -19,36 +19,15 @@ import torch
 from torch.distributions import Bernoulli, Distribution, Independent
 
 from lvmlib.plotting import new_figure, tile_images
-from lvmlib.vae import DIGITS_RECIPE, VAE, train
+from lvmlib.recipes import LATENT_SIZES, per_class, train_vaes  # noqa: F401  (shared with notebook 08)
+from lvmlib.vae import evaluate_points
 from lvmlib.widgets.core import SliderApp
 
 __all__ = ["LATENT_SIZES", "MIXTURE_SIZES", "train_vaes", "score_vaes", "independent_pixels", "baseline_scores",
            "per_class", "Gallery", "gallery", "vae_app", "curves_figure", "examples"]
 
-#: latent sizes the notebook trains (one VAE each) and the slider offers.
-LATENT_SIZES = (2, 4, 8, 16)
 #: numbers of components of the mixture-of-Bernoullis baselines.
 MIXTURE_SIZES = (10, 50)
-
-
-def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_RECIPE["epochs"], *,
-               x_valid: torch.Tensor | None = None, recipe: dict = DIGITS_RECIPE,
-               generator: torch.Generator | None = None, progress: bool = True) -> tuple[dict, dict]:
-    """One VAE per latent size, built and trained one after the other with one generator.
-
-    ``VAE(D, d, recipe["hidden"], generator=generator)`` then ``train(model, x_train, epochs,
-    batch_size=recipe["batch_size"], lr=recipe["lr"], x_valid=x_valid, generator=generator)``:
-    the loop notebook 07 writes out.
-
-    Returns:
-        (models, histories): dicts latent size -> trained :class:`VAE` / ``train``'s history.
-    """
-    models, histories = {}, {}
-    for d in sizes:
-        models[d] = VAE(x_train.shape[1], d, recipe["hidden"], generator=generator)
-        histories[d] = train(models[d], x_train, epochs, batch_size=recipe["batch_size"], lr=recipe["lr"],
-                             x_valid=x_valid, generator=generator, progress=progress)
-    return models, histories
 
 
 def _mean_se(values: torch.Tensor) -> tuple[float, float]:
@@ -63,8 +42,9 @@ def score_vaes(models: dict, x: torch.Tensor, *, num_samples: int = 1000, elbo_s
     """Held-out ELBO and importance-sampled log p(x) of each VAE, in nats per point.
 
     ELBO: ``model.elbo(x, elbo_samples)`` (the mean of ``elbo_samples`` one-sample terms per
-    point).  log p(x): ``lvmlib.estimators.importance_sampling`` with the encoder as proposal
-    and ``num_samples`` samples (its own, independent of the ELBO's), log (1/K) sum_k
+    point).  log p(x): :func:`lvmlib.vae.evaluate_points` (what ``vae.evaluate`` averages:
+    importance sampling with the encoder as proposal) with ``num_samples`` samples (its own,
+    independent of the ELBO's), log (1/K) sum_k
     p(x, z_k) / q(z_k | x), a lower bound in expectation that tightens as K grows (Burda et al.
     2016 use K = 5000).
 
@@ -74,13 +54,11 @@ def score_vaes(models: dict, x: torch.Tensor, *, num_samples: int = 1000, elbo_s
         points; the gap's is paired), ``"k"`` (= num_samples) and the per-point arrays
         ``"elbo_points"``, ``"log_p_points"`` of shape (B,).
     """
-    from lvmlib import estimators
-
     out = {}
     for d, model in models.items():
         elbo = model.elbo(x, elbo_samples, generator=generator)  # [B]
-        log_p = estimators.importance_sampling(x, model, model.encoder, num_samples, generator=generator)  # [B]
-        row = {"k": num_samples, "elbo_points": elbo.numpy(), "log_p_points": log_p.numpy()}
+        log_p = evaluate_points(model, x, num_samples, generator=generator)  # [B]
+        row = {"k": num_samples, "elbo_points": elbo.cpu().numpy(), "log_p_points": log_p.cpu().numpy()}
         row["elbo"], row["elbo_se"] = _mean_se(elbo)
         row["log_p"], row["log_p_se"] = _mean_se(log_p)
         row["gap"], row["gap_se"] = _mean_se(log_p - elbo)
@@ -117,12 +95,6 @@ def baseline_scores(pixels: Distribution, mixtures: dict, x: torch.Tensor) -> di
     return out
 
 
-def per_class(y: torch.Tensor, per: int = 2) -> np.ndarray:
-    """Indices of the first ``per`` points of each class 0, 1, ..., in class order."""
-    y = np.asarray(y)
-    return np.concatenate([np.flatnonzero(y == c)[:per] for c in np.unique(y)])
-
-
 @dataclass
 class Gallery:
     """Everything the latent-size slider shows, decoded once (NumPy arrays, flat images)."""
@@ -151,9 +123,9 @@ def gallery(models: dict, histories: dict, scores: dict, baselines: dict, x_test
     sizes = tuple(sorted(models))
     floats = {d: {k: v for k, v in s.items() if not k.endswith("_points")} for d, s in scores.items()}
     return Gallery(
-        sizes=sizes, image_shape=tuple(image_shape), data=x.numpy(), labels=np.asarray(y_test)[idx],
-        recon={d: models[d].reconstruct(x).numpy() for d in sizes},
-        samples={d: models[d].sample(num_samples, generator=generator).numpy() for d in sizes},
+        sizes=sizes, image_shape=tuple(image_shape), data=x.cpu().numpy(), labels=np.asarray(y_test)[idx],
+        recon={d: models[d].reconstruct(x).cpu().numpy() for d in sizes},
+        samples={d: models[d].sample(num_samples, generator=generator).cpu().numpy() for d in sizes},
         valid={d: np.asarray(histories[d]["valid"]) for d in sizes},
         train={d: np.asarray(histories[d]["train"]) for d in sizes},
         scores=floats, baselines=dict(baselines),

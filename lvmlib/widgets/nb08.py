@@ -17,10 +17,12 @@ import numpy as np
 import torch
 from matplotlib.patches import Circle, Rectangle
 
+from lvmlib._util import noise
 from lvmlib.plotting import BinnedPoints, new_figure, tile_images
 from lvmlib.vae import INTERPOLATIONS, VAE, slerp
 from lvmlib.widgets.core import SliderApp
-from lvmlib.widgets.nb07 import per_class, train_vaes
+from lvmlib.exact import aggregate_posterior  # noqa: F401  (re-exported for the notebook)
+from lvmlib.recipes import per_class, train_vaes  # noqa: F401  (notebook 07's training loop, shared)
 
 __all__ = ["Paths", "interpolation_paths", "interpolation_app", "gaussian_norms", "norms_figure", "LatentMap",
            "latent_map", "latent_map_app", "Sweeps", "coordinate_sweeps", "coordinate_app", "aggregate_posterior",
@@ -83,21 +85,21 @@ def interpolation_paths(model: VAE, x: torch.Tensor, y: torch.Tensor, picks, *, 
     images = np.empty((len(INTERPOLATIONS), m, m, steps, x.shape[1]), dtype=np.float32)
     norms = np.empty((len(INTERPOLATIONS), m, m, steps), dtype=np.float32)
     norms_fine = np.empty((len(INTERPOLATIONS), m, m, fine), dtype=np.float32)
-    t_fine = torch.linspace(0.0, 1.0, fine).unsqueeze(-1)  # [F, 1]
-    codes = model.encoder(xs).mean  # [M, Dz]
+    codes = model.encoder(xs).mean  # [M, Dz], on the model's device
+    t_fine = torch.linspace(0.0, 1.0, fine, dtype=codes.dtype, device=codes.device).unsqueeze(-1)  # [F, 1]
     for k, method in enumerate(INTERPOLATIONS):
         for i in range(m):
             for j in range(m):
                 path, z = model.interpolate(xs[i], xs[j], steps, method, return_latents=True)  # [T, D], [T, Dz]
-                images[k, i, j] = path.numpy()
-                norms[k, i, j] = z.norm(dim=1).numpy()
+                images[k, i, j] = path.cpu().numpy()
+                norms[k, i, j] = z.norm(dim=1).cpu().numpy()
                 z0, z1 = codes[i], codes[j]
                 zf = slerp(z0, z1, t_fine) if method == "slerp" else (1 - t_fine) * z0 + t_fine * z1  # [F, Dz]
-                norms_fine[k, i, j] = zf.norm(dim=1).numpy()
+                norms_fine[k, i, j] = zf.norm(dim=1).cpu().numpy()
     d = model.latent_dim
-    return Paths(picks=picks, labels=np.asarray(y)[picks], data=xs.numpy(), recon=model.reconstruct(xs).numpy(),
+    return Paths(picks=picks, labels=np.asarray(y)[picks], data=xs.cpu().numpy(), recon=model.reconstruct(xs).cpu().numpy(),
                  t=np.linspace(0.0, 1.0, steps), methods=tuple(INTERPOLATIONS), images=images, norms=norms,
-                 t_fine=t_fine[:, 0].numpy(), norms_fine=norms_fine,
+                 t_fine=t_fine[:, 0].cpu().numpy(), norms_fine=norms_fine,
                  latent_dim=d, image_shape=tuple(image_shape), norm_band=(float(chi.ppf(0.05, d)), float(chi.ppf(0.95, d))))
 
 
@@ -178,22 +180,24 @@ def interpolation_app(paths: Paths, *, start: int = 0, end: int = 1, t: float = 
 
 
 @torch.no_grad()
-def gaussian_norms(dims=(2, 8, 64, 512), num: int = 2000, *, generator: torch.Generator | None = None) -> dict:
-    """Norms of z ~ N(0, I_d), and of the linear and slerp midpoints of independent pairs.
+def gaussian_norms(dims=(2, 8, 64, 512), num: int = 2000, *, generator: torch.Generator | None = None,
+                   device=None) -> dict:
+    """Norms of z ~ N(0, I_d), and of the linear and slerp midpoints of independent pairs
+    (drawn from ``generator`` on its device, computed on ``device``, default CPU).
 
     Returns:
         dict d -> {"norm": (num,), "linear": (num,), "slerp": (num,)} arrays, each divided by sqrt(d).
     """
-    half = torch.tensor([[0.5]])
+    half = torch.tensor([[0.5]], device=device)
     out = {}
     for d in dims:
-        z0 = torch.randn(num, d, generator=generator)  # [num, d]
-        z1 = torch.randn(num, d, generator=generator)
+        z0 = noise("randn", (num, d), generator, device=device)  # [num, d]
+        z1 = noise("randn", (num, d), generator, device=device)
         mid_lin = 0.5 * (z0 + z1)  # [num, d]
         mid_sl = torch.cat([slerp(a, b, half) for a, b in zip(z0, z1)])  # [num, d]
         s = d**0.5
-        out[d] = {"norm": (z0.norm(dim=1) / s).numpy(), "linear": (mid_lin.norm(dim=1) / s).numpy(),
-                  "slerp": (mid_sl.norm(dim=1) / s).numpy()}
+        out[d] = {"norm": (z0.norm(dim=1) / s).cpu().numpy(), "linear": (mid_lin.norm(dim=1) / s).cpu().numpy(),
+                  "slerp": (mid_sl.norm(dim=1) / s).cpu().numpy()}
     return out
 
 
@@ -246,16 +250,17 @@ def latent_map(model: VAE, x: torch.Tensor, y: torch.Tensor, *, limit: float = 3
         raise ValueError(f"the latent map needs a 2-D latent, got latent_dim={model.latent_dim}")
     n = int(round(2 * limit / step)) + 1
     values = np.round(np.linspace(-limit, limit, n), 10)
-    v = torch.as_tensor(values, dtype=torch.float32)
+    device = next(model.parameters()).device
+    v = torch.as_tensor(values, dtype=torch.float32, device=device)
     z = torch.stack(torch.meshgrid(v, v, indexing="ij"), dim=-1)  # [G, G, 2]
-    images = model.likelihood(z).mean.numpy()  # [G, G, D]
-    coarse = torch.linspace(-limit, limit, tiles)
+    images = model.likelihood(z).mean.cpu().numpy()  # [G, G, D]
+    coarse = torch.linspace(-limit, limit, tiles, device=device)
     zc = torch.stack(torch.meshgrid(coarse.flip(0), coarse, indexing="ij"), dim=-1)[..., [1, 0]]  # rows: z2 down
-    tiles_img = tile_images(model.likelihood(zc.reshape(-1, 2)).mean, image_shape, ncols=tiles)
+    tiles_img = tile_images(model.likelihood(zc.reshape(-1, 2)).mean.cpu(), image_shape, ncols=tiles)
     h = image_shape[0]
     spacing = 2 * limit / (tiles - 1)
     half = limit + spacing * (h / 2) / (h + 1)  # tile centres land on their z: pixel p <-> z = -limit + spacing * (p - (h-1)/2) / (h+1)
-    codes = model.encoder(x).mean.numpy()
+    codes = model.encoder(x).mean.cpu().numpy()
     return LatentMap(values=values, images=images, manifold=tiles_img, manifold_extent=(-half, half, -half, half),
                      codes=codes, labels=np.asarray(y), image_shape=tuple(image_shape))
 
@@ -361,13 +366,13 @@ def coordinate_sweeps(model: VAE, x: torch.Tensor, y: torch.Tensor, picks, *, li
     m, dz = codes.shape
     values = np.round(np.linspace(-limit, limit, num_values), 10)
     z = codes[:, None, None, :].repeat(1, dz, num_values, 1).clone()  # [M, Dz, V, Dz]
-    vals = torch.as_tensor(values, dtype=z.dtype)
+    vals = torch.as_tensor(values, dtype=z.dtype, device=z.device)
     for i in range(dz):
         z[:, i, :, i] = vals
-    images = model.likelihood(z).mean.numpy()  # [M, Dz, V, D]
-    all_codes = model.encoder(x).mean.numpy()  # [N, Dz]
-    return Sweeps(picks=picks, labels=np.asarray(y)[picks], data=xs.numpy(), codes=codes.numpy(), values=values,
-                  images=images, recon=model.reconstruct(xs).numpy(), activity=all_codes.var(0),
+    images = model.likelihood(z).mean.cpu().numpy()  # [M, Dz, V, D]
+    all_codes = model.encoder(x).mean.cpu().numpy()  # [N, Dz]
+    return Sweeps(picks=picks, labels=np.asarray(y)[picks], data=xs.cpu().numpy(), codes=codes.cpu().numpy(), values=values,
+                  images=images, recon=model.reconstruct(xs).cpu().numpy(), activity=all_codes.var(0),
                   share=label_share(all_codes, np.asarray(y)), image_shape=tuple(image_shape))
 
 
@@ -435,23 +440,6 @@ def coordinate_app(sw: Sweeps, *, digit: int = 0, coordinate: int = 1, value: fl
 # ----------------------------------------------------------------------------------------
 # the aggregate posterior
 # ----------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def aggregate_posterior(model: VAE, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of q(z) = (1/N) sum_n q(z | x_n), exactly (a mixture's moments):
-
-        E[z] = (1/N) sum_n mu_n,   Cov[z] = (1/N) sum_n diag(sigma_n^2) + (1/N) sum_n (mu_n - E z)(mu_n - E z)^T.
-
-    Returns:
-        (mean of shape (Dz,), covariance of shape (Dz, Dz)), float64 NumPy arrays.
-    """
-    q = model.encoder(x)
-    mu, var = q.mean.double(), q.variance.double()  # [N, Dz] each
-    mean = mu.mean(0)
-    centred = mu - mean
-    cov = torch.diag(var.mean(0)) + centred.T @ centred / mu.shape[0]
-    return mean.numpy(), cov.numpy()
 
 
 def examples():

@@ -26,6 +26,7 @@ import lvmlib
 from lvmlib.widgets import nb01
 
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 # %% [markdown]
 # ## A decoder: the same network for every z
@@ -59,7 +60,8 @@ for zi, mu, sd, xi in zip(z, px_given_z.mean, px_given_z.stddev, x):
 # All samples were drawn once, in the cell below; the sliders only redraw.
 
 # %%
-story = nb01.sample_story(nb01.story_decoders(sizes=(1, 2, 3, 4, 8)), num_samples=5000, generator=g)
+story = nb01.sample_story(nb01.story_decoders(sizes=(1, 2, 3, 4, 8), device=device), num_samples=5000,
+                         generator=g, device=device)
 
 # %%
 # NBVAL_IGNORE_OUTPUT

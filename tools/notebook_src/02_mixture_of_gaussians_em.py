@@ -31,6 +31,7 @@ from lvmlib.models import MixtureOfGaussians
 from lvmlib.widgets import nb02
 
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 # %% [markdown]
 # ## One Gaussian or a mixture?

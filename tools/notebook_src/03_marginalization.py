@@ -24,6 +24,7 @@ from lvmlib.models import BinaryLatentModel, NonlinearLVM, time_enumeration
 from lvmlib.widgets import nb03
 
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 # %% [markdown]
 # ## A sum over z: the mixture of Gaussians

@@ -34,6 +34,7 @@ from lvmlib.estimators import log_weights, naive_monte_carlo, uniform_box
 from lvmlib.widgets import nb04
 
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 # %% [markdown]
 # ## The estimator on a model with a known answer

@@ -34,6 +34,7 @@ from lvmlib import estimators as est
 from lvmlib.widgets import nb06
 
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 # %% [markdown]
 # ## A model with an exact posterior

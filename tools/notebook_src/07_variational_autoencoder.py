@@ -29,6 +29,7 @@ from lvmlib.widgets import nb07
 # waiting for each other trained 10 to 40 times slower than one (measured on this course machine), so use one.
 torch.set_num_threads(1)
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 data = lvmlib.load_dataset("digits", binarize=True)
 print(data)
@@ -164,7 +165,7 @@ for how, z in [("z = mu + sigma * eps (reparameterized)", q.mean + q.stddev * ep
 EPOCHS = 50
 models, histories = {}, {}
 for d in nb07.LATENT_SIZES:
-    models[d] = VAE(data.data_dim, d, DIGITS_RECIPE["hidden"], generator=g)
+    models[d] = VAE(data.data_dim, d, DIGITS_RECIPE["hidden"], generator=g).to(device)
     histories[d] = train(models[d], data.x_train, EPOCHS, batch_size=DIGITS_RECIPE["batch_size"],
                          lr=DIGITS_RECIPE["lr"], x_valid=data.x_test, generator=g, progress=True)
 

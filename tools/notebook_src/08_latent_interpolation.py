@@ -28,6 +28,7 @@ from lvmlib.widgets import nb08
 # waiting for each other trained 10 to 40 times slower than one (measured on this course machine), so use one.
 torch.set_num_threads(1)
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
 data = lvmlib.load_dataset("digits", binarize=True)
 print(data)
@@ -40,7 +41,7 @@ print(data)
 # %%
 # NBVAL_IGNORE_OUTPUT
 EPOCHS = 100
-models, histories = nb08.train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, progress=True)
+models, histories = nb08.train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, progress=True, device=device)
 
 # %%
 for d, model in models.items():
@@ -88,7 +89,7 @@ print(f"{len(picks)} digits, {len(picks) ** 2} ordered pairs x {len(paths.method
 # pairs of prior samples in each dimension: the norms divided by $\sqrt d$.
 
 # %%
-norms = nb08.gaussian_norms((2, 8, 64, 512), 2000, generator=g)
+norms = nb08.gaussian_norms((2, 8, 64, 512), 2000, generator=g, device=device)
 print(f"{'d':>4s} {'|z|/sqrt(d)':>18s} {'linear midpoint':>16s} {'slerp midpoint':>15s} "
       f"{'prior draws shorter than the median linear midpoint':>52s}")
 for d, nm in norms.items():
