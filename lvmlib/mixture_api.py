@@ -99,7 +99,7 @@ def check_X(estimator, X, *, reset: bool, device=None, dtype=None, min_samples: 
         np_dtype = [np.float64, np.float32] if dtype is None else _NUMPY_DTYPES[dtype]
         X = validate_data(estimator, X, reset=reset, dtype=np_dtype, ensure_all_finite=False,
                           ensure_min_samples=min_samples)
-        X = torch.from_numpy(np.ascontiguousarray(X))
+        X = torch.from_numpy(np.require(X, requirements=("C", "W")))   # read-only arrays are copied
         device = torch.device("cpu") if device is None else torch.device(device)
     dtype = resolve_dtype(dtype, X.dtype)
     if device.type == "mps" and dtype == torch.float64:
