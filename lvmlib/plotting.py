@@ -7,9 +7,10 @@ runs every notebook), so running a notebook never litters the disk.
 
 from __future__ import annotations
 
-import io
 import os
 import re
+import struct
+import zlib
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -55,7 +56,8 @@ def savefig(fig: Figure | bytes | memoryview, name: str, *, dpi: int = 110) -> P
 
 def new_figure(width: float = 8.0, height: float = 3.2, *, dpi: int = 72, layout: str | None = None) -> Figure:
     """A figure that is not managed by pyplot, so it is shown only where a widget puts it
-    (no duplicate inline copy) and can be rendered to PNG quickly with :func:`render_png`.
+    (no duplicate inline copy).  Sizes are in inches; a ``SliderApp`` sets the dpi it renders at
+    (``lvmlib.widgets.core.CSS_PX_PER_INCH`` CSS pixels per inch, times the pixel ratio).
 
     No automatic layout by default: a constrained layout costs ~100 ms per draw, which a
     slider cannot afford; call ``fig.subplots_adjust`` or pass ``layout="constrained"``."""
@@ -64,21 +66,33 @@ def new_figure(width: float = 8.0, height: float = 3.2, *, dpi: int = 72, layout
     return fig
 
 
-def render_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes, at the figure's own dpi, with light compression (speed
-    matters more than size for a slider)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
 def canvas_png(canvas) -> bytes:
-    """PNG bytes of what an Agg canvas holds now (no redraw)."""
-    from PIL import Image
+    """PNG bytes of what an Agg canvas holds now (no redraw), encoded for speed.
 
-    buf = io.BytesIO()
-    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    A slider redraws on every move, so the encoder matters: each row gets PNG's *Up* filter
+    (the difference to the row above: zero wherever the picture is flat or has vertical
+    edges, one numpy subtraction) and zlib compresses at level 1 in run-length mode
+    (``Z_RLE``).  For a 2x picture (1-3 Mpx) this is about twice as fast as Pillow's
+    ``compress_level=1`` (which tries five filters per row), for ~25% more bytes.
+    The RGBA buffer is kept as it is (dropping alpha costs a strided copy).
+    Spec: PNG (ISO/IEC 15948), sections 9 (filters) and 11.2 (IHDR, colour type 6).
+    """
+    import numpy as np
+
+    width, height = canvas.get_width_height(physical=True)
+    rgba = np.asarray(canvas.buffer_rgba()).reshape(height, width * 4)
+    rows = np.empty((height, width * 4 + 1), dtype=np.uint8)  # filter byte + filtered row
+    rows[:, 0] = 2  # Up
+    rows[0, 1:] = rgba[0]
+    np.subtract(rgba[1:], rgba[:-1], out=rows[1:, 1:])  # uint8 arithmetic wraps mod 256, as PNG wants
+    packer = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    data = packer.compress(rows) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
 
 
 def image_grid(ax, images, image_shape, *, ncols: int | None = None, pad: int = 1, cmap: str = "gray_r",
@@ -125,7 +139,7 @@ def _to_numpy(a):
     return np.asarray(a, dtype=float)
 
 
-__all__ = ["savefig", "new_figure", "render_png", "canvas_png", "image_grid", "tile_images", "figures_dir"]
+__all__ = ["savefig", "new_figure", "canvas_png", "image_grid", "tile_images", "figures_dir"]
 
 
 class BinnedPoints:
