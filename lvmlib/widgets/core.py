@@ -36,6 +36,7 @@ from lvmlib.plotting import canvas_png, savefig
 
 RATIO = 2  # device pixels per CSS pixel the picture is rendered for (hi-DPI laptop screens)
 CSS_PX_PER_INCH = 100  # CSS pixels per figure inch: 10 pt text shows ~14 CSS px (body text)
+MAX_BACKGROUNDS = 16  # cached static states per app (one is 4 bytes per pixel: ~9 MB at 2x)
 CONTROL_STYLE = {"description_width": "initial"}  # a label as wide as its text: never cut off
 
 
@@ -106,6 +107,7 @@ class SliderApp:
                               self.text, self.image])
         self.update()
         savefig(self.image.value, name)
+        self.warm()
 
     def css_width(self) -> str:
         """The picture's CSS width: its pixel width / ``ratio`` (shown at this size, never upscaled)."""
@@ -139,6 +141,51 @@ class SliderApp:
             self.text.value = text
         self.last_seconds = time.perf_counter() - t0
 
+    def warm(self, *, per_control: int = 2, budget_s: float = 2.0) -> int:
+        """Pre-render what the first move of each control will need, so that it is a blit.
+
+        For each control, the ``per_control`` values next to its current one (one step each
+        way) are drawn once without encoding: the redraw callback runs, a static state not seen
+        yet gets its background drawn and cached, and first-call costs (glyph caches, lazily
+        built paths) are paid now, during Run All, instead of on the student's first move.
+        Then the current values are drawn again.  Stops after ``budget_s`` seconds.
+
+        Returns:
+            how many states were drawn.
+        """
+        t0 = time.perf_counter()
+        current = self.values()
+        drawn = 0
+        try:
+            for name in self.controls:
+                for value in self._neighbours(name)[:per_control]:
+                    if time.perf_counter() - t0 > budget_s:
+                        return drawn
+                    self._redraw(**{**current, name: value})
+                    self._render(encode=False)
+                    drawn += 1
+        finally:
+            if drawn:
+                self._redraw(**current)
+                self._render(encode=False)  # the picture on screen is already this state's
+        return drawn
+
+    def _neighbours(self, name: str) -> list:
+        """The values one step either side of a control's current value (options or range)."""
+        c = self.controls[name]
+        if hasattr(c, "options") and not hasattr(c, "min"):
+            opts = [o[1] if isinstance(o, tuple) else o for o in c.options]
+            i = getattr(c, "index", None)
+            if i is None:
+                return []
+            return [opts[j] for j in (i + 1, i - 1) if 0 <= j < len(opts)]
+        if isinstance(c, W.FloatLogSlider):
+            e = np.log(c.value) / np.log(c.base)
+            return [float(c.base ** x) for x in (e + c.step, e - c.step) if c.min - 1e-9 <= x <= c.max + 1e-9]
+        if hasattr(c, "step") and hasattr(c, "min"):
+            return [type(c.value)(c.value + d) for d in (c.step, -c.step) if c.min <= c.value + d <= c.max]
+        return []
+
     def full_draw(self) -> None:
         """Forget the backgrounds: the next render draws everything (after a static change the
         app cannot see, such as new tick labels)."""
@@ -166,12 +213,12 @@ class SliderApp:
         arts.extend(a for a in self.fig.get_children() if a.get_animated() and a.get_visible())
         return sorted(arts, key=lambda a: a.get_zorder())
 
-    def _render(self) -> None:
+    def _render(self, *, encode: bool = True) -> None:
         key = self._static_state()
         background = self._backgrounds.get(key)
         if background is None:
             self.canvas.draw()  # animated artists are left out of a full draw
-            if len(self._backgrounds) >= 32:
+            if len(self._backgrounds) >= MAX_BACKGROUNDS:
                 self._backgrounds.pop(next(iter(self._backgrounds)))
             self._backgrounds[key] = self.canvas.copy_from_bbox(self.fig.bbox)
             self.full_draws += 1
@@ -179,7 +226,8 @@ class SliderApp:
             self.canvas.restore_region(background)
         for art in self._animated():
             self.fig.draw_artist(art)
-        self.image.value = canvas_png(self.canvas)
+        if encode:
+            self.image.value = canvas_png(self.canvas)
 
     def _on_change(self, change) -> None:
         if not self._hold:

@@ -510,6 +510,16 @@ PAGE_JS = r"""
       }
       return out;
     },
+    // After scrolling a control into view: let the page render what came into view (JupyterLab
+    // lays out and decodes off-screen cells lazily) before the key press, as a student
+    // reading the picture would.
+    async settle(ms) {
+      await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+      const inView = [...notebook().querySelectorAll('img')].filter(i => {
+        const b = i.getBoundingClientRect(); return b.bottom > 0 && b.top < innerHeight; });
+      await Promise.all(inView.map(i => i.decode().catch(() => null)));
+      await new Promise(r => setTimeout(r, ms));
+    },
     disarm() { const t = window.__lvm_timer; window.__lvm_timer = null; return t ? t.stop() : null; },
   };
 }
@@ -726,7 +736,9 @@ class LabNotebook:
                    timeout: float = 30.0) -> dict:
         """Move once; return ms from the key press (or the select's change) to the new picture.
 
-        Measured in the page, not from Python: the keydown/change event's ``timeStamp`` versus
+        The control is scrolled into view and the page left to render for a moment first
+        (``settle``): the timer measures the move, not JupyterLab laying out the cells that
+        the scroll brought into view.  Measured in the page, not from Python: the keydown/change event's ``timeStamp`` versus
         ``performance.now()`` when a MutationObserver sees the output's ``<img>`` ``src`` change
         (``src_ms``) and when that new image is decoded (``ms``).  For an output without an
         image (``has_picture=False``), ``ms`` is when its text changed.  Also, from the same
@@ -734,6 +746,8 @@ class LabNotebook:
         kernel) and ``frame_ms`` when the largest frame came back (the PNG; None without one).
         """
         want = "loaded" if has_picture else "text"
+        self.locator(control).scroll_into_view_if_needed()
+        self.page.evaluate("ms => window.__lvm.settle(ms)", 300)  # a student looks before moving
         self.page.evaluate("([i, want]) => window.__lvm.arm(i, want)", [control.index, want])
         try:
             self.move(control, direction)
