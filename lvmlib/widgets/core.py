@@ -25,6 +25,7 @@ label as wide as its text, so no label is cut off.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Callable, Mapping
 
@@ -168,6 +169,9 @@ class SliderApp:
             if drawn:
                 self._redraw(**current)
                 self._render(encode=False)  # the picture on screen is already this state's
+            # Collect the garbage of the notebook's set-up now (Run All), so that a full
+            # collection of the whole heap is not what the first move waits for.
+            gc.collect()
         return drawn
 
     def _neighbours(self, name: str) -> list:

@@ -736,9 +736,11 @@ class LabNotebook:
                    timeout: float = 30.0) -> dict:
         """Move once; return ms from the key press (or the select's change) to the new picture.
 
-        The control is scrolled into view and the page left to render for a moment first
-        (``settle``): the timer measures the move, not JupyterLab laying out the cells that
-        the scroll brought into view.  Measured in the page, not from Python: the keydown/change event's ``timeStamp`` versus
+        The control is scrolled into view and focused (JupyterLab then activates its cell,
+        re-styling the notebook) and the page left to render for a moment first (``settle``,
+        300 ms, less than a student takes between clicking a handle and moving it): the timer
+        measures the move, not JupyterLab laying out the cells that the scroll brought into
+        view or switching the active cell.  Measured in the page, not from Python: the keydown/change event's ``timeStamp`` versus
         ``performance.now()`` when a MutationObserver sees the output's ``<img>`` ``src`` change
         (``src_ms``) and when that new image is decoded (``ms``).  For an output without an
         image (``has_picture=False``), ``ms`` is when its text changed.  Also, from the same
@@ -746,8 +748,10 @@ class LabNotebook:
         kernel) and ``frame_ms`` when the largest frame came back (the PNG; None without one).
         """
         want = "loaded" if has_picture else "text"
-        self.locator(control).scroll_into_view_if_needed()
-        self.page.evaluate("ms => window.__lvm.settle(ms)", 300)  # a student looks before moving
+        loc = self.locator(control)
+        loc.scroll_into_view_if_needed()
+        loc.focus()  # as a student's click on the handle: JupyterLab makes its cell the active one
+        self.page.evaluate("ms => window.__lvm.settle(ms)", 300)  # ... and looks before moving it
         self.page.evaluate("([i, want]) => window.__lvm.arm(i, want)", [control.index, want])
         try:
             self.move(control, direction)

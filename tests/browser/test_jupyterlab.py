@@ -32,7 +32,10 @@ def test_every_slider_changes_the_picture(lab, chromium, name, tmp_path):
             problems = nb.problems()
             if problems:
                 raise labdriver.NotebookError(f"{name} after Run All Cells:\n" + "\n\n".join(problems))
-            failures += [f"{name}: {p}" for p in labdriver.picture_problems(nb.pictures())]
+            pictures = nb.pictures()
+            if not pictures:
+                failures.append(f"{name}: no picture found in the outputs after Run All Cells")
+            failures += [f"{name}: {p}" for p in labdriver.picture_problems(pictures)]
             failures += [f"{name}: {p}" for p in labdriver.label_problems(nb.labels())]
             controls = [c for c in nb.controls() if not c.disabled]
             if not controls:
