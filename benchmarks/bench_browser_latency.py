@@ -125,6 +125,8 @@ def main(argv=None) -> int:
                     help="target for every control's first move (default 150)")
     ap.add_argument("--scale", type=float, default=labdriver.DEVICE_SCALE_FACTOR,
                     help="device scale factor (window.devicePixelRatio) of the page (default 2)")
+    ap.add_argument("--folder", type=Path, default=None,
+                    help="notebook folder to serve (default: the repository's notebooks/)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
 
@@ -138,13 +140,13 @@ def main(argv=None) -> int:
         print(f"bench_browser_latency: skipped: {missing}")
         return 1 if labdriver.in_ci() else 0
 
-    names = [n for n in labdriver.notebook_names() if any(fnmatch.fnmatch(n, g) for g in args.notebooks)]
+    names = [n for n in labdriver.notebook_names(args.folder) if any(fnmatch.fnmatch(n, g) for g in args.notebooks)]
     if not names:
         print("bench_browser_latency: no notebooks matched")
         return 1
     t0 = time.monotonic()
     rows = []
-    with sync_playwright() as pw, labdriver.LabServer() as lab:
+    with sync_playwright() as pw, labdriver.LabServer(args.folder) as lab:
         browser = labdriver.launch_browser(pw, executable)
         try:
             for name in names:
