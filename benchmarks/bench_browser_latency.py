@@ -2,8 +2,10 @@
 
 For every slider (and dropdown) of every notebook in ``notebooks/``: open the notebook in
 JupyterLab in headless Chromium, run all cells, then press ArrowRight (ArrowLeft once the
-handle reaches its end) ``--moves`` times, each time waiting until the new picture is on the
-page and the kernel is idle again.  One warm-up move per control is not counted.
+handle reaches its end) ``1 + --moves`` times, each time waiting until the new picture is on
+the page and the kernel is idle again.  The first move of each control after Run All Cells
+(the one a student feels) is reported on its own; the rest are the warm moves.  The page runs
+at device scale factor 2 (``--scale``), as on a hi-DPI laptop.
 
 Measured in the page with JavaScript, not from Python: from the ``keydown`` event's
 ``timeStamp`` (a dropdown: its ``change`` event) to ``performance.now()`` when the new PNG in
@@ -15,9 +17,10 @@ message leaves on the websocket; *kernel round trip* = until the largest frame (
 comes back (server + kernel: the redraw callback, the PNG encode, the transport); *show* =
 until the new image is decoded in the page.
 
-Target (issue 9): median <= 100 ms per control.
+Targets: first move after Run All: median over controls <= 60 ms, every control <= 150 ms
+(issue 16); warm moves: median <= 100 ms per control (issue 9).
 
-    .venv/bin/python benchmarks/bench_browser_latency.py [--moves 10] [--notebooks 01_*] [--check]
+    .venv/bin/python benchmarks/bench_browser_latency.py [--moves 10] [--notebooks 01_*] [--scale 2] [--check]
 
 Uses the server/browser driver of the browser test (``tests/browser/labdriver.py``).  Without
 Chromium or Playwright it prints why and exits 0 (1 when ``CI`` is set).
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,11 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"
 
 import labdriver  # noqa: E402
 
-TARGET_MS = 100.0
+TARGET_MS = 100.0  # warm median per control (issue 9)
+FIRST_TARGET_MS = 60.0  # median over controls of the first move after Run All (issue 16)
+FIRST_MAX_MS = 150.0  # every control's first move (issue 16)
 
 
-def measure_notebook(lab, browser, name: str, moves: int) -> list[dict]:
-    nb = labdriver.LabNotebook(lab, labdriver.new_page(browser), name)
+def measure_notebook(lab, browser, name: str, moves: int, scale: float) -> list[dict]:
+    nb = labdriver.LabNotebook(lab, labdriver.new_page(browser, scale=scale), name)
     rows = []
     try:
         nb.open()
@@ -53,46 +59,58 @@ def measure_notebook(lab, browser, name: str, moves: int) -> list[dict]:
         for control in (c for c in nb.controls() if not c.disabled):
             has_picture = bool(nb.fingerprint(control)["pictures"])
             direction, runs = +1, []
-            for k in range(moves + 1):  # k == 0: warm-up
+            for _ in range(moves + 1):  # the first: the first move of this control after Run All
                 direction = nb.next_direction(control, direction)
-                r = nb.timed_move(control, direction, has_picture=has_picture)
-                if k:
-                    runs.append(r)
-            times = [r["ms"] for r in runs]
+                runs.append(nb.timed_move(control, direction, has_picture=has_picture))
+            first, warm = runs[0], runs[1:]
+            times = [r["ms"] for r in warm]
 
             def median_of(key):
-                vals = [r[key] for r in runs if r[key] is not None]
+                vals = [r[key] for r in warm if r[key] is not None]
                 return float(np.median(vals)) if vals else float("nan")
 
             rows.append({
                 "notebook": name.removesuffix(".ipynb"),
                 "control": f"{control.name} ({control.kind}, cell {control.cell})",
+                "first": first["ms"], "first_split": _split(first["ms"], first["sent_ms"], first["frame_ms"]),
                 "median": float(np.median(times)),
                 "p90": float(np.percentile(times, 90)),
                 "moves": len(times),
                 "what": "picture" if has_picture else "text",
                 # medians of: key -> message sent, -> PNG frame back, -> decoded
-                "sent": median_of("sent_ms"), "frame": median_of("frame_ms"),
+                "split": _split(float(np.median(times)), median_of("sent_ms"), median_of("frame_ms")),
             })
-            print(f"    {rows[-1]['control']}: median {rows[-1]['median']:.0f} ms", file=sys.stderr)
+            print(f"    {rows[-1]['control']}: first {first['ms']:.0f} ms ({rows[-1]['first_split']}), "
+                  f"warm median {rows[-1]['median']:.0f} ms", file=sys.stderr)
     finally:
         nb.close()
         lab.shutdown_kernels()
     return rows
 
 
-def table(rows: list[dict], target: float) -> str:
-    lines = ["| notebook | slider | median ms | p90 ms | moves | split: front end / kernel round trip / show |",
-             "|---|---|---:|---:|---:|---|"]
+def _split(total, sent, frame) -> str:
+    """front end / kernel round trip / show, in ms."""
+    if sent is None or np.isnan(sent):
+        return "- / - / -"
+    if frame is None or np.isnan(frame):
+        return f"{sent:.0f} / - / -"
+    return f"{sent:.0f} / {frame - sent:.0f} / {total - frame:.0f}"
+
+
+def table(rows: list[dict], target: float, first_target: float, first_max: float) -> str:
+    lines = ["| notebook | control | first move ms | warm median ms | warm p90 ms | warm moves | "
+             "split of first / warm: front end, kernel round trip, show |",
+             "|---|---|---:|---:|---:|---:|---|"]
     for r in rows:
-        flag = "" if r["median"] <= target else " (over target)"
         what = "" if r["what"] == "picture" else " (text output)"
-        if np.isnan(r["frame"]):
-            split = f"{r['sent']:.0f} / - / -"
-        else:
-            split = f"{r['sent']:.0f} / {r['frame'] - r['sent']:.0f} / {r['median'] - r['frame']:.0f}"
-        lines.append(f"| {r['notebook']} | {r['control']}{what} | {r['median']:.0f}{flag} | {r['p90']:.0f} | "
-                     f"{r['moves']} | {split} |")
+        f_flag = " (over)" if r["first"] > first_max else ""
+        w_flag = " (over)" if r["median"] > target else ""
+        lines.append(f"| {r['notebook']} | {r['control']}{what} | {r['first']:.0f}{f_flag} | {r['median']:.0f}{w_flag} | "
+                     f"{r['p90']:.0f} | {r['moves']} | {r['first_split']} ; {r['split']} |")
+    firsts = [r["first"] for r in rows]
+    warms = [r["median"] for r in rows]
+    lines.append(f"| **all {len(rows)} controls** | median (max) | **{np.median(firsts):.0f}** ({max(firsts):.0f}) | "
+                 f"**{np.median(warms):.0f}** ({max(warms):.0f}) | | | |")
     return "\n".join(lines)
 
 
@@ -101,7 +119,15 @@ def main(argv=None) -> int:
     ap.add_argument("--moves", type=int, default=10, help="timed key presses per control (plus one warm-up)")
     ap.add_argument("--notebooks", nargs="*", default=["*"], help="glob(s) of notebook names (default: all)")
     ap.add_argument("--target", type=float, default=TARGET_MS, help="median target in ms (default 100)")
-    ap.add_argument("--check", action="store_true", help="exit 1 when a control's median is over the target")
+    ap.add_argument("--first-target", type=float, default=FIRST_TARGET_MS,
+                    help="target for the median over controls of the first move (default 60)")
+    ap.add_argument("--first-max", type=float, default=FIRST_MAX_MS,
+                    help="target for every control's first move (default 150)")
+    ap.add_argument("--scale", type=float, default=labdriver.DEVICE_SCALE_FACTOR,
+                    help="device scale factor (window.devicePixelRatio) of the page (default 2)")
+    ap.add_argument("--folder", type=Path, default=None,
+                    help="notebook folder to serve (default: the repository's notebooks/)")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
 
     missing = None
@@ -114,28 +140,35 @@ def main(argv=None) -> int:
         print(f"bench_browser_latency: skipped: {missing}")
         return 1 if labdriver.in_ci() else 0
 
-    names = [n for n in labdriver.notebook_names() if any(fnmatch.fnmatch(n, g) for g in args.notebooks)]
+    names = [n for n in labdriver.notebook_names(args.folder) if any(fnmatch.fnmatch(n, g) for g in args.notebooks)]
     if not names:
         print("bench_browser_latency: no notebooks matched")
         return 1
     t0 = time.monotonic()
     rows = []
-    with sync_playwright() as pw, labdriver.LabServer() as lab:
+    with sync_playwright() as pw, labdriver.LabServer(args.folder) as lab:
         browser = labdriver.launch_browser(pw, executable)
         try:
             for name in names:
-                rows.extend(measure_notebook(lab, browser, name, args.moves))
+                rows.extend(measure_notebook(lab, browser, name, args.moves, args.scale))
         finally:
             browser.close()
-    print(f"\nKey press -> new picture decoded in the page (JupyterLab, headless Chromium; in-page timing: "
-          f"keydown timeStamp to img.decode(); {args.moves} moves per slider after one warm-up; "
-          f"target median <= {args.target:.0f} ms; {time.monotonic() - t0:.0f} s in all)\n")
-    print(table(rows, args.target))
-    slow = [r for r in rows if r["median"] > args.target]
-    if slow:
-        print(f"\n{len(slow)} of {len(rows)} controls over the {args.target:.0f} ms target: "
-              + ", ".join(f"{r['notebook']} {r['control']}" for r in slow))
-    return 1 if (args.check and slow) else 0
+    print(f"\nKey press -> new picture decoded in the page (JupyterLab, headless Chromium at device scale factor "
+          f"{args.scale:g}; in-page timing: keydown timeStamp to img.decode(); per control the first move after "
+          f"Run All Cells, then {args.moves} warm moves; {time.monotonic() - t0:.0f} s in all; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
+    print(table(rows, args.target, args.first_target, args.first_max))
+    firsts = [r["first"] for r in rows]
+    missed = []
+    if np.median(firsts) > args.first_target:
+        missed.append(f"first-move median {np.median(firsts):.0f} ms > {args.first_target:.0f} ms")
+    missed += [f"{r['notebook']} {r['control']}: first move {r['first']:.0f} ms > {args.first_max:.0f} ms"
+               for r in rows if r["first"] > args.first_max]
+    missed += [f"{r['notebook']} {r['control']}: warm median {r['median']:.0f} ms > {args.target:.0f} ms"
+               for r in rows if r["median"] > args.target]
+    if missed:
+        print(f"\ntargets missed:\n  " + "\n  ".join(missed))
+    return 1 if (args.check and missed) else 0
 
 
 if __name__ == "__main__":

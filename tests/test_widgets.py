@@ -63,16 +63,53 @@ def test_blit_redraws_only_animated_artists_and_notices_static_changes():
 
     app = SliderApp(fig, {"x": W.FloatSlider(0.5, min=0, max=1), "lim": W.FloatSlider(1, min=1, max=2)}, redraw,
                     name="test_blit")
-    assert app.full_draws == 1
+    assert app.full_draws == 2  # the first picture, and (warm) the next limit the first move of lim shows
     first = app.image.value
     app.set(x=0.2)
-    assert app.full_draws == 1 and app.image.value != first  # a blit
+    assert app.full_draws == 2 and app.image.value != first  # a blit
+    app.set(lim=1.1)
+    assert app.full_draws == 2  # the first move of lim was warmed at build time: a blit
     app.set(lim=2.0)
-    assert app.full_draws == 2  # limits changed: full draw
+    assert app.full_draws == 3  # limits changed: full draw
     app.set(lim=1.0)
-    assert app.full_draws == 2  # back to limits seen before: the cached background is reused
+    assert app.full_draws == 3  # back to limits seen before: the cached background is reused
     app.full_draw()
     app.set(x=0.3)
-    assert app.full_draws == 3
+    assert app.full_draws == 4
     with pytest.raises(KeyError, match="controls are"):
         app.set(nope=1)
+
+
+def test_picture_is_rendered_at_twice_its_css_size_and_labels_are_whole():
+    import io
+
+    from PIL import Image
+
+    from lvmlib.widgets.core import CONTROL_STYLE, CSS_PX_PER_INCH, RATIO
+
+    fig = new_figure(4, 3)
+    ax = fig.subplots()
+    line, = ax.plot([0, 1], [0, 1], animated=True)
+    slider = W.FloatSlider(0.5, min=0, max=1, description="a long description that must show whole")
+    app = SliderApp(fig, {"a": slider}, lambda a: line.set_ydata([0, a]), name="test_ratio")
+    width, height = Image.open(io.BytesIO(app.image.value)).size
+    assert (width, height) == (4 * CSS_PX_PER_INCH * RATIO, 3 * CSS_PX_PER_INCH * RATIO)
+    assert app.image.layout.width == f"{4 * CSS_PX_PER_INCH}px" and app.image.layout.max_width == "100%"
+    assert slider.style.description_width == CONTROL_STYLE["description_width"] == "initial"
+    with pytest.raises(ValueError, match="ratio must be a positive"):
+        SliderApp(new_figure(1, 1), {}, lambda: None, name="bad", ratio=0)
+
+
+def test_static_state_sees_a_changed_left_title_and_text():
+    fig = new_figure(3, 2)
+    ax = fig.subplots()
+    note = ax.text(0.5, 0.5, "a")
+
+    def redraw(k):
+        ax.set_title(f"k={k}", loc="left")
+        note.set_text(str(k))
+
+    app = SliderApp(fig, {"k": W.IntSlider(0, min=0, max=3)}, redraw, name="test_titles")
+    seen = app.full_draws
+    app.set(k=3)  # a value warming did not visit: the left title is static, so a full draw
+    assert app.full_draws == seen + 1

@@ -98,19 +98,31 @@ def launch_browser(playwright, executable: str | None = None):
                                       headless=True, timeout=60_000)
 
 
-def new_page(browser):
-    """A fresh context (own cookies/storage) and page, sized like a laptop screen."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+DEVICE_SCALE_FACTOR = 2  # a hi-DPI laptop screen, what most students have
+
+
+def new_page(browser, *, scale: float = DEVICE_SCALE_FACTOR):
+    """A fresh context (own cookies/storage) and page, sized like a laptop screen, with ``scale``
+    device pixels per CSS pixel (``window.devicePixelRatio``)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=scale)
     context.set_default_timeout(30_000)
     return context.new_page()
 
 
+SUBFOLDERS = ("solutions",)  # other editions of the notebooks, opened too when they exist
+
+
 def notebook_names(folder: Path | None = None) -> list[str]:
-    """The notebooks to check, sorted (``01_...`` to ``08_...``: whatever exists now)."""
+    """The notebooks to check, as paths relative to ``folder`` (default ``notebooks/``), sorted:
+    ``01_...`` to ``10_...`` (whatever exists now), then ``solutions/01_...`` and so on when the
+    solved edition ``notebooks/solutions/`` exists."""
     folder = Path(folder) if folder is not None else NOTEBOOKS
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    names = sorted(p.name for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    for sub in SUBFOLDERS:
+        names += sorted(f"{sub}/{p.name}" for p in (folder / sub).glob("*.ipynb") if not p.name.startswith("."))
+    return names
 
 
 def clean_copy(src: Path, dst: Path) -> None:
@@ -467,10 +479,74 @@ PAGE_JS = r"""
       return Promise.race([window.__lvm_timer.finished, new Promise(r => setTimeout(() => r(null), ms))]);
     },
     read() { return window.__lvm_timer ? window.__lvm_timer.m : null; },
+    // Every picture in the notebook's outputs, scrolled into view and decoded: its natural
+    // (pixel) width, the CSS width it is shown at, and device pixels per CSS pixel.
+    async pictures() {
+      const out = [];
+      const cells = [...notebook().querySelectorAll('.jp-Cell')];
+      for (const img of notebook().querySelectorAll('.jp-OutputArea-output img')) {
+        img.scrollIntoView({block: 'center'});
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        try { await img.decode(); } catch (e) { /* a broken image: natural width 0, reported below */ }
+        const css = img.getBoundingClientRect().width;
+        out.push({cell: cells.indexOf(img.closest('.jp-Cell')), natural: img.naturalWidth, css,
+                  dpr: window.devicePixelRatio,
+                  density: css > 0 ? img.naturalWidth / css * window.devicePixelRatio : null,
+                  widget: !!img.closest('.jupyter-widgets')});
+      }
+      return out;
+    },
+    // Every control label (a widget's description) that does not show its whole text.
+    async labels() {
+      const out = [];
+      const cells = [...notebook().querySelectorAll('.jp-Cell')];
+      for (const el of notebook().querySelectorAll('.jupyter-widgets .widget-label, .jupyter-widgets label')) {
+        if (!el.textContent.trim()) continue;
+        el.scrollIntoView({block: 'center'});
+        await new Promise(r => requestAnimationFrame(r));
+        out.push({cell: cells.indexOf(el.closest('.jp-Cell')), text: el.textContent.trim(),
+                  scroll: el.scrollWidth, client: el.clientWidth,
+                  truncated: el.scrollWidth > el.clientWidth + 1 || el.clientWidth === 0});
+      }
+      return out;
+    },
+    // After scrolling a control into view: let the page render what came into view (JupyterLab
+    // lays out and decodes off-screen cells lazily) before the key press, as a student
+    // reading the picture would.
+    async settle(ms) {
+      await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+      const inView = [...notebook().querySelectorAll('img')].filter(i => {
+        const b = i.getBoundingClientRect(); return b.bottom > 0 && b.top < innerHeight; });
+      await Promise.all(inView.map(i => i.decode().catch(() => null)));
+      await new Promise(r => setTimeout(r, ms));
+    },
     disarm() { const t = window.__lvm_timer; window.__lvm_timer = null; return t ? t.stop() : null; },
   };
 }
 """
+
+
+MIN_DENSITY = 1.9  # device pixels per CSS pixel every picture must have (issue 17)
+
+
+def picture_problems(pictures: list[dict], min_density: float = MIN_DENSITY) -> list[str]:
+    """The pictures (rows of ``window.__lvm.pictures()``) drawn with fewer than ``min_density``
+    device pixels per CSS pixel: blurry on the screen the page runs on, or not shown at all."""
+    out = []
+    for p in pictures:
+        where = f"cell {p['cell']}: {'slider picture' if p.get('widget') else 'figure'}"
+        if not p["natural"] or not p["css"]:
+            out.append(f"{where} is not shown (natural width {p['natural']}, CSS width {p['css']})")
+        elif p["density"] < min_density:
+            out.append(f"{where} has {p['density']:.2f} device pixels per CSS pixel (< {min_density}): "
+                       f"{p['natural']} px wide shown {p['css']:.0f} CSS px wide at devicePixelRatio {p['dpr']:g}")
+    return out
+
+
+def label_problems(labels: list[dict]) -> list[str]:
+    """The control labels (rows of ``window.__lvm.labels()``) cut off: text wider than its box."""
+    return [f"cell {lb['cell']}: control label {lb['text']!r} is cut off (text {lb['scroll']} px wide in a "
+            f"{lb['client']} px box)" for lb in labels if lb["truncated"]]
 
 
 @dataclass
@@ -571,6 +647,15 @@ class LabNotebook:
                        f"{[p['prompt'] for p in skipped]}): Run All stops at a failing cell")
         return out
 
+    # -- what the page shows -------------------------------------------------------------
+    def pictures(self) -> list[dict]:
+        """Every output picture: natural width, CSS width, device pixels per CSS pixel."""
+        return self.page.evaluate("() => window.__lvm.pictures()")
+
+    def labels(self) -> list[dict]:
+        """Every control label: its text and whether it is cut off."""
+        return self.page.evaluate("() => window.__lvm.labels()")
+
     # -- controls ----------------------------------------------------------------------
     def controls(self) -> list[Control]:
         return [Control(**c) for c in self.page.evaluate("() => window.__lvm.controls()")]
@@ -651,7 +736,11 @@ class LabNotebook:
                    timeout: float = 30.0) -> dict:
         """Move once; return ms from the key press (or the select's change) to the new picture.
 
-        Measured in the page, not from Python: the keydown/change event's ``timeStamp`` versus
+        The control is scrolled into view and focused (JupyterLab then activates its cell,
+        re-styling the notebook) and the page left to render for a moment first (``settle``,
+        300 ms, less than a student takes between clicking a handle and moving it): the timer
+        measures the move, not JupyterLab laying out the cells that the scroll brought into
+        view or switching the active cell.  Measured in the page, not from Python: the keydown/change event's ``timeStamp`` versus
         ``performance.now()`` when a MutationObserver sees the output's ``<img>`` ``src`` change
         (``src_ms``) and when that new image is decoded (``ms``).  For an output without an
         image (``has_picture=False``), ``ms`` is when its text changed.  Also, from the same
@@ -659,6 +748,10 @@ class LabNotebook:
         kernel) and ``frame_ms`` when the largest frame came back (the PNG; None without one).
         """
         want = "loaded" if has_picture else "text"
+        loc = self.locator(control)
+        loc.scroll_into_view_if_needed()
+        loc.focus()  # as a student's click on the handle: JupyterLab makes its cell the active one
+        self.page.evaluate("ms => window.__lvm.settle(ms)", 300)  # ... and looks before moving it
         self.page.evaluate("([i, want]) => window.__lvm.arm(i, want)", [control.index, want])
         try:
             self.move(control, direction)

@@ -1,9 +1,12 @@
 """Every notebook, opened in a real JupyterLab in headless Chromium, as a student would.
 
 For each notebook in ``notebooks/``: open it, Run > Run All Cells, fail on any error output,
+check that every picture is sharp on the hi-DPI screen the page emulates (device scale
+factor 2: at least 1.9 device pixels per CSS pixel) and that no control label is cut off,
 then move every slider with the keyboard (ArrowRight, then ArrowLeft back; a dropdown to
 another option and back) and check that the picture it drives changes in the page (the
 ``<img>``'s bytes, not just its blob URL).  nbval cannot do this: it skips widget views.
+Both editions: ``notebooks/*.ipynb`` and, when it exists, ``notebooks/solutions/*.ipynb``.
 
 Needs Chromium from the OS (``apt-get install chromium``) and Playwright (the ``browser``
 extra); skipped without them, except under ``CI`` where that is a failure.
@@ -29,7 +32,16 @@ def test_every_slider_changes_the_picture(lab, chromium, name, tmp_path):
             problems = nb.problems()
             if problems:
                 raise labdriver.NotebookError(f"{name} after Run All Cells:\n" + "\n\n".join(problems))
+            pictures = nb.pictures()
+            if not pictures:
+                failures.append(f"{name}: no picture found in the outputs after Run All Cells")
+            failures += [f"{name}: {p}" for p in labdriver.picture_problems(pictures)]
+            labels = nb.labels()
+            failures += [f"{name}: {p}" for p in labdriver.label_problems(labels)]
             controls = [c for c in nb.controls() if not c.disabled]
+            if controls and not labels:
+                failures.append(f"{name}: controls but no control label found (labdriver's label selector is out "
+                                "of date with ipywidgets?)")
             if not controls:
                 raise labdriver.NotebookError(f"{name}: no slider or dropdown on the page after running it "
                                               "(DESIGN.md: every notebook has at least one slider)")
@@ -46,7 +58,7 @@ def test_every_slider_changes_the_picture(lab, chromium, name, tmp_path):
         except labdriver.NotebookError as err:
             failures.append(str(err))
         if failures:
-            shot = tmp_path / f"{name}.png"
+            shot = tmp_path / f"{name.replace('/', '_')}.png"
             try:
                 nb.page.screenshot(path=str(shot), full_page=True)
                 failures.append(f"screenshot: {shot}")

@@ -30,6 +30,7 @@ from lvmlib.gmm import GaussianMixture
 from lvmlib.models import MixtureOfGaussians
 from lvmlib.widgets import nb02
 
+lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
 device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 

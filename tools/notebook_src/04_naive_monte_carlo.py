@@ -33,6 +33,7 @@ import lvmlib
 from lvmlib.estimators import log_weights, naive_monte_carlo, uniform_box
 from lvmlib.widgets import nb04
 
+lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
 device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 

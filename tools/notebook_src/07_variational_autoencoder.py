@@ -28,6 +28,7 @@ from lvmlib.widgets import nb07
 # Networks this small gain nothing from a second intra-op thread, and on a busy machine two threads
 # waiting for each other trained 10 to 40 times slower than one (measured on this course machine), so use one.
 torch.set_num_threads(1)
+lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
 device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
