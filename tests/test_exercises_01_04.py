@@ -97,3 +97,40 @@ def test_story_check_on_the_notebook_decoder_shape():
     assert ex._LinearTanhDecoder(2, 3, 0.5)(z32).mean.shape == (5, 3)
     with pytest.raises(ValueError, match="latent_dim"):
         ex._LinearTanhDecoder(2, 3, 0.5)(torch.zeros(5, 4))
+
+
+# -- the notebooks 01-04 carry their exercises (structure of issue 13, read from the sources) --------------
+
+import re  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from nbbuild import BEGIN, parse  # noqa: E402
+
+SOURCES_01_04 = sorted(p for p in (ROOT / "tools" / "notebook_src").glob("0[1-4]_*.py"))
+CHECKS = {"01": ["check_sample_story"], "02": ["check_e_step", "check_m_step"], "03": ["check_mixture_log_px"],
+          "04": ["check_naive_mc"]}
+
+
+@pytest.mark.parametrize("src", SOURCES_01_04, ids=lambda p: p.stem[:2])
+def test_notebook_structure(src):
+    cells = parse(src.read_text(), "student").cells
+    md = [(i, c.source) for i, c in enumerate(cells) if c.cell_type == "markdown"]
+    first = cells[0].source
+    assert "You will learn" in first and "Before this notebook" in first, "objectives and prerequisites on top"
+    exercises = [i for i, text in md if re.match(r"#+ .*Exercise", text)]
+    assert len(exercises) >= 3
+    folded = [text for _, text in md if re.match(r"#+ .*Exercise", text) and "<details><summary>Answer</summary>" in text]
+    assert len(folded) >= 2, "the non-code exercises fold their answers"
+    notes = [i for i, text in md if text.startswith("## Instructor notes")]
+    takeaway = [i for i, text in md if text.startswith("## What to take away")]
+    assert notes and takeaway and takeaway[0] < notes[0], "take-aways stay; instructor notes at the end"
+    student_path = "\n".join(c.source for c in cells[:notes[0]])
+    assert "target" not in student_path.lower() or "<= 25 ms" not in student_path
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    for check in CHECKS[src.stem[:2]]:
+        assert f"exercises.{check}(" in code
+    solved = "\n".join(c.source for c in parse(src.read_text(), "solutions").cells if c.cell_type == "code")
+    assert "NotImplementedError" in code and "NotImplementedError" not in solved and BEGIN not in solved
