@@ -204,11 +204,435 @@ def check_function(
 
 # == 01 latent variable models ==
 
+def _parts(fn: Callable, count: int, names: str) -> Callable:
+    """``fn`` whose answer must be a tuple of ``count`` values (else a clear error)."""
+    def call(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if not isinstance(out, (tuple, list)) or len(out) != count:
+            got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"one {type(out).__name__}"
+            raise ValueError(f"return {count} values ({names}), got {got}")
+        return tuple(out)
+    return call
+
+
+def _same_nan_ok(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, str]:
+    """:func:`same`, except that NaN matches NaN at the same place (to recognise a mistake's NaN)."""
+    got_t, want_t = _as_tuple(got), _as_tuple(want)
+    if len(got_t) == len(want_t):
+        g2, w2 = [], []
+        for g, w in zip(got_t, want_t):
+            if isinstance(g, torch.Tensor) and isinstance(w, torch.Tensor) and g.shape == w.shape:
+                g, w = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
+                both = torch.isnan(g) & torch.isnan(w)
+                g, w = g.masked_fill(both, 0.0), w.masked_fill(both, 0.0)
+            g2.append(g)
+            w2.append(w)
+        got, want = tuple(g2), tuple(w2)
+    return same(got, want, rtol=rtol, atol=atol)
+
+
+def _check_parts(exercise: str, student: Callable, reference: Callable, cases: Sequence[Case],
+                 parts: Sequence[tuple[str, Sequence[Mistake]]], *, passed: str = "", **kw) -> Report:
+    """Check a function that returns several values, each value against its own listed mistakes.
+
+    ``parts`` lists (label, mistakes) per returned value, in order; each Mistake's ``fn`` returns
+    the whole tuple.  The report is the first wrong value's (it names the value), or a pass.
+    """
+    names = ", ".join(label for label, _ in parts)
+    student = _parts(student, len(parts), names)
+    reports = []
+    for i, (label, mistakes) in enumerate(parts):
+        pick = (lambda f, i=i: (lambda *a, **k: f(*a, **k)[i]))
+        own = [Mistake(m.name, m.explain, pick(m.fn)) for m in mistakes]
+        report = check_function(f"{exercise} [{label}]", pick(student), pick(reference), cases, own,
+                                compare=lambda g, w: _same_nan_ok(g, w, **kw))
+        if report.status in ("todo", "error"):
+            return Report(exercise, report.status, report.message.replace(f" [{label}]", ""), None)
+        reports.append(report)
+    wrong = [r for r in reports if r.status == "wrong"]
+    if not wrong:
+        extra = f" {passed}" if passed else ""
+        return Report(exercise, "passed", f"{exercise}: passed on all {len(cases)} cases ({names}).{extra}")
+    first = wrong[0]
+    also = [label for (label, _), r in zip(parts, reports) if r.status == "wrong" and r is not first]
+    more = f"\n  (also not yet right: {', '.join(also)})" if also else ""
+    return Report(exercise, "wrong", first.message + more, first.mistake)
+
+
+class _LinearTanhDecoder:
+    """A small fixed decoder for the checks: p(x | z) = N(mu(z), diag sigma(z)^2), float64.
+
+    mu(z) = A z + b, sigma(z) = s * (1 + 0.5 tanh(c . z)); ``latent_dim``, ``data_dim`` as
+    GaussianDecoder's.  Returns ``Independent(Normal(mu, sigma), 1)``.
+    """
+
+    def __init__(self, latent_dim: int, data_dim: int, scale: float):
+        g = torch.Generator().manual_seed(17 + latent_dim)
+        self.latent_dim, self.data_dim, self.scale = latent_dim, data_dim, scale
+        self.A = torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64)
+        self.b = torch.randn(data_dim, generator=g, dtype=torch.float64)
+        self.c = torch.randn(latent_dim, generator=g, dtype=torch.float64)
+
+    def __call__(self, z: torch.Tensor):
+        from torch.distributions import Independent, Normal
+
+        if z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have last dimension {self.latent_dim} (decoder.latent_dim), got shape "
+                             f"{tuple(z.shape)}")
+        z = z.to(torch.float64)
+        mu = z @ self.A.T + self.b  # [..., Dx]
+        sigma = self.scale * (1 + 0.5 * torch.tanh(z @ self.c)).unsqueeze(-1).expand_as(mu)  # [..., Dx]
+        return Independent(Normal(mu, sigma), 1)
+
+    def __repr__(self) -> str:
+        return f"a test decoder (latent_dim {self.latent_dim}, data_dim {self.data_dim}, noise about {self.scale})"
+
+
+def _story_reference(decoder, num_samples: int, generator: torch.Generator):
+    z = torch.randn(num_samples, decoder.latent_dim, generator=generator, dtype=torch.float64)  # [N, Dz]
+    px = decoder(z)
+    x = px.mean + px.stddev * torch.randn(px.mean.shape, generator=generator, dtype=px.mean.dtype)  # [N, Dx]
+    return z, x
+
+
+def _story_summary(fn: Callable) -> Callable:
+    """Run a sampler ``fn(decoder, num_samples, generator)`` and summarise what it drew.
+
+    The summary: shapes of z and x; for 200 or more samples, the mean and standard deviation of
+    z (should be 0 and 1), the correlation between z's first two points' coordinates across
+    samples (0: independent draws), and of the standardised residual r = (x - mu(z)) / sigma(z)
+    (mean 0, std 1: x was drawn from p(x | z) at the z returned).
+    """
+    def run(decoder, num_samples: int, seed: int):
+        out = _parts(fn, 2, "z, x")(decoder, num_samples, torch.Generator().manual_seed(seed))
+        z, x = (torch.as_tensor(v).detach().to(torch.float64) for v in out)
+        summary = {"z shape": list(z.shape), "x shape": list(x.shape)}
+        if num_samples >= 200 and list(z.shape) == [num_samples, decoder.latent_dim] and \
+                list(x.shape) == [num_samples, decoder.data_dim]:
+            px = decoder(z)
+            r = (x - px.mean) / px.stddev
+            summary.update({"z mean": z.mean().item(), "z std": z.std().item(),
+                            "z distinct": float(z.unique().numel() > num_samples // 2),
+                            "r mean": r.mean().item(), "r std": r.std().item()})
+        return summary
+    return run
+
+
+def _story_compare(got: dict, want: dict) -> tuple[bool, str]:
+    for key, w in want.items():
+        if key not in got:
+            return False, f"could not check {key} (shapes: z {got.get('z shape')}, x {got.get('x shape')})"
+        g = got[key]
+        if isinstance(w, list):
+            if g != w:
+                return False, f"{key} {g}, expected {w}"
+        elif not (abs(g - w) < 0.1 * max(1.0, abs(w))) or g != g:
+            return False, f"{key} {g:.3g}, expected about {w:.3g}"
+    return True, ""
+
+
+_STORY_MISTAKES = [
+    Mistake("no-noise", "X is the decoder's mean mu(z): step 2 must DRAW x ~ p(x | z), i.e. add the noise "
+            "sigma(z) * eps with eps ~ N(0, I) (or use decoder(z).sample()).",
+            lambda dec, n, g: (lambda z: (z, dec(z).mean))(torch.randn(n, dec.latent_dim, generator=g, dtype=torch.float64))),
+    Mistake("unscaled-noise", "The noise is not scaled: x = mu(z) + eps has noise of size 1; use "
+            "mu(z) + sigma(z) * eps (decoder(z).stddev is sigma(z)).",
+            lambda dec, n, g: (lambda z: (z, dec(z).mean + torch.randn(n, dec.data_dim, generator=g, dtype=torch.float64)))(
+                torch.randn(n, dec.latent_dim, generator=g, dtype=torch.float64))),
+    Mistake("variance-as-scale", "The noise is scaled by the variance sigma(z)^2 (decoder(z).variance); "
+            "multiply eps by the standard deviation sigma(z) (decoder(z).stddev).",
+            lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).variance * torch.randn(n, dec.data_dim, generator=g, dtype=torch.float64)))(
+                torch.randn(n, dec.latent_dim, generator=g, dtype=torch.float64))),
+    Mistake("other-z", "X was drawn at a different z than the one returned: draw z once, and draw x "
+            "from decoder(z) at that same z (return that z with its x).",
+            lambda dec, n, g: (torch.randn(n, dec.latent_dim, generator=g, dtype=torch.float64),
+                               _story_reference(dec, n, g)[1])),
+    Mistake("one-z", "Every sample shares one z: draw a fresh z for each sample, shape "
+            "[num_samples, decoder.latent_dim].",
+            lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * torch.randn(n, dec.data_dim, generator=g, dtype=torch.float64)))(
+                torch.randn(1, dec.latent_dim, generator=g, dtype=torch.float64).expand(n, -1))),
+    Mistake("uniform-z", "Z is not drawn from the prior N(0, I) (torch.rand is uniform on [0, 1]); use torch.randn.",
+            lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * torch.randn(n, dec.data_dim, generator=g, dtype=torch.float64)))(
+                torch.rand(n, dec.latent_dim, generator=g, dtype=torch.float64))),
+]
+
+
+def check_sample_story(sample_story: Callable) -> Report:
+    """Exercise 1.1: ``sample_story(decoder, num_samples, generator) -> (z, x)``.
+
+    z ~ N(0, I) of shape [num_samples, decoder.latent_dim]; x ~ p(x | z) = decoder(z), shape
+    [num_samples, decoder.data_dim].  Checked on decoders with a 1-D and a 3-D latent, small
+    and large noise, and a single sample: shapes, the moments of z, and that the residual
+    (x - mu(z)) / sigma(z) is standard normal (x drawn at the returned z, noise scaled right).
+    """
+    dec1, dec3, dec_big = _LinearTanhDecoder(1, 2, 0.3), _LinearTanhDecoder(3, 2, 0.1), _LinearTanhDecoder(2, 3, 2.0)
+    cases = [Case("latent size 1, 4000 samples", (dec1, 4000, 0)),
+             Case("latent size 3, 4000 samples", (dec3, 4000, 1)),
+             Case("large noise (sigma about 2), 4000 samples", (dec_big, 4000, 2)),
+             Case("a single sample", (dec3, 1, 3))]
+    mistakes = [Mistake(m.name, m.explain, _story_summary(m.fn)) for m in _STORY_MISTAKES]
+    return check_function("Exercise 1.1 (sampling from the generative story)", _story_summary(sample_story),
+                          _story_summary(_story_reference), cases, mistakes, compare=_story_compare,
+                          passed="z follows the prior and x | z follows the decoder's Gaussian.")
+
+
 # == 02 mixtures of Gaussians and EM ==
+
+def _mvn_log_prob(x, means, covariances):
+    from torch.distributions import MultivariateNormal
+
+    return MultivariateNormal(means, covariances).log_prob(x.unsqueeze(-2))  # [N, K]
+
+
+def _e_step_reference(x, weights, means, covariances):
+    log_joint = torch.log(weights) + _mvn_log_prob(x, means, covariances)  # [N, K]
+    return torch.exp(log_joint - torch.logsumexp(log_joint, dim=1, keepdim=True))  # [N, K]
+
+
+def _e_step_cases() -> list[Case]:
+    d = torch.float64
+    w3 = torch.tensor([0.5, 0.3, 0.2], dtype=d)
+    mu3 = torch.tensor([[-2.0, 0.0], [1.0, 1.0], [2.0, -1.5]], dtype=d)
+    cov3 = torch.stack([torch.tensor([[1.0, 0.3], [0.3, 0.5]], dtype=d), 0.4 * torch.eye(2, dtype=d),
+                        torch.tensor([[0.8, -0.2], [-0.2, 0.3]], dtype=d)])
+    x = torch.tensor([[-1.5, 0.2], [0.0, 0.5], [1.8, -1.0], [0.5, 0.5], [3.0, 1.0]], dtype=d)
+    far = torch.tensor([[60.0, -40.0], [-55.0, 30.0], [0.0, 0.0]], dtype=d)  # log-densities about -2000
+    return [Case("K = 3, 5 points", (x, w3, mu3, cov3)),
+            Case("points far from every component (log-densities about -2000)", (far, w3, mu3, cov3)),
+            Case("K = 1", (x, torch.ones(1, dtype=d), mu3[:1], cov3[:1])),
+            Case("a single data point", (x[1:2], w3, mu3, cov3))]
+
+
+_E_STEP_MISTAKES = [
+    Mistake("over-points", "The responsibilities are normalised over the data points (dim 0); each POINT's "
+            "responsibilities must sum to 1 over the components: normalise along dim 1 (over k).",
+            lambda x, w, m, c: (lambda lj: torch.exp(lj - torch.logsumexp(lj, dim=0, keepdim=True)))(
+                torch.log(w) + _mvn_log_prob(x, m, c))),
+    Mistake("exp-first", "You exponentiated before normalising: far from every component pi_k N(x; mu_k, "
+            "Sigma_k) underflows to 0 and 0 / 0 gives NaN. Normalise in log space: "
+            "log r = log_joint - logsumexp(log_joint, dim=1, keepdim=True), then exp.",
+            lambda x, w, m, c: (lambda p: p / p.sum(1, keepdim=True))(torch.exp(torch.log(w) + _mvn_log_prob(x, m, c)))),
+    Mistake("no-weights", "You left out the mixture weights: r_nk is proportional to pi_k N(x_n; mu_k, Sigma_k); "
+            "add log pi_k to the log-densities before normalising.",
+            lambda x, w, m, c: (lambda lj: torch.exp(lj - torch.logsumexp(lj, dim=1, keepdim=True)))(_mvn_log_prob(x, m, c))),
+    Mistake("log-resp", "You returned the log-responsibilities; return the responsibilities themselves (exp of them).",
+            lambda x, w, m, c: (lambda lj: lj - torch.logsumexp(lj, dim=1, keepdim=True))(torch.log(w) + _mvn_log_prob(x, m, c))),
+    Mistake("unnormalised", "The responsibilities are not normalised: divide pi_k N(x_n; mu_k, Sigma_k) by its sum "
+            "over k (in log space: subtract logsumexp over dim 1).",
+            lambda x, w, m, c: torch.exp(torch.log(w) + _mvn_log_prob(x, m, c))),
+]
+
+
+def check_e_step(e_step: Callable) -> Report:
+    """Exercise 2.1: ``e_step(x, weights, means, covariances) -> r``.
+
+    x [N, D], weights [K], means [K, D], covariances [K, D, D] -> responsibilities [N, K],
+    r_nk = pi_k N(x_n; mu_k, Sigma_k) / sum_j pi_j N(x_n; mu_j, Sigma_j), computed in log space.
+    """
+    return check_function("Exercise 2.1 (the E-step)", e_step, _e_step_reference, _e_step_cases(), _E_STEP_MISTAKES,
+                          rtol=1e-6, atol=1e-9, compare=lambda g, w: _same_nan_ok(g, w, rtol=1e-6, atol=1e-9),
+                          passed="Every point's responsibilities sum to 1, even where the densities underflow.")
+
+
+def _m_step(x, r, *, mean_div="Nk", cov_weighted=True, cov_div="Nk", centred=True, weights_div=True):
+    n_k = r.sum(0)  # [K]
+    weights = n_k / x.shape[0] if weights_div else n_k
+    sums = r.T @ x  # [K, D]
+    means = {"Nk": sums / n_k.unsqueeze(-1), "none": sums, "N": sums / x.shape[0]}[mean_div]
+    diff = x.unsqueeze(0) - means.unsqueeze(1) if centred else x.unsqueeze(0).expand(len(n_k), -1, -1)  # [K, N, D]
+    wts = r.T if cov_weighted else torch.ones_like(r.T)  # [K, N]
+    cov = torch.einsum("kn,kni,knj->kij", wts, diff, diff)  # [K, D, D]
+    div = {"Nk": n_k if cov_weighted else torch.full_like(n_k, x.shape[0]), "N": torch.full_like(n_k, x.shape[0])}[cov_div]
+    return weights, means, cov / div.reshape(-1, 1, 1)
+
+
+def _m_step_reference(x, r):
+    return _m_step(x, r)
+
+
+def _m_step_cases() -> list[Case]:
+    d = torch.float64
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(7, 2, generator=g, dtype=d) * torch.tensor([1.5, 0.7], dtype=d) + torch.tensor([1.0, -2.0], dtype=d)
+    r = torch.softmax(2 * torch.randn(7, 3, generator=g, dtype=d), dim=1)  # [7, 3], rows sum to 1
+    return [Case("K = 3, 7 points, soft responsibilities", (x, r)),
+            Case("K = 1 (every r_n1 = 1)", (x, torch.ones(7, 1, dtype=d))),
+            Case("hard responsibilities (0 or 1), K = 2", (x, torch.tensor([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 4, dtype=d))),
+            Case("a single data point", (x[:1], torch.tensor([[0.25, 0.75]], dtype=d)))]
+
+
+_M_WEIGHT_MISTAKES = [
+    Mistake("weights-not-normalised", "The weights are the counts N_k = sum_n r_nk; divide by N so that they sum to 1.",
+            lambda x, r: _m_step(x, r, weights_div=False)),
+]
+_M_MEAN_MISTAKES = [
+    Mistake("means-not-divided", "The means are sums: divide sum_n r_nk x_n by N_k = sum_n r_nk (not by 1).",
+            lambda x, r: _m_step(x, r, mean_div="none")),
+    Mistake("means-over-N", "The means are divided by N; divide by N_k = sum_n r_nk, the (soft) number of points "
+            "of component k.", lambda x, r: _m_step(x, r, mean_div="N")),
+]
+_M_COV_MISTAKES = [
+    Mistake("cov-unweighted", "The covariances ignore the responsibilities: weight each outer product "
+            "(x_n - mu_k)(x_n - mu_k)^T by r_nk and divide by N_k.", lambda x, r: _m_step(x, r, cov_weighted=False)),
+    Mistake("cov-over-N", "The covariances are divided by N; divide sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T by N_k.",
+            lambda x, r: _m_step(x, r, cov_div="N")),
+    Mistake("cov-not-centred", "The covariances are not centred: use x_n - mu_k (with the NEW mean mu_k), "
+            "not x_n.", lambda x, r: _m_step(x, r, centred=False)),
+    Mistake("cov-means-not-divided", "The means are sums (divide by N_k), and the covariances built from them are "
+            "wrong too.", lambda x, r: _m_step(x, r, mean_div="none")),
+    Mistake("cov-means-over-N", "The means are divided by N instead of N_k, and the covariances built from them are "
+            "wrong too.", lambda x, r: _m_step(x, r, mean_div="N")),
+]
+
+
+def check_m_step(m_step: Callable) -> Report:
+    """Exercise 2.2: ``m_step(x, r) -> (weights, means, covariances)``.
+
+    x [N, D], r [N, K] -> weights [K] = N_k / N, means [K, D] = sum_n r_nk x_n / N_k,
+    covariances [K, D, D] = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T / N_k, N_k = sum_n r_nk.
+    """
+    return _check_parts("Exercise 2.2 (the M-step)", m_step, _m_step_reference, _m_step_cases(),
+                        [("weights", _M_WEIGHT_MISTAKES), ("means", _M_MEAN_MISTAKES),
+                         ("covariances", _M_COV_MISTAKES)], rtol=1e-6, atol=1e-9,
+                        passed="Each Gaussian is fit to its points, weighted by the responsibilities.")
+
 
 # == 03 marginalization ==
 
+def _mixture_terms(x, weights, means, stds):
+    from torch.distributions import Normal
+
+    return Normal(means, stds).log_prob(x.unsqueeze(-1))  # [N, K]
+
+
+def _mixture_log_px_reference(x, weights, means, stds):
+    return torch.logsumexp(torch.log(weights) + _mixture_terms(x, weights, means, stds), dim=-1)  # [N]
+
+
+def _mixture_cases() -> list[Case]:
+    d = torch.float64
+    w = torch.tensor([0.5, 0.3, 0.2], dtype=d)
+    mu = torch.tensor([-2.5, 1.0, 3.0], dtype=d)
+    sd = torch.tensor([0.7, 0.5, 0.8], dtype=d)
+    return [Case("K = 3, 5 points", (torch.tensor([-3.0, -1.0, 0.5, 2.0, 4.0], dtype=d), w, mu, sd)),
+            Case("points far away (log-densities about -2000)", (torch.tensor([60.0, -65.0], dtype=d), w, mu, sd)),
+            Case("K = 1", (torch.tensor([0.0, 1.5], dtype=d), torch.ones(1, dtype=d), mu[:1], sd[:1])),
+            Case("a single data point", (torch.tensor([0.7], dtype=d), w, mu, sd))]
+
+
+_MIXTURE_MISTAKES = [
+    Mistake("sum-probabilities", "You added up the probabilities and took the log: far from every component each "
+            "term pi_k N(x; mu_k, sigma_k^2) underflows to 0 and log 0 = -inf. Stay in log space: "
+            "logsumexp over k of (log pi_k + log N(x; mu_k, sigma_k^2)).",
+            lambda x, w, m, s: torch.log((w * _mixture_terms(x, w, m, s).exp()).sum(-1))),
+    Mistake("no-log-weights", "You forgot the mixture weights: each term is log pi_k + log N(x; mu_k, sigma_k^2); "
+            "add torch.log(weights) before the logsumexp.",
+            lambda x, w, m, s: torch.logsumexp(_mixture_terms(x, w, m, s), dim=-1)),
+    Mistake("weights-not-logged", "You added the weights pi_k themselves in log space; add their logs, log pi_k.",
+            lambda x, w, m, s: torch.logsumexp(w + _mixture_terms(x, w, m, s), dim=-1)),
+    Mistake("max-term", "You kept only the largest term (a max over k); p(x) adds up ALL the terms: use "
+            "torch.logsumexp over k.",
+            lambda x, w, m, s: (torch.log(w) + _mixture_terms(x, w, m, s)).max(-1).values),
+    Mistake("minus-logK", "You subtracted log K, as if averaging; the weights already sum to 1, so p(x) is the plain "
+            "sum over k: no - log K.",
+            lambda x, w, m, s: _mixture_log_px_reference(x, w, m, s) - math.log(len(w))),
+    Mistake("over-points", "You took the logsumexp over the data points (dim 0); sum over the components k "
+            "(the last dimension), one log p(x) per point.",
+            lambda x, w, m, s: torch.logsumexp(torch.log(w) + _mixture_terms(x, w, m, s), dim=0)),
+]
+
+
+def check_mixture_log_px(mixture_log_px: Callable) -> Report:
+    """Exercise 3.1: ``mixture_log_px(x, weights, means, stds) -> log p(x)``.
+
+    x [N], weights [K], means [K], stds [K] -> [N]:
+    log p(x) = logsumexp_k [log pi_k + log N(x; mu_k, sigma_k^2)].
+    """
+    return check_function("Exercise 3.1 (log p(x) of a mixture by logsumexp)", mixture_log_px,
+                          _mixture_log_px_reference, _mixture_cases(), _MIXTURE_MISTAKES, rtol=1e-7, atol=1e-9,
+                          compare=lambda g, w: _same_nan_ok(g, w, rtol=1e-7, atol=1e-9),
+                          passed="Right far from every component too, where the terms underflow.")
+
+
 # == 04 naive Monte Carlo ==
+
+def _naive_mc(log_w, *, reduce="lse", se="right", ddof=1):
+    n = log_w.shape[0]
+    if reduce == "lse":
+        log_p = torch.logsumexp(log_w, 0) - math.log(n)  # [B]
+    elif reduce == "mean-log":
+        log_p = log_w.mean(0)
+    elif reduce == "no-logN":
+        log_p = torch.logsumexp(log_w, 0)
+    else:  # "exp-first"
+        log_p = torch.log(log_w.exp().mean(0))
+    ratio = torch.exp(log_w - log_p)  # w_k / p-hat, [N, B]
+    if se == "right":
+        rel = ratio.std(0, correction=ddof) / math.sqrt(n)
+    elif se == "over-N":
+        rel = ratio.std(0, correction=ddof) / n
+    elif se == "no-sqrtN":
+        rel = ratio.std(0, correction=ddof)
+    else:  # "log-weights"
+        rel = log_w.std(0, correction=ddof) / math.sqrt(n)
+    return log_p, rel
+
+
+def _naive_mc_cases() -> list[Case]:
+    d = torch.float64
+    g = torch.Generator().manual_seed(4)
+    spread = -0.5 * (3 * torch.randn(2000, 2, generator=g, dtype=d)) ** 2 - 1.0  # [2000, 2]: weights spread far
+    return [Case("N = 5 samples, 2 data points", (torch.tensor([[-1.0, -3.0], [-2.0, -0.5], [-0.3, -4.0],
+                                                                [-5.0, -1.0], [-1.5, -2.0]], dtype=d),)),
+            Case("log-weights about -2000", (torch.tensor([[-2000.0], [-2001.5], [-1999.0], [-2003.0]], dtype=d),)),
+            Case("N = 2000 weights of very different sizes", (spread,)),
+            Case("N = 2 samples, 1 data point", (torch.tensor([[-1.0], [-3.0]], dtype=d),))]
+
+
+_MC_ESTIMATE_MISTAKES = [
+    Mistake("mean-log", "You averaged the log-weights: by Jensen's inequality mean(log w) <= log mean(w), so that is "
+            "biased low (it is an ELBO, not log p-hat). Average the weights, in log space: "
+            "logsumexp(log_w, 0) - log N.", lambda lw: _naive_mc(lw, reduce="mean-log")),
+    Mistake("no-logN", "You forgot the - log N: logsumexp adds the N weights up; their average needs - log N.",
+            lambda lw: _naive_mc(lw, reduce="no-logN")),
+    Mistake("exp-first", "You exponentiated before averaging: exp(-2000) underflows to 0 and log 0 = -inf. "
+            "Stay in log space: logsumexp(log_w, 0) - log N.", lambda lw: _naive_mc(lw, reduce="exp-first")),
+]
+_MC_SE_MISTAKES = [
+    Mistake("se-over-N", "The standard error divides by N; it is std(w) / sqrt(N) (the variance of a mean of N "
+            "draws is Var[w] / N).", lambda lw: _naive_mc(lw, se="over-N")),
+    Mistake("se-no-sqrtN", "That is the spread of ONE weight, std(w) / p-hat; the standard error of the average of "
+            "N weights is that divided by sqrt(N).", lambda lw: _naive_mc(lw, se="no-sqrtN")),
+    Mistake("se-of-log-weights", "You took the spread of the log-weights; the standard error is that of the "
+            "weights themselves, relative to p-hat: std(w / p-hat) / sqrt(N), with w / p-hat = exp(log_w - log p-hat).",
+            lambda lw: _naive_mc(lw, se="log-weights")),
+    Mistake("se-mean-log", "The estimate averages the log-weights (Jensen: biased low), and the standard "
+            "error relative to it is off too; fix log p-hat first.", lambda lw: _naive_mc(lw, reduce="mean-log")),
+    Mistake("se-exp-first", "Exponentiating first made p-hat 0 (underflow), so the relative standard error is 0 / 0; "
+            "fix log p-hat first (stay in log space).", lambda lw: _naive_mc(lw, reduce="exp-first")),
+    Mistake("se-no-logN", "Log p-hat lacks the - log N, so w / p-hat is N times too small; fix log p-hat first.",
+            lambda lw: _naive_mc(lw, reduce="no-logN")),
+]
+
+
+def check_naive_mc(naive_mc: Callable) -> Report:
+    """Exercise 4.1: ``naive_mc(log_w) -> (log_p_hat, rel_se)``.
+
+    log_w [N, B]: log p(x_b | z_k) for N prior samples z_k -> log p-hat [B] =
+    log (1/N sum_k w_k), and the relative standard error se(p-hat) / p-hat =
+    std(w / p-hat) / sqrt(N) [B] (std with N - 1, torch's default; with N also passes).
+    """
+    report = _check_parts("Exercise 4.1 (the naive Monte Carlo estimate and its standard error)", naive_mc, _naive_mc,
+                          _naive_mc_cases(), [("log p-hat", _MC_ESTIMATE_MISTAKES), ("relative standard error", _MC_SE_MISTAKES)],
+                          rtol=1e-6, atol=1e-9, passed="Log space throughout, and the error falls as 1/sqrt(N).")
+    if report.status == "wrong" and "[relative standard error]" in report.message:
+        biased = _check_parts("Exercise 4.1 (the naive Monte Carlo estimate and its standard error)", naive_mc,
+                              lambda lw: _naive_mc(lw, ddof=0), _naive_mc_cases(),
+                              [("log p-hat", ()), ("relative standard error", ())], rtol=1e-6, atol=1e-9,
+                              passed="(Your std divides by N, not N - 1: fine for large N.)")
+        if biased.passed:
+            return biased
+    return report
 
 # == 05 importance sampling ==
 

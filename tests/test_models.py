@@ -343,6 +343,15 @@ def test_time_enumeration_reports_seconds_per_n():
     assert all(isinstance(s, float) and s > 0 for s in seconds.values())
 
 
+def test_time_enumeration_cpu_clock_restores_threads():
+    threads = torch.get_num_threads()
+    seconds = time_enumeration([2, 12], data_dim=3, num_points=1, clock="cpu", generator=gen(30))
+    assert list(seconds) == [2, 12] and all(s >= 0 for s in seconds.values())
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="clock"):
+        time_enumeration([2], clock="gpu")
+
+
 def test_binary_latent_model_errors():
     with pytest.raises(ValueError):
         BinaryLatentModel(0, 3)

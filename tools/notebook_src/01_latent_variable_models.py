@@ -1,6 +1,19 @@
 # %% [markdown]
 # # 01 · Latent variable models: the generative story
 #
+# **You will learn to**
+# - tell a latent variable model as a two-step sampling recipe, $z \sim p(z)$ then $x \sim p_\theta(x \mid z)$, and
+#   write that recipe in a few lines of PyTorch (Exercise 1.1);
+# - see how a neural decoder turns one simple Gaussian per $z$ into a flexible marginal $p_\theta(x)$,
+#   an infinite mixture, and what the latent size and the noise scale do to it;
+# - recognise the discrete case (a mixture of Gaussians) and the linear case (probabilistic PCA,
+#   $p(x) = \mathcal N(b, W W^\top + \sigma^2 I)$) as the same story.
+#
+# **Before this notebook:** none; this is the first. You need Gaussians, expectations and a little
+# PyTorch (tensors, `torch.randn`). Exercises are marked **Exercise**: code exercises have a check cell
+# right after them; the answers to the others are folded under "Answer".
+#
+# %% [markdown]
 # A **latent variable model** explains each data point $x$ by an unobserved cause $z$.
 # It is a recipe for generating data in two steps (CS236, lecture 5):
 #
@@ -15,7 +28,7 @@
 #
 # an *infinite mixture* of Gaussians, one for every $z$. Each piece is simple; the mixture need not be.
 # In this notebook you will sample from such models, see what the latent size and the noise do, and
-# check two claims on the numbers: conditioning on $z$ removes most of the variation in $x$, and for
+# check two claims on the numbers: given $z$, $x$ has a simple shape (one Gaussian blob), and for
 # a *linear* decoder the marginal is the Gaussian $\mathcal N(b, W W^\top + \sigma^2 I)$.
 
 # %%
@@ -47,6 +60,37 @@ for zi, mu, sd, xi in zip(z, px_given_z.mean, px_given_z.stddev, x):
           f"  ->  x = {xi.detach().numpy().round(2)}")
 
 # %% [markdown]
+# ### Exercise 1.1: sampling from the generative story
+#
+# Write the recipe yourself. `decoder(z)` returns $p(x \mid z)$ as a `torch.distributions` object with
+# `.mean` $= \mu_\theta(z)$ and `.stddev` $= \sigma_\theta(z)$; `decoder.latent_dim` is the size of $z$.
+# Draw `num_samples` latents from the prior $\mathcal N(0, I)$, then one $x$ from $p(x \mid z)$ for each,
+# using `generator` for every random draw (`torch.randn(..., generator=generator)`). Return `(z, x)`.
+
+# %%
+def sample_story(decoder, num_samples, generator):
+    """z ~ N(0, I) of shape [num_samples, decoder.latent_dim]; x ~ p(x | z), shape [num_samples, Dx]."""
+    ### BEGIN SOLUTION
+    z = torch.randn(num_samples, decoder.latent_dim, generator=generator)    # step 1: z ~ p(z)
+    px_given_z = decoder(z)                                                    # p(x | z), batch [num_samples]
+    eps = torch.randn(px_given_z.mean.shape, generator=generator)
+    x = px_given_z.mean + px_given_z.stddev * eps                              # step 2: x ~ p(x | z)
+    ### END SOLUTION
+    return z, x
+
+# %% [markdown]
+# Run the check: it calls your function on decoders with known parameters (a 1-D and a 3-D latent,
+# small and large noise, a single sample) and tests that $z$ follows the prior and that
+# $(x - \mu_\theta(z)) / \sigma_\theta(z)$ is standard normal, i.e. that $x$ was drawn at the $z$ you return.
+# If something is off it names the usual mistakes (no noise, noise not scaled, the variance used as a
+# scale, a different $z$ for $x$, ...). The rest of the notebook uses lvmlib, so it runs either way.
+
+# %%
+from lvmlib import exercises
+
+exercises.check_sample_story(sample_story)
+
+# %% [markdown]
 # ## Play with the story
 #
 # Below, every point on the right was made by the recipe: a $z$ on the left, then one draw from
@@ -69,10 +113,30 @@ story = nb01.sample_story(nb01.story_decoders(sizes=(1, 2, 3, 4, 8), device=devi
 nb01.generative_story_app(story, latent_size=1, noise=1.0, samples=2000)
 
 # %% [markdown]
+# ### Exercise 1.2: predict, then move the sliders
+#
+# Set **noise scale** to 0 and **latent size** to 1. (a) Before you look: what shape do the samples
+# make on the right? (b) Now move **latent size** to 2, still without noise. What changes, and why?
+# (c) Put the noise back to 1 and then raise it. Which picture, $p(x)$ or the blobs $p(x \mid z)$, changes more?
+#
+# <details><summary>Answer</summary>
+#
+# (a) A curve: without noise $x = \mu_\theta(z)$ exactly, and a 1-D $z$ traces the image of a line under the
+# decoder's mean function, a 1-D curve in the 2-D data space. (b) With $d = 2$ the decoder maps a plane
+# onto the plane: the samples fill an area, a 2-D region with sharp edges where the map folds. (c) The
+# noise widens each blob $p(x \mid z)$; the marginal gets blurred by the same amount, so thin structures in
+# $p(x)$ (the curve) disappear first. How much of $x$'s spread $z$ explains depends on that noise (see below).
+#
+# </details>
+
+# %% [markdown]
 # ## Conditioning on z makes x simpler
 #
-# Fix $z$ and what is left of $x$ is a single small Gaussian blob; the complicated shape of $p(x)$
-# comes from moving $z$. The law of total variance splits the spread of $x$ into the two parts:
+# Fix $z$ and what is left of $x$ is a single Gaussian blob; the complicated shape of $p(x)$
+# comes from moving $z$. That is the point of the model: $p(x \mid z)$ is simple in *shape* whatever
+# the decoder. How *big* the blob is relative to the whole of $p(x)$ is another matter: it depends on
+# the decoder's noise scale, which is small for this decoder (0.1 times a softplus), and would be large
+# for a noisier one. The law of total variance splits the spread of $x$ into the two parts:
 #
 # $$\operatorname{Var}[x] = \underbrace{\mathbb E_z\big[\operatorname{Var}[x \mid z]\big]}_{\text{noise left after conditioning}}
 #   + \underbrace{\operatorname{Var}_z\big[\mathbb E[x \mid z]\big]}_{\text{explained by } z} .$$
@@ -89,7 +153,12 @@ total_var = torch.as_tensor(x_all).var(0).sum().item()                       # t
 cond_var = (torch.as_tensor(story["scale"][1]) ** 2).sum(1).mean().item()   # E_z tr Var[x | z]
 print(f"total variance of x           : {total_var:.3f}")
 print(f"average variance given z     : {cond_var:.3f}  ({100 * cond_var / total_var:.0f}% of it)")
-assert cond_var < 0.25 * total_var, "conditioning on z should remove most of the variation"
+assert cond_var < 0.25 * total_var, "for this decoder's small noise, z explains most of the spread of x"
+
+# %% [markdown]
+# For *this* decoder, with its small noise, $z$ accounts for most of the spread of $x$. That is a property
+# of the decoder, not a law: raise the noise scale and $\mathbb E_z \operatorname{Var}[x \mid z]$ grows with
+# its square, while each $p(x \mid z)$ stays one Gaussian. What conditioning always buys is a simple shape.
 
 # %% [markdown]
 # ## When z is discrete: a mixture of Gaussians
@@ -150,10 +219,42 @@ print(f"relative error {rel_err:.4f} with n = {n}")
 assert rel_err < 0.02
 
 # %% [markdown]
+# ### Exercise 1.3: derive the linear case
+#
+# For $x = W z + b + \sigma \varepsilon$ with $z \sim \mathcal N(0, I_d)$ and $\varepsilon \sim \mathcal N(0, I)$
+# independent, show that $\mathbb E[x] = b$ and $\operatorname{Cov}[x] = W W^\top + \sigma^2 I$. Why is $p(x)$
+# Gaussian at all? And which part of $\operatorname{Cov}[x]$ is $\mathbb E_z \operatorname{Var}[x \mid z]$, which part
+# $\operatorname{Var}_z \mathbb E[x \mid z]$?
+#
+# <details><summary>Answer</summary>
+#
+# $\mathbb E[x] = W\, \mathbb E[z] + b + \sigma\, \mathbb E[\varepsilon] = b$. With $x - b = W z + \sigma \varepsilon$ and $z$,
+# $\varepsilon$ independent with identity covariances,
+# $\operatorname{Cov}[x] = \mathbb E[(Wz + \sigma\varepsilon)(Wz + \sigma\varepsilon)^\top] = W\, \mathbb E[z z^\top] W^\top + \sigma^2\, \mathbb E[\varepsilon \varepsilon^\top]
+# = W W^\top + \sigma^2 I$ (the cross terms vanish). $x$ is an affine function of the Gaussian vector
+# $(z, \varepsilon)$, and affine maps of Gaussians are Gaussian. Given $z$, $x \sim \mathcal N(Wz + b, \sigma^2 I)$:
+# $\mathbb E_z \operatorname{Var}[x \mid z] = \sigma^2 I$ (the noise) and $\operatorname{Var}_z \mathbb E[x \mid z] = W W^\top$ (explained by $z$),
+# the law of total variance again.
+#
+# </details>
+
+# %% [markdown]
 # ## What to take away
 #
 # - A latent variable model is a sampling recipe: $z \sim p(z)$, then $x \sim p_\theta(x \mid z)$.
 # - A neural decoder turns a simple Gaussian per $z$ into a flexible marginal $p_\theta(x)$.
-# - Given $z$, $x$ is simple; the difficulty is that $z$ is **never observed**. To learn $\theta$ from
+# - Given $z$, $x$ is simple in shape (one Gaussian); how much of the spread $z$ explains depends on the
+#   decoder's noise. The difficulty is that $z$ is **never observed**. To learn $\theta$ from
 #   data we need $p_\theta(x) = \int p_\theta(x \mid z) p(z) dz$, which the next notebooks compute
 #   exactly where we can (02 mixtures, 03 marginalization) and estimate where we cannot (04-06).
+
+# %% [markdown]
+# ## Instructor notes
+#
+# - This notebook has a student edition (`notebooks/01_latent_variable_models.ipynb`, Exercise 1.1 to fill in)
+#   and a solved one (`notebooks/solutions/`), both built from `tools/notebook_src/01_latent_variable_models.py`
+#   by `tools/nbbuild.py`; the solution lines sit between nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION`.
+# - `lvmlib.exercises.check_sample_story` checks moments, not exact samples, so any correct order of
+#   random draws (or `decoder(z).sample()`) passes; its tests feed each listed mistake
+#   (`tests/test_exercises_01_04.py`).
+# - There are no timings or library comparisons in this notebook.

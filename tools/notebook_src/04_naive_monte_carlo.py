@@ -1,6 +1,16 @@
 # %% [markdown]
 # # 04 · Naive Monte Carlo: sample z, average p(x | z)
 #
+# **You will learn to**
+# - write $p(x)$ as an expectation over the prior and estimate it by averaging $N$ weights, in log space,
+#   with its standard error (Exercise 4.1);
+# - check on the numbers that the estimate is unbiased and that its variance falls as $1/N$;
+# - see why it fails: when the likelihood is peaked or $z$ has many dimensions, almost all the weight sits
+#   on a vanishing fraction of the samples.
+#
+# **Before this notebook:** 03 (marginalization: $p(x)$ as a sum or an integral over $z$, logsumexp).
+#
+# %% [markdown]
 # Notebook 03 computed $p(x) = \sum_z p(x, z)$ exactly and saw the cost explode with the number of
 # latents. The lecture's way out: the sum (or integral) is an **expectation**, and an expectation can
 # be estimated by averaging over a few random draws.
@@ -55,6 +65,33 @@ for zk, wk in zip(z.ravel(), log_w.exp().ravel()):
 print(f"average of the 5 weights = {log_w.exp().mean().item():.4f};  exact p(x) = {p_exact:.4f}")
 
 # %% [markdown]
+# ### Exercise 4.1: the naive Monte Carlo estimate and its standard error
+#
+# You get the log-weights `log_w` of shape `[N, B]`: `log_w[k, b]` $= \log p(x_b \mid z_k)$ for $N$ samples
+# $z_k \sim p(z)$ and $B$ data points. Return, for every data point,
+#
+# - `log_p_hat` $= \log \frac1N \sum_k w_k$, computed in log space (`torch.logsumexp`, then $-\log N$): the weights
+#   of a real model are often $e^{-2000}$, which is 0 in floating point;
+# - `rel_se`, the standard error of $\hat p_N$ relative to $\hat p_N$: $\operatorname{std}(w) / (\sqrt N\, \hat p_N)$. Compute it
+#   from the ratios $w_k / \hat p_N = \exp(\text{log\_w} - \text{log\_p\_hat})$, which never underflow
+#   (`torch.std`'s default, dividing by $N - 1$, is what the check expects; dividing by $N$ passes too).
+
+# %%
+def naive_mc(log_w):
+    """log_w [N, B] (log p(x_b | z_k), z_k ~ p(z)) -> log p-hat [B], relative standard error [B]."""
+    ### BEGIN SOLUTION
+    n = log_w.shape[0]
+    log_p_hat = torch.logsumexp(log_w, dim=0) - math.log(n)            # log of the average weight
+    rel_se = torch.exp(log_w - log_p_hat).std(dim=0) / math.sqrt(n)    # std(w / p-hat) / sqrt(N)
+    return log_p_hat, rel_se
+    ### END SOLUTION
+
+# %%
+from lvmlib import exercises
+
+exercises.check_naive_mc(naive_mc)
+
+# %% [markdown]
 # ## Many repeated estimates, for every N
 #
 # One estimate says little about an estimator; its distribution over many runs says everything. The
@@ -78,6 +115,22 @@ print(f"exact p(x) = {p_exact:.5f};  sqrt(Var[w]) / p(x) = {rel_std_one:.3f} for
 # %%
 # NBVAL_IGNORE_OUTPUT
 nb04.num_samples_app(samples_pre, num_samples=100)
+
+# %% [markdown]
+# ### Exercise 4.2: predict, then move the slider
+#
+# At $N = 100$ the estimates have a standard deviation of about $19\%$ of $p(x)$ ($1.87 / \sqrt{100}$). (a) Predict it
+# at $N = 10\,000$, and how many samples you would need for $0.2\%$. (b) Move **N** and check. (c) Averaging the
+# *log*-weights instead (the mistake Exercise 4.1 warns about): would more samples fix it?
+#
+# <details><summary>Answer</summary>
+#
+# (a) The spread falls as $1/\sqrt N$: 100 times more samples, 10 times narrower, about $2\%$ at $N = 10^4$;
+# $0.2\%$ needs about $N = 10^6$ (another factor 100). (b) The histogram narrows and the right panel follows the $1/\sqrt N$ line.
+# (c) No: $\frac1N \sum_k \log w_k$ converges to $\mathbb E[\log w] < \log \mathbb E[w] = \log p(x)$ (Jensen's
+# inequality, strict unless $w$ is constant): more samples make it precise about the wrong number.
+#
+# </details>
 
 # %% [markdown]
 # **Check: unbiased.** At every $N$, the mean of the 200 estimates is within a few standard errors of
@@ -170,6 +223,23 @@ assert broad["fraction99"] > 0.5 and peaked["fraction99"] < 0.01 * broad["fracti
 assert peaked["median"] < 0.01 and peaked["max"] > 1          # mostly near zero, rarely huge
 
 # %% [markdown]
+# ### Exercise 4.3: derive the mean and variance, and the bias of the log
+#
+# For i.i.d. weights $w_1, \dots, w_N$ with $\mathbb E[w] = p(x)$, show that $\mathbb E[\hat p_N] = p(x)$ and
+# $\operatorname{Var}[\hat p_N] = \operatorname{Var}[w] / N$. Then show that $\mathbb E[\log \hat p_N] \le \log p(x)$: the log of an
+# unbiased estimate is biased low. Which of the two does training by maximum likelihood need?
+#
+# <details><summary>Answer</summary>
+#
+# Linearity: $\mathbb E[\hat p_N] = \frac1N \sum_k \mathbb E[w_k] = p(x)$. Independence: the variances add,
+# $\operatorname{Var}[\hat p_N] = \frac{1}{N^2} \sum_k \operatorname{Var}[w_k] = \operatorname{Var}[w] / N$. $\log$ is concave, so by Jensen
+# $\mathbb E[\log \hat p_N] \le \log \mathbb E[\hat p_N] = \log p(x)$; the gap shrinks as $\hat p_N$ concentrates (about
+# $\operatorname{Var}[w] / (2 N p(x)^2)$ for large $N$, by a second-order Taylor expansion). Maximum likelihood needs $\log p(x)$,
+# so a plug-in $\log \hat p_N$ is a biased (low) estimate of the objective: the starting point of the ELBO (notebook 06).
+#
+# </details>
+
+# %% [markdown]
 # ## What to take away
 #
 # - $p(x) = \mathbb E_{p(z)}[p(x \mid z)]$ (or $V\, \mathbb E_{\text{uniform}}[p(x, z)]$): average the weights of
@@ -179,3 +249,14 @@ assert peaked["median"] < 0.01 and peaked["max"] > 1          # mostly near zero
 #   estimate is far too small. Averaging more samples only helps at the rate $1/\sqrt N$.
 # - The fix is to sample $z$ where $p(x \mid z)$ is large, which depends on $x$: a proposal $q(z \mid x)$,
 #   importance sampling (notebook 05).
+
+# %% [markdown]
+# ## Instructor notes
+#
+# - The student edition leaves Exercise 4.1 to fill in; `notebooks/solutions/04_naive_monte_carlo.ipynb` has it
+#   solved (both built from `tools/notebook_src/04_naive_monte_carlo.py` by `tools/nbbuild.py`, nbgrader markers).
+#   `lvmlib.exercises.check_naive_mc` names the usual mistakes: averaging the log-weights (Jensen), a missing
+#   $-\log N$, exponentiating before averaging (underflow at $-2000$), a standard error divided by $N$ or not
+#   by $\sqrt N$, the spread of the log-weights instead of the weights.
+# - There are no timings or library comparisons in this notebook; every Monte Carlo claim is asserted with a
+#   margin of several standard errors from a seeded generator.

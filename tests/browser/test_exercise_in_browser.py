@@ -1,0 +1,117 @@
+"""A student does an exercise in JupyterLab: types a solution into a code exercise, runs it and its check.
+
+Opens the student edition of notebook 04 in headless Chromium, runs all cells (the unfilled stub must
+leave Run All clean and its check must say "not done yet"), then types a correct ``naive_mc`` into the
+exercise cell, runs it and the check below it, and sees the pass; then types a listed wrong answer
+(averaging the log-weights) and sees its diagnosis.  Uses ``labdriver`` for the server, the browser
+and Run All; the cell editing is here.
+
+Needs Chromium from the OS and Playwright, like ``test_jupyterlab.py``.
+"""
+
+import time
+
+import pytest
+
+import labdriver
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "04_naive_monte_carlo.ipynb"
+STUB_NEEDLE = "def naive_mc(log_w):"
+CHECK_NEEDLE = "exercises.check_naive_mc(naive_mc)"
+
+RIGHT = """def naive_mc(log_w):
+    n = log_w.shape[0]
+    log_p_hat = torch.logsumexp(log_w, dim=0) - math.log(n)
+    rel_se = torch.exp(log_w - log_p_hat).std(dim=0) / math.sqrt(n)
+    return log_p_hat, rel_se"""
+
+WRONG = RIGHT.replace("torch.logsumexp(log_w, dim=0) - math.log(n)", "log_w.mean(dim=0)")  # Jensen's mistake
+
+CELL_JS = r"""
+([needle]) => {
+  const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+  const cells = [...nb.querySelectorAll('.jp-Cell')];
+  const source = (c) => [...c.querySelectorAll('.cm-line')].map(l => l.textContent).join('\n');
+  const i = cells.findIndex(c => c.classList.contains('jp-CodeCell') && source(c).includes(needle));
+  if (i < 0) return null;
+  const c = cells[i];
+  const prompt = c.querySelector('.jp-InputArea-prompt');
+  return {index: i, source: source(c), prompt: prompt ? prompt.textContent.trim() : '',
+          output: [...c.querySelectorAll('.jp-OutputArea-output')].map(o => o.textContent).join('\n')};
+}
+"""
+
+
+def cell(nb, needle):
+    found = nb.page.evaluate(CELL_JS, [needle])
+    if found is None:
+        raise labdriver.NotebookError(f"{nb.name}: no code cell contains {needle!r}")
+    return found
+
+
+def cell_locator(nb, index):
+    return nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+
+
+def type_into(nb, needle, code):
+    """Replace the code cell's text by ``code``, as a student would (select all, type)."""
+    target = cell(nb, needle)
+    editor = cell_locator(nb, target["index"]).locator(".cm-content")
+    editor.scroll_into_view_if_needed()
+    editor.click()
+    nb.page.keyboard.press("Control+A")
+    nb.page.keyboard.insert_text(code)  # literal text: no auto-indent or bracket closing
+    now = cell(nb, needle.split("(")[0])["source"]
+    if now.strip() != code.strip():
+        raise labdriver.NotebookError(f"{nb.name}: the cell holds\n{now}\nafter typing\n{code}")
+    return target["index"]
+
+
+def run_cell_and_next(nb, index, check_needle, expect, timeout=60.0):
+    """Shift+Enter twice (the exercise cell, then its check); wait for the check's output to contain ``expect``."""
+    before = cell(nb, check_needle)["prompt"]
+    nb.page.keyboard.press("Shift+Enter")   # runs the cell being edited, selects the next one (the check)
+    time.sleep(0.3)
+    nb.page.keyboard.press("Shift+Enter")   # runs the check
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = cell(nb, check_needle)
+        if out["prompt"] != before and "*" not in out["prompt"] and expect in out["output"]:
+            return out["output"]
+        time.sleep(0.2)
+    out = cell(nb, check_needle)
+    raise labdriver.NotebookError(f"{nb.name}: the check's output did not show {expect!r} within {timeout:.0f} s; "
+                                  f"prompt {out['prompt']!r} (before {before!r}), output:\n{out['output']}")
+
+
+def test_exercise_right_and_wrong_answer_in_browser(lab, chromium, tmp_path):
+    nb = labdriver.LabNotebook(lab, labdriver.new_page(chromium), NOTEBOOK)
+    try:
+        try:
+            nb.open()
+            nb.run_all()
+            problems = nb.problems()
+            assert not problems, f"{NOTEBOOK} after Run All Cells:\n" + "\n\n".join(problems)
+            assert "not done yet" in cell(nb, CHECK_NEEDLE)["output"], "the stub's check should say 'not done yet'"
+
+            index = type_into(nb, STUB_NEEDLE, RIGHT)
+            passed = run_cell_and_next(nb, index, CHECK_NEEDLE, "passed on all")
+            assert "Exercise 4.1" in passed
+
+            index = type_into(nb, STUB_NEEDLE, WRONG)
+            wrong = run_cell_and_next(nb, index, CHECK_NEEDLE, "not yet")
+            assert "You averaged the log-weights" in wrong and "Jensen" in wrong, wrong
+            assert not nb.problems(), nb.problems()
+        except (labdriver.NotebookError, AssertionError) as err:
+            shot = tmp_path / "exercise.png"
+            try:
+                nb.page.screenshot(path=str(shot), full_page=True)
+            except Exception:  # noqa: BLE001 - the page may be gone
+                pass
+            console = "\n".join(nb.console[-10:])
+            pytest.fail(f"{err}\nscreenshot: {shot}\nbrowser console errors:\n{console}", pytrace=False)
+    finally:
+        nb.close()
+        lab.shutdown_kernels()
