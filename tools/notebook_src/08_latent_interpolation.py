@@ -58,6 +58,7 @@ models, histories = nb08.train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, p
 
 # %%
 # NBVAL_TOLERANCE abs=0.1
+# (measured: rebuilt with torch's plain CPU kernels, ATEN_CPU_CAPABILITY=default, these moved by 0.01)
 for d, model in models.items():
     elbo = model.elbo(data.x_test, 100, generator=g).mean().item()
     print(f"VAE z={d}: held-out ELBO {elbo:.2f} nats per digit after {len(histories[d]['epoch'])} epochs")
@@ -203,6 +204,7 @@ nb08.interpolation_app(paths, start=1, end=3, t=0.5)
 
 # %%
 # NBVAL_TOLERANCE abs=0.05
+# (measured: unchanged with ATEN_CPU_CAPABILITY=default)
 recon = vae8.reconstruct(data.x_test[picks]).numpy()  # [20, 64], computed afresh
 first, last = paths.images[:, :, :, 0], paths.images[:, :, :, -1]  # [2, 20, 20, 64] each
 err_first = np.abs(first - recon[None, :, None]).max()
@@ -264,8 +266,9 @@ nb08.latent_map_app(lmap, z1=0.0, z2=0.0)
 # the identity's.
 
 # %%
-# NBVAL_TOLERANCE abs=0.06
-# (on another machine the diagonal of the 2-D model's covariance printed [1.15 1.01] against [1.11 0.99] here)
+# NBVAL_TOLERANCE abs=0.15
+# (the 2-D model's covariance is the sensitive number: its diagonal printed [1.15 1.01] here, [1.09 0.99] with
+# ATEN_CPU_CAPABILITY=default, and [1.11 0.99] / [1.15 1.01] on two other machines)
 for d, model in models.items():
     mean, cov = nb08.aggregate_posterior(model, data.x_test)
     dev = np.abs(cov - np.eye(d))
@@ -289,7 +292,7 @@ for d, model in models.items():
 
 # %%
 # NBVAL_TOLERANCE abs=0.05
-# (Monte Carlo over 40 x 450 and 20 000 draws, standard errors about 0.005; retraining moved the KL by about 0.02)
+# (Monte Carlo over 40 x 450 and 20 000 draws, standard errors about 0.005; ATEN_CPU_CAPABILITY=default moved the KL by 0.02)
 with torch.no_grad():
     q2 = vae2.encoder(data.x_test)                                       # batch [450], event [2]
     def log_q_agg(z):                                                    # z [..., 2] -> [...]
@@ -344,6 +347,7 @@ lvmlib.plotting.savefig(fig, "08_aggregate_posterior")
 
 # %%
 # NBVAL_TOLERANCE abs=0.05
+# (measured: unchanged with ATEN_CPU_CAPABILITY=default)
 sweeps = nb08.coordinate_sweeps(vae8, data.x_test, data.y_test, picks)
 for i, (act, share) in enumerate(zip(sweeps.activity, sweeps.share), start=1):
     print(f"z_{i}: variance of mu_i(x) over the test set {act:.2f}, explained by the label {100 * share:3.0f}%")
