@@ -1,6 +1,16 @@
 # %% [markdown]
 # # 05 · Importance sampling: sample where the integrand lives
 #
+# **You will learn to**
+# - write $p(x)$ as an expectation under a proposal $q$ and estimate it from importance weights, in log space;
+# - measure how many samples an estimate is worth with the effective sample size (ESS);
+# - explain why the posterior is the perfect proposal, why a too-narrow $q$ is worse than a too-wide one, and
+#   why $\log \hat p$ is biased low although $\hat p$ is not.
+#
+# **Before this:** notebook 04 (naive Monte Carlo); the Gaussian densities and `logsumexp` of notebook 03.
+# **Exercises:** 5.1 and 5.2 are code (the estimate and the ESS from log-weights, each with a check cell
+# that names common mistakes); 5.3 is "predict, then move the sliders"; 5.4 is a short derivation.
+#
 # Notebook 04 estimated the marginal likelihood by naive Monte Carlo,
 # $p(x) = \mathbb E_{z \sim p(z)}\big[p(x \mid z)\big]$: unbiased, but most latents drawn from the prior
 # explain $x$ badly, so a handful of lucky samples carry the whole estimate. The lecture's fix is to draw
@@ -29,6 +39,7 @@ import torch
 
 import lvmlib
 from lvmlib import estimators as est
+from lvmlib import exercises
 from lvmlib.widgets import nb05
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
@@ -66,6 +77,48 @@ for name, proposal in [("naive MC, q = prior", model.prior()), ("IS, q = N(1.25,
     print(f"{name:24s}: log p-hat = {log_p_hat:.4f} (exact {log_p:.4f}),  ESS = {ess:6.1f} of 1000")
 
 # %% [markdown]
+# ### Exercise 5.1: log p-hat from log-weights
+#
+# The cell above called `est.log_mean_exp`. Write it yourself: given the log-weights `log_w` of shape
+# `[K, B]` ($K$ samples along dim 0 for each of $B$ data points), return $\log \hat p_K(x)$ for every point,
+# shape `[B]`:
+#
+# $$\log \hat p_K = \log \frac1K \sum_{k=1}^K e^{\log w_k} = \operatorname{logsumexp}_k(\log w_k) - \log K .$$
+#
+# Stay in log space: for a real image $\log w$ is around $-2000$, and $e^{-2000}$ is $0$ in any float. The check
+# runs your function on cases with known answers (log-weights near $-2000$, $K = 1$, a single data point) and
+# names the usual mistakes. The rest of the notebook keeps using `lvmlib`, so it runs whether or not you do this.
+
+# %%
+def log_p_hat(log_w):
+    """log of the importance-sampling estimate: log_w [K, B] -> [B]."""
+    ### BEGIN SOLUTION
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+    ### END SOLUTION
+
+# %%
+exercises.check_log_p_hat(log_p_hat)
+
+# %% [markdown]
+# ### Exercise 5.2: the effective sample size
+#
+# $\mathrm{ESS} = (\sum_k w_k)^2 / \sum_k w_k^2$. Written with the **normalised** weights
+# $\bar w_k = w_k / \sum_j w_j$ (which sum to 1) it is $1 / \sum_k \bar w_k^2$, and $\log \bar w_k$ is
+# `log_w - logsumexp(log_w)`: no exponential of a huge negative number is ever taken. Return the ESS of every
+# data point, shape `[B]` (a number between 1 and $K$).
+
+# %%
+def effective_sample_size(log_w):
+    """ESS of importance weights given in log space: log_w [K, B] -> [B]."""
+    ### BEGIN SOLUTION
+    log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)  # normalised, [K, B]
+    return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0))
+    ### END SOLUTION
+
+# %%
+exercises.check_ess(effective_sample_size)
+
+# %% [markdown]
 # ## Pick the proposal yourself
 #
 # The proposal is a Gaussian $q(z) = \mathcal N(\mu, t^2)$; the sliders set its mean $\mu$, its scale $t$ and
@@ -95,6 +148,28 @@ print(f"{len(grid.means)} means x {len(grid.scales)} scales, {grid.total} sample
 nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
 
 # %% [markdown]
+# ### Exercise 5.3: predict, then move the sliders
+#
+# Centre $q$ on the posterior's mean, $\mu = 1.5$, and take $N = 10$. Compare a too-narrow proposal,
+# $t = 0.125$ (half the posterior's scale), with a too-wide one, $t = 0.5$ (twice it). **Before you move the
+# sliders, predict:** which of the two has the larger ESS / N at $N = 10$? And which one's histogram of
+# $\hat p_N / p(x)$ has its typical (median) run further below 1 at $N = 1000$? Then check your prediction in the
+# app, and move $N$ up for both.
+#
+# <details><summary>Answer</summary>
+#
+# At $N = 10$ the narrow $q$ has the **larger** ESS (about 0.74 of $N$ against 0.67): its samples all land where
+# the posterior is large and get similar weights. That is the trap: the ESS is computed from the weights that
+# were drawn and cannot see the tails the narrow $q$ almost never visits. As $N$ grows, the rare tail samples
+# with huge weights start to appear: the narrow $q$'s ESS / N keeps falling (about 0.45 at $N = 100$, 0.23 at
+# $N = 1000$) while the wide one's settles near 0.66, and at $N = 1000$ the narrow $q$'s median run is still
+# visibly below 1 (most runs have not seen a tail sample) while the wide $q$'s runs are centred on 1. The
+# section "Too narrow is worse than too wide" below puts numbers on it: the narrow $q$'s weights have
+# infinite variance.
+#
+# </details>
+
+# %% [markdown]
 # ## The best proposal is the posterior: zero variance
 #
 # Put $q(z) = p(z \mid x)$. Then every weight is the same number,
@@ -104,6 +179,24 @@ nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
 # so a single sample gives the exact answer, the variance is zero and ESS $= N$. The catch, as the lecture
 # says: the posterior is exactly what we cannot compute for an interesting model (it needs $p(x)$). Still, it
 # tells us what to aim for: a $q$ as close to $p(z \mid x)$ as we can make it.
+#
+# ### Exercise 5.4: a short derivation
+#
+# (a) Show that $\mathbb E_{z \sim q}[w(z)] = p(x)$ for any $q$ that is positive wherever $p(x, z)$ is.
+# (b) Suppose instead that $q(z) = 0$ on a region $A$ where $p(x, z) > 0$. What does $\mathbb E_q[w]$ become, and
+# is the estimate then biased up or down? (c) Why is the ESS equal to $N$ when $q$ is the posterior?
+#
+# <details><summary>Answer</summary>
+#
+# (a) $\mathbb E_q[w] = \int q(z)\, \frac{p(x, z)}{q(z)}\, dz = \int p(x, z)\, dz = p(x)$; the division is allowed
+# because $q > 0$ wherever the integrand is non-zero.
+# (b) Samples never land in $A$, so the integral only runs over where $q > 0$:
+# $\mathbb E_q[w] = \int_{A^c} p(x, z)\, dz = p(x) - \int_A p(x, z)\, dz < p(x)$. The estimate is biased **down**, by
+# the mass it cannot see, and no number of samples fixes it.
+# (c) Every weight equals $p(x)$ (shown above), so all normalised weights are $1/N$ and
+# $\mathrm{ESS} = 1 / \sum_k (1/N)^2 = N$.
+#
+# </details>
 
 # %%
 for n in (1, 10, 1000):
@@ -244,3 +337,21 @@ for name in list(var)[1:]:
 #   only wastes samples. When in doubt, err wide.
 # - $\hat p$ is unbiased but $\log \hat p$ is biased low (Jensen), by about $\operatorname{Var}(w/p)/2N$. Taking
 #   that lower bound seriously, with $N = 1$ and a $q$ that we optimize, gives the **ELBO**: notebook 06.
+#
+# ## Instructor notes
+#
+# - The solved notebook is `notebooks/solutions/05_importance_sampling.ipynb`; both editions are built from
+#   `tools/notebook_src/05_importance_sampling.py` by `tools/nbbuild.py` (the solution lines sit between
+#   nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION` markers). The checks are
+#   `lvmlib.exercises.check_log_p_hat` and `check_ess`; each names the mistakes it knows (averaging the
+#   log-weights, forgetting $-\log K$, exponentiating first, an ESS from unnormalised weights, ...).
+# - Equivalence check: on this toy problem $p(x) \approx 0.06$ is large enough to work in linear space, so
+#   `lvmlib`'s log-space estimate and ESS must agree with the textbook formulas applied to $w = e^{\log w}$.
+
+# %%
+log_w = est.log_weights(x, model, nb05.gaussian_proposals([1.25], [0.5]), 1000, generator=g)   # [1000, 1]
+w = log_w.exp()
+diff_p = abs(est.log_mean_exp(log_w, 0).item() - math.log(w.mean().item()))
+diff_ess = abs(est.effective_sample_size(log_w).item() - (w.sum() ** 2 / (w ** 2).sum()).item())
+print(f"log p-hat: max abs difference < 1e-12: {diff_p < 1e-12};  ESS: max abs difference < 1e-9: {diff_ess < 1e-9}")
+assert diff_p < 1e-12 and diff_ess < 1e-9

@@ -1,6 +1,17 @@
 # %% [markdown]
 # # 07 · The variational autoencoder
 #
+# **You will learn to**
+# - see a VAE's decoder as a mixture whose lookup table became a network (an infinite mixture);
+# - explain amortized inference: the encoder is a learned importance-sampling proposal;
+# - write the reparameterized sample and the negative ELBO of a batch, and say why the trick matters
+#   (the variance of the gradient it gives, against the score-function gradient);
+# - compare models in nats on held-out digits: the ELBO, an importance-sampled $\log p(x)$, the gap between them.
+#
+# **Before this:** notebooks 02 (mixtures), 05 (importance sampling) and 06 (the ELBO and its gap).
+# **Exercises:** 7.1 and 7.2 are code (the reparameterized sample; the negative ELBO of a batch), each with a
+# check cell that names common mistakes; 7.3 is a short derivation; 7.4 is "predict, then move the slider".
+#
 # Notebook 02 explained data with a **mixture**: pick one of $K$ components, then draw $x$ from that
 # component. Notebooks 04-06 showed why $\log p(x)$ is hard once $z$ is continuous, how a proposal $q$ makes
 # importance sampling work, and how Jensen's inequality turns it into a lower bound, the ELBO. This notebook
@@ -18,8 +29,10 @@
 # %%
 import torch
 import matplotlib.pyplot as plt
+from torch.distributions import Normal
 
 import lvmlib
+from lvmlib import exercises
 from lvmlib.bernoulli_mixture import BernoulliMixture
 from lvmlib.plotting import image_grid
 from lvmlib.vae import DIGITS_RECIPE, VAE, train
@@ -118,30 +131,103 @@ for loc, scale in zip(q.mean.tolist(), q.stddev.tolist()):
 # ## 4. The reparameterization trick
 #
 # Training maximizes $\mathrm{ELBO}(x; \theta, \phi) = \mathbb E_{z \sim q_\phi(z \mid x)}\big[\log p_\theta(x, z) - \log q_\phi(z \mid x)\big]$
-# over both networks. The gradient in $\theta$ is easy (the expectation does not depend on $\theta$), but $\phi$
-# sits in the distribution we sample from: a sampled number has no derivative with respect to the
-# parameters that drew it. The trick is to draw the randomness first and build $z$ from it with a
-# differentiable function,
+# over both networks. The gradient in $\theta$ is easy: the integrand $\log p_\theta(x, z)$ depends on $\theta$, but
+# the distribution we sample $z$ from, $q_\phi(z \mid x)$, does not, so $\nabla_\theta$ moves inside the expectation,
+# $\nabla_\theta \mathrm{ELBO} = \mathbb E_{q_\phi}[\nabla_\theta \log p_\theta(x, z)]$, estimated from any sample. But $\phi$ sits in the
+# distribution we sample from: a sampled number has no derivative with respect to the parameters that drew it.
+# The trick is to draw the randomness first and build $z$ from it with a differentiable function,
 #
 # $$z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon, \quad \varepsilon \sim \mathcal N(0, I)
 # \qquad\Rightarrow\qquad
 # \nabla_\phi\, \mathbb E_{q_\phi}[h(z)] = \mathbb E_{\varepsilon}\big[\nabla_\phi\, h\big(\mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon\big)\big],$$
 #
-# so one $\varepsilon$ gives an unbiased, low-variance gradient for $\phi$. Below, the reconstruction term
-# $\log p_\theta(x \mid z)$ is differentiated twice: with $z$ built from $\varepsilon$, and with the same $z$
-# detached (a plain sample). Only the first sends a gradient into the encoder.
+# so one $\varepsilon$ gives an unbiased gradient for $\phi$. It is not the only unbiased gradient: the
+# **score-function** (REINFORCE) identity $\nabla_\phi \mathbb E_{q_\phi}[h(z)] = \mathbb E_{q_\phi}[h(z)\, \nabla_\phi \log q_\phi(z)]$
+# needs no derivative of $h$ at all (exercise 7.3). What makes the trick matter is **variance**: the
+# reparameterized estimate uses how $h$ changes with $z$, the score-function one only the value of $h$ (about
+# $-44$ nats here), multiplied by a random sign-and-size factor.
+#
+# Below, both estimate the same gradient, of the reconstruction term $\mathbb E_{q}[\log p_\theta(x \mid z)]$ with
+# respect to the encoder's outputs $\mu$ and $\log \sigma$ for one digit (what backpropagation then carries into the
+# encoder's weights), from the same 2000 draws of $\varepsilon$. Both must agree on average; their spreads per
+# sample are what a training step feels. (Notebook 09 goes further: baselines, and the effect on training.)
 
 # %%
-x = data.x_train[:64]
-q = untrained.encoder(x)
-eps = torch.randn(q.mean.shape, generator=g)  # the randomness, drawn first          [64, 2]
-for how, z in [("z = mu + sigma * eps (reparameterized)", q.mean + q.stddev * eps),
-               ("the same z, detached (a plain sample)", (q.mean + q.stddev * eps).detach())]:
-    untrained.zero_grad()
-    untrained.likelihood(z).log_prob(x).mean().backward(retain_graph=True)
-    grad_enc = untrained.encoder_net[0].weight.grad
-    grad_dec = untrained.decoder_net[0].weight.grad
-    print(f"{how:40s} |grad| encoder {0 if grad_enc is None else grad_enc.norm():.3f}, decoder {grad_dec.norm():.3f}")
+# NBVAL_TOLERANCE rel=0.1
+# (Monte Carlo with a fixed generator, before any training; rebuilt with torch's plain CPU kernels, ATEN_CPU_CAPABILITY=default,
+# the printout did not change)
+S = 2000
+x1 = data.x_train[:1]                                          # one digit                       [1, 64]
+with torch.no_grad():
+    q1 = untrained.encoder(x1)
+mu = q1.mean.expand(S, -1).clone().requires_grad_()            # one copy per sample: row s of the
+log_sigma = q1.stddev.log().expand(S, -1).clone().requires_grad_()  # gradient is sample s's estimate [S, 2]
+eps = torch.randn(S, 2, generator=g, dtype=mu.dtype)            # the randomness, drawn first      [S, 2]
+
+recon = untrained.likelihood(mu + log_sigma.exp() * eps).log_prob(x1)      # reparameterized     [S]
+mu_g, ls_g = torch.autograd.grad(recon.sum(), (mu, log_sigma))
+grad_rep = torch.cat([mu_g, ls_g], dim=1)                                  # [S, 4]
+
+z = (mu + log_sigma.exp() * eps).detach()                                  # a plain sample: no path to phi
+with torch.no_grad():
+    h = untrained.likelihood(z).log_prob(x1)                               # [S]
+log_q = Normal(mu, log_sigma.exp()).log_prob(z).sum(-1)                    # [S]
+mu_g, ls_g = torch.autograd.grad((h * log_q).sum(), (mu, log_sigma))
+grad_sf = torch.cat([mu_g, ls_g], dim=1)                                   # score function      [S, 4]
+
+names = ["d/dmu_1", "d/dmu_2", "d/dlog sigma_1", "d/dlog sigma_2"]
+for name, gr, gs in zip(names, grad_rep.T, grad_sf.T):
+    print(f"{name:15s} reparameterized {gr.mean():+6.2f} ± {gr.std() / S ** 0.5:.2f} (sd {gr.std():5.2f} per sample);  "
+          f"score function {gs.mean():+6.2f} ± {gs.std() / S ** 0.5:.2f} (sd {gs.std():5.1f})")
+se = torch.hypot(grad_rep.std(0), grad_sf.std(0)) / S ** 0.5
+assert torch.all((grad_rep.mean(0) - grad_sf.mean(0)).abs() < 4 * se), "both are unbiased for the same gradient"
+assert torch.all(grad_sf.var(0) > 10 * grad_rep.var(0)), "the score function's variance is far larger"
+
+# %% [markdown]
+# The two agree within their standard errors, but one score-function sample is worth far less: its spread is
+# many times the reparameterized one's, so it needs that factor squared more samples (or a variance-reduction
+# scheme) for the same precision. With every gradient step of training using one $\varepsilon$ per digit, that
+# is the difference between learning the encoder and not.
+#
+# ### Exercise 7.1: the reparameterized sample
+#
+# Write $z = \mu + \sigma \odot \varepsilon$ with $\sigma = e^{\log \sigma}$: given the encoder's `mu` and `log_sigma`
+# (shape `[B, d]`) and the noise `eps` (shape `[B, d]`, or `[K, B, d]` for $K$ samples per point: let broadcasting
+# do the work), return `z` of `eps`'s shape. The check compares values on known cases and then checks that a
+# gradient flows back to `mu` and `log_sigma`: a $z$ drawn with `.sample()`, `torch.normal` or `.detach()` has the
+# right distribution but no gradient for the encoder.
+
+# %%
+def reparameterized_sample(mu, log_sigma, eps):
+    """z = mu + exp(log_sigma) * eps: mu, log_sigma [B, d], eps [B, d] or [K, B, d] -> z of eps's shape."""
+    ### BEGIN SOLUTION
+    return mu + log_sigma.exp() * eps
+    ### END SOLUTION
+
+# %%
+exercises.check_reparameterized_sample(reparameterized_sample)
+
+# %% [markdown]
+# ### Exercise 7.3: a short derivation
+#
+# (a) Why can $\nabla_\theta$ go inside $\mathbb E_{q_\phi}[\log p_\theta(x, z)]$ but $\nabla_\phi$ not inside
+# $\mathbb E_{q_\phi}[h(z)]$? (b) Derive the score-function identity
+# $\nabla_\phi \mathbb E_{q_\phi}[h(z)] = \mathbb E_{q_\phi}[h(z)\, \nabla_\phi \log q_\phi(z)]$.
+# (c) Show that $\mathbb E_{q_\phi}[\nabla_\phi \log q_\phi(z)] = 0$, and use it to explain why subtracting a constant $b$
+# from $h$ (a "baseline") leaves the score-function estimate unbiased.
+#
+# <details><summary>Answer</summary>
+#
+# (a) $\mathbb E_{q_\phi}[f_\theta(z)] = \int q_\phi(z)\, f_\theta(z)\, dz$: $\theta$ is only in the integrand, so
+# $\nabla_\theta \int q_\phi f_\theta = \int q_\phi \nabla_\theta f_\theta = \mathbb E_{q_\phi}[\nabla_\theta f_\theta]$. For $\phi$ the density
+# $q_\phi(z)$ itself changes, which is not an expectation of anything under $q_\phi$ until it is rewritten.
+# (b) $\nabla_\phi \int q_\phi(z)\, h(z)\, dz = \int h(z)\, \nabla_\phi q_\phi(z)\, dz = \int h(z)\, q_\phi(z)\, \nabla_\phi \log q_\phi(z)\, dz$,
+# using $\nabla q = q\, \nabla \log q$.
+# (c) $\mathbb E_q[\nabla_\phi \log q_\phi] = \int \nabla_\phi q_\phi(z)\, dz = \nabla_\phi \int q_\phi(z)\, dz = \nabla_\phi 1 = 0$. So
+# $\mathbb E_q[(h - b) \nabla_\phi \log q_\phi] = \mathbb E_q[h\, \nabla_\phi \log q_\phi]$ for any constant $b$; a $b$ close to $h$'s
+# typical value (about $-44$ above) removes most of the variance that the raw $h$ brings.
+#
+# </details>
 
 # %% [markdown]
 # `lvmlib` draws every $z$ this way (`lvmlib.estimators.sample` uses `loc + scale * eps`), so `model.elbo(x)` is
@@ -153,7 +239,42 @@ for how, z in [("z = mu + sigma * eps (reparameterized)", q.mean + q.stddev * ep
 # takes a batch, draws one $\varepsilon$ per digit, and follows the gradient of the batch's ELBO. Since
 # $\mathrm{ELBO} = \log p_\theta(x) - \mathrm{KL}(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x))$, two things raise it: moving
 # $\theta$ so that $p_\theta(x)$ grows, and moving $\phi$ so that the encoder gets closer to the posterior. Every
-# step does both.
+# step does both. But the $\theta$-steps have a second way to raise the ELBO: the posterior $p_\theta(z \mid x)$
+# depends on $\theta$ too, so a step in $\theta$ can shrink the KL by moving the **posterior towards $q$**, making it
+# more like a diagonal Gaussian, even at some cost in $\log p_\theta(x)$. That is the bias of ELBO training: the
+# decoder it finds is not the maximum-likelihood one, but one whose posteriors are easy for the encoder to match
+# (the IWAE objective of notebook 06, with a tighter bound, weakens this pull).
+#
+# ### Exercise 7.2: the negative ELBO of a batch
+#
+# Training minimizes a loss, minus the ELBO averaged over a batch. With a Bernoulli decoder (its `logits`, shape
+# `[B, D]`, computed from a reparameterized $z$) and a diagonal Gaussian encoder (`mu`, `log_sigma`, shape
+# `[B, d]`), the usual form splits the ELBO into a reconstruction term and a KL to the prior, which between two
+# Gaussians has a closed form:
+#
+# $$-\mathrm{ELBO}(x_b) \approx -\log p_\theta(x_b \mid z_b) + \mathrm{KL}\big(q_\phi(z \mid x_b) \,\|\, \mathcal N(0, I)\big),
+#   \qquad \mathrm{KL} = \tfrac12 \sum_{j=1}^d \big(\mu_j^2 + \sigma_j^2 - 1 - 2 \log \sigma_j\big).$$
+#
+# Return its **mean over the batch** (a scalar), with $\log p_\theta(x \mid z)$ summed over the $D$ pixels. Use
+# `torch.distributions` (`Bernoulli(logits=...)`, `kl_divergence`) or
+# `torch.nn.functional.binary_cross_entropy_with_logits(..., reduction="none")`; both are stable for confident
+# logits. (`lvmlib` estimates the KL by Monte Carlo instead, $\mathbb E_q[\log q - \log p(z)]$, one path for every
+# estimator: the same expectation.)
+
+# %%
+def negative_elbo(x, logits, mu, log_sigma):
+    """Minus the ELBO, averaged over the batch: x, logits [B, D]; mu, log_sigma [B, d] -> a scalar."""
+    ### BEGIN SOLUTION
+    recon = torch.distributions.Independent(torch.distributions.Bernoulli(logits=logits), 1).log_prob(x)  # [B]
+    kl = 0.5 * (mu ** 2 + (2 * log_sigma).exp() - 1 - 2 * log_sigma).sum(-1)                            # [B]
+    return (kl - recon).mean()
+    ### END SOLUTION
+
+# %%
+exercises.check_negative_elbo(negative_elbo)
+
+# %% [markdown]
+# Now the real training, with `lvmlib`.
 #
 # We train one VAE per latent size $d \in \{2, 4, 8, 16\}$ with the recipe of `lvmlib.vae.DIGITS_RECIPE`
 # (one hidden layer of 128 units each way, Adam with learning rate $3 \cdot 10^{-3}$, batches of 64), but for
@@ -171,6 +292,8 @@ for d in nb07.LATENT_SIZES:
                          lr=DIGITS_RECIPE["lr"], x_valid=data.x_test, generator=g, progress=True)
 
 # %%
+# NBVAL_TOLERANCE abs=0.1
+# (measured: rebuilt with torch's plain CPU kernels, ATEN_CPU_CAPABILITY=default, these moved by up to 0.02; another machine: 0.01)
 for d, h in histories.items():
     print(f"VAE z={d:2d}: training ELBO {h['train'][0]:7.2f} (epoch 1) -> {h['train'][-1]:.2f} (epoch {h['epoch'][-1]}); "
           f"held-out ELBO {h['valid'][0]:7.2f} -> {h['valid'][-1]:.2f}")
@@ -201,6 +324,8 @@ lvmlib.plotting.savefig(fig, "07_training_curves")
 # error across digits).
 
 # %%
+# NBVAL_TOLERANCE abs=0.1
+# (downstream of training and sampling; measured: up to 0.01 with ATEN_CPU_CAPABILITY=default)
 K_EVAL = 1000
 scores = nb07.score_vaes(models, data.x_test, num_samples=K_EVAL, elbo_samples=100, generator=g)
 print(f"held-out log p(x): exact for the tables, importance sampling with k = {K_EVAL} for the VAEs; "
@@ -218,31 +343,40 @@ for d, s in scores.items():
 #   ELBO is the $k = 1$ case, and the two use independent samples here, so this is a real check);
 # - every VAE beats the model without a latent; its **ELBO** does already, and the ELBO is a lower bound, so
 #   this holds whatever the estimator's bias;
-# - the gap grows with the latent size: a richer posterior is harder for a diagonal Gaussian encoder to match.
+# - the gap is positive for every size: the amortized diagonal-Gaussian encoder never reaches the true posterior.
+#
+# The gaps also differ between latent sizes, but each size is one training run from one seed, and the
+# standard errors below are across digits, not across runs: they say nothing about how much the gap of a
+# retrained model would move. So we draw no conclusion about how the gap depends on the latent size.
 
 # %%
+# NBVAL_TOLERANCE abs=0.1
+# (measured: up to 0.01 with ATEN_CPU_CAPABILITY=default)
 for d, s in scores.items():
     print(f"z={d:2d}: log p-hat - ELBO = {s['gap']:.2f} ± {s['gap_se']:.2f} nats; "
           f"ELBO - independent pixels = {s['elbo'] - baselines['independent pixels'][0]:.2f} nats")
 assert all(s["log_p"] > s["elbo"] + 3 * s["gap_se"] for s in scores.values())
 assert all(s["elbo"] > baselines["independent pixels"][0] for s in scores.values())
-gaps = [scores[d]["gap"] for d in nb07.LATENT_SIZES]
-assert gaps == sorted(gaps), gaps
+assert all(s["gap"] > 3 * s["gap_se"] for s in scores.values())
 
 # %% [markdown]
 # How do the networks compare with the lookup tables? With a 2-D latent the VAE is worse than ten prototypes:
-# two numbers are a narrow bottleneck. With $d = 4$ it beats ten prototypes but not fifty; with $d = 8$ or $16$
-# it beats the 50-component table too (the difference below is paired, digit by digit). For reference, the
-# same recipe trained for the full 100 epochs and scored with $k = 5000$ (`benchmarks/bench_vae_quality.py`)
-# reaches $-19.85$, $-18.30$, $-17.43$, $-17.48$ for $d = 2, 4, 8, 16$: halving the training cost us a few
-# tenths of a nat.
+# two numbers are a narrow bottleneck. With $d = 4$ it beats ten prototypes but not fifty; with $d = 8$ it beats
+# the 50-component table too. The cell below compares $d = 8$ and $d = 16$ with the table, digit by digit (a
+# paired difference, so its standard error is small), and checks the $d = 8$ claim. For $d = 16$ we claim
+# nothing: after 50 epochs it is still climbing, and its lead over the table is within about two standard
+# errors. (The instructor notes give the numbers of the full 100-epoch recipe.)
 
 # %%
-best = max(scores, key=lambda d: scores[d]["log_p"])
-diff = torch.as_tensor(scores[best]["log_p_points"]).double() - mixtures[50].score_samples(data.x_test)
-diff_se = (diff.std() / len(diff) ** 0.5).item()
-print(f"best VAE (z={best}) minus mixture K=50: {diff.mean().item():.2f} ± {diff_se:.2f} nats per digit")
-assert diff.mean().item() > 2 * diff_se
+# NBVAL_TOLERANCE abs=0.1
+# (measured: unchanged with ATEN_CPU_CAPABILITY=default)
+table = mixtures[50].score_samples(data.x_test)                                   # exact, [450]
+paired = {}
+for d in (8, 16):
+    diff = torch.as_tensor(scores[d]["log_p_points"]).double() - table
+    paired[d] = (diff.mean().item(), (diff.std() / len(diff) ** 0.5).item())
+    print(f"VAE z={d:2d} minus mixture K=50: {paired[d][0]:+.2f} ± {paired[d][1]:.2f} nats per digit")
+assert paired[8][0] > 2 * paired[8][1], "d = 8 beats the 50-component table"
 
 # %% [markdown]
 # ## 7. Slide through the latent size
@@ -271,6 +405,24 @@ print(f"shown: {len(gal.data)} test digits, {len(gal.samples[2])} samples per mo
 nb07.vae_app(gal, latent_size=8)
 
 # %% [markdown]
+# ### Exercise 7.4: predict, then move the slider
+#
+# **Before you move the slider, predict:** going from $d = 2$ to $d = 16$, (a) do the reconstructions keep getting
+# closer to the digits? (b) does the held-out $\log p(x)$ (top right, filled markers) keep rising? (c) with
+# $d = 2$, which do you expect to look more like digits: the reconstructions or the samples? Then slide.
+#
+# <details><summary>Answer</summary>
+#
+# (a) Mostly yes: more latent numbers can carry more detail of each digit through the bottleneck, and from
+# $d = 4$ up most digits come back recognizably. (b) No, not by much beyond $d = 8$: the table above has $d = 16$
+# no better than $d = 8$ after 50 epochs. Reconstruction is only one term of the ELBO; the KL term charges for
+# every latent dimension the encoder uses, and a larger model also trains more slowly (the bottom-right curves
+# are still rising). (c) The reconstructions: they start from a real digit's code, while samples come from
+# anywhere in $\mathcal N(0, I)$, including regions between classes (notebook 08 maps the 2-D latent space).
+#
+# </details>
+
+# %% [markdown]
 # ## What to take away
 #
 # - A VAE is a mixture whose lookup table became a network: $p_\theta(x) = \int p(z)\, p_\theta(x \mid z)\, dz$,
@@ -281,5 +433,27 @@ nb07.vae_app(gal, latent_size=8)
 #   they are trained together by gradient ascent on it.
 # - The ELBO is a lower bound; importance sampling with the encoder as proposal gives a tighter estimate of
 #   $\log p(x)$. The gap (about 0.5 to 1.5 nats here) measures how far the encoder is from the true posterior.
-# - In nats on held-out digits, a VAE with a few latent dimensions beats a 50-component lookup table, and
+# - In nats on held-out digits, a VAE with $d = 8$ latent dimensions beats a 50-component lookup table, and
 #   every VAE is far better than independent pixels. Notebook 08 walks through latent spaces like these.
+# - Training decoder and encoder together on the ELBO also moves the decoder's posterior towards what the
+#   encoder can represent: ELBO training is not maximum likelihood.
+#
+# ## Instructor notes
+#
+# - The solved notebook is `notebooks/solutions/07_variational_autoencoder.ipynb`, built with this one from
+#   `tools/notebook_src/07_variational_autoencoder.py` by `tools/nbbuild.py`. The checks are
+#   `lvmlib.exercises.check_reparameterized_sample` (values, then a gradient probe: it names a $z$ sampled
+#   without the trick, with no gradient reaching `mu` and `log_sigma`, and a $z$ that ignores the given noise)
+#   and `check_negative_elbo` (names the KL with the wrong sign, summing over the batch instead of averaging,
+#   averaging over pixels, a missing KL or minus sign, `log_sigma` read as a log-variance, and a hand-written
+#   `log(sigmoid(...))` that overflows at confident pixels).
+# - Time: the four VAEs train for 50 epochs, about 2 seconds each on a laptop CPU with one torch thread; the
+#   notebook runs in well under a minute. The same recipe trained for its full 100 epochs and scored with
+#   $k = 5000$ (`benchmarks/bench_vae_quality.py`, in the README) reaches $-19.85$, $-18.30$, $-17.43$, $-17.48$ nats for
+#   $d = 2, 4, 8, 16$: halving the training costs a few tenths of a nat.
+# - Printed numbers downstream of training carry `# NBVAL_TOLERANCE` markers. Rebuilt with torch's plain
+#   (non-vectorized) CPU kernels, `ATEN_CPU_CAPABILITY=default`, as a stand-in for another CPU, they moved by at
+#   most 0.02 nats (noted in each cell); on another machine the training ELBO of the 2-D model moved by 0.01. The
+#   tolerances (0.1 nats) leave a margin of 5 and are still far below the differences the text draws conclusions
+#   from. (A rebuild with two torch threads did not finish in 10 minutes on this busy 2-core machine: the reason
+#   the notebook uses one.)
