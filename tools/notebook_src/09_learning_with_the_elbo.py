@@ -35,7 +35,6 @@ from lvmlib.widgets import nb09
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
-print("device:", device.type)
 
 # %% [markdown]
 # ## 1. Three gradient estimators
