@@ -358,7 +358,6 @@ print("every gap is non-negative within two standard errors; the per-digit q nev
 for d, (enc, opt) in seconds.items():
     print(f"z = {d}: one encoder pass for all {x_test.shape[0]} digits took {1000 * enc:.2f} ms; "
           f"{OPT_STEPS} steps of per-digit optimization (plus evaluation) took {opt:.1f} s")
-    assert opt > 50 * enc  # two or three orders of magnitude on a CPU (see the instructor notes)
 
 # %% [markdown]
 # The app: the remaining gap $\log p(x) - \mathrm{ELBO}(q)$ as the per-digit $q$ is optimized (left, log scale), and the
@@ -404,12 +403,13 @@ nb09.gap_app(runs, latent=8, step=50)
 #
 # ## Instructor notes
 #
-# - **Run time.** The whole notebook runs in about 20-40 s on a 2-core laptop CPU (measured with `time` on
-#   `tools/nbbuild.py`, see the README); the heaviest parts are the two VAEs (50 epochs each) and the per-digit
-#   optimization (300 Adam steps for 450 digits, 4 samples per step, plus 13 evaluations with 100 samples).
-# - **Cost of amortization.** Measured on the course machine: one encoder pass for 450 digits takes well under a
-#   millisecond to a few milliseconds, the per-digit optimization seconds: a ratio of 10^3 to 10^4. Cremer et al.
-#   report the same order for MNIST.
+# - **Run time.** One edition takes about 37 s of CPU time (`time` on `tools/nbbuild.py`, measured on the 2-core
+#   course machine while it ran ~16 other jobs, so wall time was 4 min there); the heaviest parts are the two VAEs
+#   (50 epochs each) and the per-digit optimization (300 Adam steps for 450 digits, 4 samples per step, plus 13
+#   evaluations with 100 samples each).
+# - **Cost of amortization.** Measured on the course machine (loaded): one encoder pass for the 450 digits took 1 to
+#   25 ms, the per-digit optimization 15 to 20 s: a ratio of 10^3 to 10^4. The ratio is printed, not asserted
+#   (a GPU's first call, or a busy machine, can move either side). Cremer et al. report the same picture on MNIST.
 # - **Library comparison.** `lvmlib.linear_vae.ppca_ml` agrees with scikit-learn's `PCA`: the same leading eigenvalues
 #   (scikit-learn divides by N - 1, we divide by N, as maximum likelihood does) and `noise_variance_` equal to
 #   $\sigma^2_{\mathrm{ML}}$ up to that factor. Checked in the next cell and in `tests/test_linear_vae.py`.
