@@ -15,8 +15,9 @@ def test_gradient_grid_orders_the_estimators_and_falls_with_n():
     grid = nb09.gradient_grid((2, 50), (1.0,), (1, 4), repeats=400, generator=gen())
     for e in ("score", "baseline", "reparam"):
         assert grid.variance[e].shape == (2, 1, 2) and grid.first[e].shape == (2, 1, 2, 400)
-        ratio = grid.variance[e][1] / grid.variance[e][0]
-        assert np.all((ratio > 0.02) & (ratio < 0.07)), (e, ratio)  # 1/N: 2/50 = 0.04
+        if e != "baseline":  # the leave-one-out baseline itself improves with N, so it falls faster than 1/N
+            ratio = grid.variance[e][1] / grid.variance[e][0]
+            assert np.all((ratio > 0.02) & (ratio < 0.07)), (e, ratio)  # 1/N: 2/50 = 0.04
     assert np.all(grid.variance["score"] > grid.variance["reparam"])
     # the estimates of d/dmu_1 centre on the exact -2
     assert abs(grid.first["reparam"][1, 0, 1].mean() - grid.exact_first) < 0.05
