@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
+from torch.distributions import MultivariateNormal, kl_divergence
 
 from lvmlib import estimators as est
+from lvmlib.models import LinearGaussian
 from lvmlib.linear_vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
 from lvmlib.widgets.nb09 import ppca_data
 
@@ -44,15 +45,11 @@ def test_ppca_ml_is_a_maximum_of_the_exact_likelihood(data):
     best = float(ml.model().log_marginal(x).mean())
     g = gen(5)
     for _ in range(5):  # perturbations of W, sigma and rotations: never better; a rotation: the same
-        model = ml.model()
         W = ml.W + 0.05 * torch.randn(ml.W.shape, generator=g, dtype=F64)
-        from lvmlib.models import LinearGaussian
-
         assert float(LinearGaussian(W, ml.b, ml.sigma).log_marginal(x).mean()) < best
         assert float(LinearGaussian(ml.W, ml.b, ml.sigma * 1.05).log_marginal(x).mean()) < best
         R, _ = torch.linalg.qr(torch.randn(2, 2, generator=g, dtype=F64))
         assert math.isclose(float(LinearGaussian(ml.W @ R, ml.b, ml.sigma).log_marginal(x).mean()), best, abs_tol=1e-10)
-        del model
 
 
 def test_fixed_sigma_zeroes_small_directions(data):
