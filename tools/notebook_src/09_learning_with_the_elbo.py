@@ -357,7 +357,7 @@ print("every gap is non-negative within two standard errors; the per-digit q nev
 # %%
 for d, (enc, opt) in seconds.items():
     print(f"z = {d}: one encoder pass for all {x_test.shape[0]} digits took {1000 * enc:.2f} ms; "
-          f"{OPT_STEPS} steps of per-digit optimization (plus evaluation) took {opt:.1f} s")
+          f"{OPT_STEPS} steps of per-digit optimization (plus evaluation) took {opt:.1f} s in all")
 
 # %% [markdown]
 # The app: the remaining gap $\log p(x) - \mathrm{ELBO}(q)$ as the per-digit $q$ is optimized (left, log scale), and the
