@@ -78,6 +78,7 @@ class PriorView:
     samples: np.ndarray  # [P, R, S, D] R batches of S decoded prior samples
     hole_mass: np.ndarray  # [P] P_{z ~ p}[q(z) < p(z) / hole_ratio]
     kl_aggregate: np.ndarray  # [P] KL(q(z) || p(z)), Monte Carlo
+    kl_prior: np.ndarray  # [P] KL(p(z) || q(z)), Monte Carlo: large when the prior has mass where no code lies
     hole_ratio: float
     image_shape: tuple
 
@@ -89,12 +90,13 @@ def prior_views(models: dict, x_train: torch.Tensor, x_test: torch.Tensor, y_tes
     """Everything :func:`prior_app` shows, for 2-D latents; ``mc`` samples for the hole mass and the KL.
 
     A *hole* is where the codes' density q(z) is below p(z) / ``hole_ratio``; ``hole_mass`` is the prior's
-    probability there.  ``kl_aggregate`` is KL(q(z) || p(z)) with z drawn from q(z).
+    probability there.  ``kl_aggregate`` is KL(q(z) || p(z)) with z drawn from q(z), ``kl_prior``
+    KL(p(z) || q(z)) with z drawn from p(z) (the prior's samples that land in holes weigh most).
     """
     names = tuple(models)
     v = torch.linspace(-limit, limit, grid)
     zz = torch.stack(torch.meshgrid(v, v, indexing="xy"), -1).reshape(-1, 2)  # [G*G, 2], rows: z2
-    pd, ad, codes, samples, holes, kls = [], [], [], [], [], []
+    pd, ad, codes, samples, holes, kls, klp = [], [], [], [], [], [], []
     for name in names:
         m = models[name]
         if m.latent_dim != 2:
@@ -108,11 +110,13 @@ def prior_views(models: dict, x_train: torch.Tensor, x_test: torch.Tensor, y_tes
         samples.append(np.stack([m.sample(per_batch, generator=generator).cpu().numpy() for _ in range(batches)]))
         zp = m.prior_net.sample(mc, generator=generator) if m.prior_net is not None else \
             torch.randn(mc, 2, generator=generator).to(dev)
-        holes.append(float((agg.log_prob(zp) < prior.log_prob(zp) - math.log(hole_ratio)).double().mean()))
+        log_ratio = prior.log_prob(zp) - agg.log_prob(zp)  # [mc] log p(z) / q(z), z ~ p
+        holes.append(float((log_ratio > math.log(hole_ratio)).double().mean()))
+        klp.append(float(log_ratio.mean()))
         zq = _sample_aggregate(m.encoder(x_train), mc, generator)
         kls.append(float((agg.log_prob(zq) - prior.log_prob(zq)).mean()))
     return PriorView(names, v.numpy(), np.stack(pd), np.stack(ad), np.stack(codes), y_test.cpu().numpy(),
-                     np.stack(samples), np.array(holes), np.array(kls), float(hole_ratio), tuple(image_shape))
+                     np.stack(samples), np.array(holes), np.array(kls), np.array(klp), float(hole_ratio), tuple(image_shape))
 
 
 def _sample_aggregate(q, n: int, generator) -> torch.Tensor:
@@ -158,7 +162,7 @@ def prior_app(view: PriorView, *, prior: str = "N(0, I)", batch: int = 0, name: 
         im_s.set_data(tile_images(view.samples[p, batch][: side * side], view.image_shape, ncols=side))
         axes[2].set_title(f"samples z ~ p(z), decoded (batch {batch})", fontsize=10)
         return (f"prior {prior}: prior mass where q(z) < p(z)/{view.hole_ratio:g} (holes): {100 * view.hole_mass[p]:.0f}%; "
-                f"KL(q(z) || p(z)) = {view.kl_aggregate[p]:.2f} nats")
+                f"KL(q(z) || p(z)) = {view.kl_aggregate[p]:.2f}, KL(p(z) || q(z)) = {view.kl_prior[p]:.2f} nats")
 
     return SliderApp(fig, controls, redraw, name=name)
 

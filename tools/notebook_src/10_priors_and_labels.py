@@ -122,8 +122,10 @@ assert abs(diff.mean().item()) < 2.0 and se < 0.5  # a small difference, measure
 # **The aggregate posterior against the prior.** Below, for the chosen model: its prior density on the plane, the
 # density of $q_\phi(z) = \frac1N\sum_n q_\phi(z \mid x_n)$ over the 1347 training digits (an exact mixture of 1347
 # Gaussians: `lvmlib.priors.aggregate_posterior`) with the held-out codes $\mu_\phi(x)$ on top, and 36 samples
-# $z \sim p(z)$ decoded. Two numbers summarize the mismatch: the prior mass in **holes**, $P_{z \sim p}[q_\phi(z) < p(z)/2]$, where the codes are less than half as dense as the prior,
-# and $\mathrm{KL}(q_\phi(z) \,\|\, p(z))$, the wasted term of the decomposition above (both by Monte Carlo, 20000 draws).
+# $z \sim p(z)$ decoded. Three numbers summarize the mismatch (Monte Carlo, 20000 draws): $\mathrm{KL}(q_\phi(z) \,\|\, p(z))$,
+# the wasted term of the decomposition above; $\mathrm{KL}(p(z) \,\|\, q_\phi(z))$, the other direction, which is large when
+# the prior draws $z$ where codes are sparse; and the prior mass in **holes**, $P_{z \sim p}[q_\phi(z) < p(z)/2]$, where
+# the codes are less than half as dense as the prior.
 
 # %%
 with one_thread():
@@ -144,19 +146,24 @@ nb10.prior_app(view, prior="N(0, I)", batch=0)
 # The learned components sit on the clumps of codes (the bright blobs of $q_\phi(z)$), so the mixture puts little mass
 # between them: its samples land where codes lie and decode to digits. $\mathcal N(0, I)$ draws some $z$ between and
 # around the clumps, where the decoder has seen no code; those decode to blurs or in-between shapes. The numbers below
-# the app say the same: less prior mass in holes, smaller $\mathrm{KL}(q_\phi(z) \,\|\, p(z))$.
+# the app say the same in both directions of the KL. The holes of this small model are modest, though: after 100
+# epochs, notebook 08 §5 found the codes of the $\mathcal N(0, I)$ VAE close to the prior in mean and covariance, and here
+# about a tenth of the prior's mass lies where codes are less than half as dense (for both priors: the mixture's own
+# components are broad, and across training seeds the two hole masses came out 0.13 against 0.06 and 0.10 against
+# 0.10).
 # </details>
 
 # %%
-# NBVAL_TOLERANCE abs=0.06
-# (hole mass and KL change with training; seen spread over seeds +-0.04 on both)
+# NBVAL_TOLERANCE abs=0.04
+# (across two training seeds: KLs 0.115 / 0.130 for N(0, I) and 0.068 / 0.086 for the mixture, hole masses 0.10-0.13)
 for p, name in enumerate(view.names):
-    print(f"{name:8s} prior: mass in holes {view.hole_mass[p]:.2f}, KL(q(z) || p(z)) = {view.kl_aggregate[p]:.2f} nats")
+    print(f"{name:8s} prior: KL(q(z) || p(z)) = {view.kl_aggregate[p]:.2f}, KL(p(z) || q(z)) = {view.kl_prior[p]:.2f} "
+          f"nats; prior mass in holes {view.hole_mass[p]:.2f}")
 
 # %%
 n01, mixp = view.names.index("N(0, I)"), view.names.index("mixture")
-assert view.kl_aggregate[mixp] < view.kl_aggregate[n01] - 0.05  # the mixture follows q(z) more closely
-assert view.hole_mass[mixp] < view.hole_mass[n01]
+assert view.kl_aggregate[mixp] < view.kl_aggregate[n01]  # the mixture follows q(z) more closely ...
+assert view.kl_prior[mixp] < view.kl_prior[n01]  # ... in both directions (differences of 0.04-0.06 seen)
 
 # %% [markdown]
 # **An autoregressive prior.** The lecture's richest prior factorizes $p(z) = \prod_i p(z_i \mid z_{<i})$ with a
@@ -214,23 +221,32 @@ exercises.check_m2_unlabelled(unlabelled_bound)
 # %%
 # NBVAL_IGNORE_OUTPUT
 with one_thread():
-    results = nb10.train_label_settings(data, nb10.SETTINGS, seed=0)
+    results = nb10.train_label_settings(data, nb10.SETTINGS, seed=1)
 
 # %%
 # NBVAL_TOLERANCE abs=0.05
-# (test accuracies over 5 seeds in benchmarks/bench_m2.py move by up to ~0.04 at 1-3 labels per class)
+# (between seeds the accuracies move by up to 0.13 at 1 label per class, 0.02-0.06 from 3 labels on; the tolerance
+#  is for the same seed on another machine, where round-off changes the training path a little)
 for k, r in results.items():
     print(f"{nb10.setting_name(k):>3s} labels per class: M2 {r.m2_accuracy:.2f}, labelled-only classifier "
           f"{r.classifier_accuracy:.2f}")
 
 # %% [markdown]
 # The claim: with 10 labels per class (100 labelled digits out of 1347), M2's classifier beats the one trained on the
-# labelled digits alone. Over 5 seeds (`benchmarks/bench_m2.py`) the margin was between 3 and 7 points (README); the
-# notebook asserts at least 2.
+# labelled digits alone. Over seeds 0-4 (`benchmarks/bench_m2.py`; the seed picks the labelled digits and both models'
+# initial weights) the margin at 10 labels per class was $+4.3$ points on average, between $+2.4$ and $+5.6$
+# (standard deviation $1.3$); this notebook uses seed 1. The assert asks for at least 2 points, below every seed's
+# margin. With 30 labels the margin shrinks ($+2.2$ on average), and with **1 label per class M2 loses**
+# ($-4.4$ on average, as low as $-13$): a single example cannot tell the model which of its own groups is which digit,
+# and the unlabelled term then reinforces a wrong assignment.
 
 # %%
+# NBVAL_TOLERANCE abs=2.5
+# (in points; the same tolerance as the accuracies above, for the difference of two of them)
 margin = results[10].m2_accuracy - results[10].classifier_accuracy
-print(f"margin at 10 labels per class: at least 2 points: {margin > 0.02}")
+print(f"margin of M2 over the labelled-only classifier at 10 labels per class: {100 * margin:+.1f} points")
+
+# %%
 assert margin > 0.02
 
 # %% [markdown]
@@ -242,7 +258,7 @@ assert margin > 0.02
 # - *label fixed, style moved* (bottom strip): $y$ fixed, eight styles $z \sim \mathcal N(0, I)$.
 #
 # With 1 label per class, watch the top strip and the accuracy: the model still separates "some" ten groups, but
-# which group is called "3" is only pinned down by a single example.
+# which group is called "3" is pinned down by a single example, and some groups get the wrong name.
 
 # %%
 y_test = data.y_test.cpu().numpy()
@@ -273,13 +289,13 @@ nb10.labels_app(an, labels="10", digit=3, label=7)
 # - The average KL term of the ELBO is $I_q(x; z) + \mathrm{KL}(q_\phi(z) \| p(z))$: the best prior is the aggregate posterior.
 #   A fixed $\mathcal N(0, I)$ leaves holes, where it draws samples that no code resembles.
 # - A learned mixture prior is a few lines (`logsumexp` over components) and trains with the same ELBO; it follows the
-#   codes (smaller $\mathrm{KL}(q(z)\|p(z))$, less mass in holes). On 8x8 digits its gain in $\log p(x)$ is small: compare
+#   codes (smaller KL between $q_\phi(z)$ and $p(z)$, both ways). On 8x8 digits its gain in $\log p(x)$ is small: compare
 #   models paired, with a standard error.
 # - Richer priors cost more: a VampPrior evaluates the encoder at its pseudo-inputs, an autoregressive prior samples
 #   one dimension after another.
 # - M2 makes the label a latent: observed when known, summed out (exactly, ten terms) when not. Unlabelled digits train
 #   the classifier through that sum; with 10 labels per class it beats a classifier of the same shape trained on the
-#   labels alone.
+#   labels alone (by 2-6 points here), with 1 label per class it does not.
 # - Given the label, $z$ holds the style: fixing $z$ and changing $y$ writes the same style as another digit.
 #
 # ## Instructor notes
