@@ -141,7 +141,7 @@ def prior_app(view: PriorView, *, prior: str = "N(0, I)", batch: int = 0, name: 
     ims = [ax.imshow(view.prior_density[0], extent=ext, origin="lower", cmap="viridis", animated=True)
            for ax in axes[:2]]
     pts = axes[1].plot([], [], ".", ms=2, color="white", alpha=0.6, animated=True)[0]
-    for ax, title in zip(axes[:2], ("prior p(z)", "aggregate posterior q(z), + held-out codes")):
+    for ax, title in zip(axes[:2], ("prior p(z)", "aggregate posterior q(z) (same colours), codes")):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("$z_1$", fontsize=9, labelpad=1)
         ax.tick_params(labelsize=8)
@@ -155,9 +155,10 @@ def prior_app(view: PriorView, *, prior: str = "N(0, I)", batch: int = 0, name: 
 
     def redraw(prior: str, batch: int) -> str:
         p = view.names.index(prior)
+        top = float(view.prior_density[p].max())  # one colour scale for both: the codes' density is peakier
         for im, dens in zip(ims, (view.prior_density[p], view.aggregate_density[p])):
             im.set_data(dens)
-            im.set_clim(0, float(dens.max()))
+            im.set_clim(0, top)
         pts.set_data(view.codes[p, :, 0], view.codes[p, :, 1])
         im_s.set_data(tile_images(view.samples[p, batch][: side * side], view.image_shape, ncols=side))
         axes[2].set_title(f"samples z ~ p(z), decoded (batch {batch})", fontsize=10)
@@ -276,7 +277,7 @@ def labels_app(an: Analogies, *, labels: str = "10", digit: int = 0, label: int 
     ax_a.set_xlabel("labels per class", fontsize=9)
     ax_a.set_ylabel("test accuracy (%)", fontsize=9)
     ax_a.tick_params(labelsize=8)
-    ax_a.legend(fontsize=8, loc="lower right")
+    ax_a.legend(fontsize=8, loc="upper left")
     mark = ax_a.axvline(0, color="red", lw=1.5, animated=True)
     shape = an.image_shape
     c = an.by_style.shape[2]
