@@ -76,6 +76,9 @@ class VAE(nn.Module):
             in nats of a probability) or ``"gaussian"``.
         obs_scale: Gaussian likelihood only: a float fixes the standard deviation s of
             p(x | z); ``None`` (default) learns one s per dimension.
+        prior: optional learned prior, a module whose call returns p(z) (event shape [Dz]) and
+            with ``sample(n, generator=)`` and ``config``, e.g. :class:`lvmlib.priors.MixturePrior`;
+            ``None`` (default): N(0, I).  Its parameters train with the VAE's.
         generator: optional CPU ``torch.Generator`` for the initial weights (He-normal
             from :func:`lvmlib.nets.mlp`); ``None`` uses torch's global generator.
 
@@ -95,6 +98,7 @@ class VAE(nn.Module):
         likelihood: str = "bernoulli",
         *,
         obs_scale: float | None = None,
+        prior: nn.Module | None = None,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -122,6 +126,9 @@ class VAE(nn.Module):
             self.decoder_net = mlp([latent_dim, *hidden[::-1], data_dim], nn.ReLU, generator=generator, gain=gain)
         self.register_buffer("prior_loc", torch.zeros(latent_dim))
         self.register_buffer("prior_scale", torch.ones(latent_dim))
+        if prior is not None and getattr(prior, "latent_dim", latent_dim) != latent_dim:
+            raise ValueError(f"the prior is over {prior.latent_dim} dimensions but latent_dim={latent_dim}")
+        self.prior_net = prior
         if likelihood == "gaussian":
             if obs_scale is None:  # softplus(raw) + MIN_SCALE = 1 at the start
                 self.obs_scale_raw = nn.Parameter(torch.full((data_dim,), math.log(math.expm1(1.0 - MIN_SCALE))))
@@ -141,13 +148,16 @@ class VAE(nn.Module):
             "hidden": list(self.hidden),
             "likelihood": self.likelihood_name,
             "obs_scale": self.obs_scale,
+            "prior": None if self.prior_net is None else self.prior_net.config,
         }
 
     def extra_repr(self) -> str:
         return f"data_dim={self.data_dim}, latent_dim={self.latent_dim}, likelihood={self.likelihood_name!r}"
 
-    def prior(self) -> Independent:
-        """p(z) = N(0, I): batch shape [], event shape [Dz], on the model's device."""
+    def prior(self):
+        """p(z): N(0, I) (batch shape [], event shape [Dz], on the model's device), or the learned prior's."""
+        if self.prior_net is not None:
+            return self.prior_net()
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1)
 
     def likelihood(self, z: torch.Tensor) -> Independent:
@@ -237,7 +247,10 @@ class VAE(nn.Module):
             tensor of shape [n, Dx].
         """
         n = positive_int(n, "n")
-        z = self._randn((n, self.latent_dim), generator)  # [n, Dz]
+        if self.prior_net is not None:
+            z = self.prior_net.sample(n, generator=generator)  # [n, Dz]
+        else:
+            z = self._randn((n, self.latent_dim), generator)  # [n, Dz]
         px = self.likelihood(z)
         return px.mean if mean else estimators.sample(px, (), generator)
 
@@ -340,8 +353,13 @@ class VAE(nn.Module):
             raise ValueError(f"{path} is not a checkpoint written by VAE.save (format {CHECKPOINT_FORMAT!r})")
         if ckpt.get("version", 0) > CHECKPOINT_VERSION:
             raise ValueError(f"{path} was written by a newer lvmlib (checkpoint version {ckpt['version']})")
+        config = dict(ckpt["config"])
+        if config.get("prior") is not None:
+            from lvmlib.priors import from_config
+
+            config["prior"] = from_config(config["prior"])
         try:
-            model = cls(**ckpt["config"])
+            model = cls(**config)
         except TypeError as err:
             raise ValueError(f"{path}: the stored config does not fit VAE(...): {err}") from None
         dtype = getattr(torch, str(ckpt.get("dtype", "float32")), None)

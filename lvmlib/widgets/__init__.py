@@ -15,6 +15,6 @@ notebook builds them, for the slider benchmark.
 
 from lvmlib.widgets.core import SliderApp, log_slider
 
-NOTEBOOK_MODULES = ("nb01", "nb02", "nb03", "nb04", "nb05", "nb06", "nb07", "nb08", "nb09")
+NOTEBOOK_MODULES = ("nb01", "nb02", "nb03", "nb04", "nb05", "nb06", "nb07", "nb08", "nb09", "nb10")
 
 __all__ = ["SliderApp", "log_slider", "NOTEBOOK_MODULES"]
