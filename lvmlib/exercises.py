@@ -1061,7 +1061,7 @@ def _mixture_reference(z, logits, loc, scale):
     return MixtureSameFamily(Categorical(logits=logits), comps).log_prob(z)
 
 
-def _mixture_cases() -> list:
+def _prior_mixture_cases() -> list:
     g = torch.Generator().manual_seed(10)
     d64 = torch.float64
     z = torch.randn(5, 2, generator=g, dtype=d64)
@@ -1081,7 +1081,7 @@ def _normal_log_prob(z, loc, scale):  # [B, K]: log N(z_b; m_k, s_k^2), summed o
     return Independent(Normal(loc, scale), 1).log_prob(z[:, None, :])
 
 
-_MIXTURE_MISTAKES = [
+_PRIOR_MIXTURE_MISTAKES = [
     Mistake("unnormalized weights",
             "the logits are not log-weights until they are normalized: use torch.log_softmax(logits, 0) "
             "(log pi_k = logits_k - logsumexp(logits)) before adding them to the components' log densities.",
@@ -1102,7 +1102,7 @@ _MIXTURE_MISTAKES = [
 def check_mixture_log_prob(fn: Callable) -> Report:
     """Exercise 10.1: ``fn(z [B, Dz], logits [K], loc [K, Dz], scale [K, Dz]) -> log p(z) [B]`` of a Gaussian mixture."""
     return check_function("Exercise 10.1 (the mixture prior's log-density)", fn, _mixture_reference,
-                          _mixture_cases(), _MIXTURE_MISTAKES, rtol=1e-6, atol=1e-6,
+                          _prior_mixture_cases(), _PRIOR_MIXTURE_MISTAKES, rtol=1e-6, atol=1e-6,
                           passed="Your function is the log-density of lvmlib.priors.MixturePrior.")
 
 

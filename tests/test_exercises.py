@@ -92,3 +92,24 @@ def test_parse_makes_each_edition():
     src = "# %% [markdown]\n# ### Exercise 1.1: add one\n# %%\ndef f(x):\n    " + BEGIN + "\n    return x + 1\n    " + END + "\n"
     assert "return x + 1" in parse(src, "solutions").cells[1].source
     assert "return x + 1" not in parse(src, "student").cells[1].source
+
+
+def test_no_top_level_name_defined_twice():
+    """Sections of lvmlib/exercises.py are written by different people; a helper defined twice
+    (e.g. two ``_mixture_cases``) silently makes an earlier section's check use the later one's cases."""
+    import ast
+    from collections import Counter
+    from pathlib import Path
+
+    import lvmlib.exercises as ex
+
+    tree = ast.parse(Path(ex.__file__).read_text())
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id != "__all__"]
+    twice = sorted(n for n, c in Counter(names).items() if c > 1)
+    assert not twice, f"defined more than once in lvmlib/exercises.py: {twice}"
