@@ -94,22 +94,23 @@ def test_parse_makes_each_edition():
     assert "return x + 1" not in parse(src, "student").cells[1].source
 
 
-def test_no_top_level_name_defined_twice():
-    """Sections of lvmlib/exercises.py are written by different people; a helper defined twice
-    (e.g. two ``_mixture_cases``) silently makes an earlier section's check use the later one's cases."""
-    import ast
-    from collections import Counter
-    from pathlib import Path
+def test_one_module_per_notebook_and_every_check_exported():
+    """Each notebook's checks live in their own module (lvmlib/exercises/nbNN.py), so one notebook's
+    helpers cannot replace another's (two ``_mixture_cases`` in one file once made notebook 03's
+    check run notebook 10's cases).  Every public ``check_*`` is defined once and exported."""
+    import importlib
+    import pkgutil
 
     import lvmlib.exercises as ex
 
-    tree = ast.parse(Path(ex.__file__).read_text())
-    names = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id != "__all__"]
-    twice = sorted(n for n, c in Counter(names).items() if c > 1)
-    assert not twice, f"defined more than once in lvmlib/exercises.py: {twice}"
+    modules = sorted(m.name for m in pkgutil.iter_modules(ex.__path__) if m.name.startswith("nb"))
+    assert modules == [f"nb{n:02d}" for n in range(1, 11)]
+    seen: dict[str, str] = {}
+    for name in modules:
+        module = importlib.import_module(f"lvmlib.exercises.{name}")
+        for attr in vars(module):
+            if attr.startswith("check_") and getattr(module, attr).__module__ == module.__name__:
+                assert attr not in seen, f"{attr} defined in both {seen[attr]} and {name}"
+                seen[attr] = name
+                assert attr in ex.__all__ and getattr(ex, attr) is getattr(module, attr), attr
+    assert set(seen) == {n for n in ex.__all__ if n.startswith("check_") and n != "check_function"}

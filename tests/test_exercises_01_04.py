@@ -13,19 +13,19 @@ def _stub(*args, **kwargs):
 
 # (check, a right answer, the listed mistakes: (Mistake, the name the report must give))
 EXERCISES = {
-    "1.1 sample_story": (ex.check_sample_story, ex._story_reference,
-                         [(m, m.name) for m in ex._STORY_MISTAKES]),
-    "2.1 e_step": (ex.check_e_step, ex._e_step_reference, [(m, m.name) for m in ex._E_STEP_MISTAKES]),
-    "2.2 m_step": (ex.check_m_step, ex._m_step_reference,
-                   [(m, m.name) for m in ex._M_WEIGHT_MISTAKES + ex._M_MEAN_MISTAKES + ex._M_COV_MISTAKES[:3]]
+    "1.1 sample_story": (ex.check_sample_story, ex.nb01._story_reference,
+                         [(m, m.name) for m in ex.nb01._STORY_MISTAKES]),
+    "2.1 e_step": (ex.check_e_step, ex.nb02._e_step_reference, [(m, m.name) for m in ex.nb02._E_STEP_MISTAKES]),
+    "2.2 m_step": (ex.check_m_step, ex.nb02._m_step_reference,
+                   [(m, m.name) for m in ex.nb02._M_WEIGHT_MISTAKES + ex.nb02._M_MEAN_MISTAKES + ex.nb02._M_COV_MISTAKES[:3]]
                    # wrong means make the covariances wrong too: the report names the means first
-                   + [(ex._M_COV_MISTAKES[3], "means-not-divided"), (ex._M_COV_MISTAKES[4], "means-over-N")]),
-    "3.1 mixture_log_px": (ex.check_mixture_log_px, ex._mixture_log_px_reference,
-                           [(m, m.name) for m in ex._MIXTURE_MISTAKES]),
-    "4.1 naive_mc": (ex.check_naive_mc, ex._naive_mc,
-                     [(m, m.name) for m in ex._MC_ESTIMATE_MISTAKES + ex._MC_SE_MISTAKES[:3]]
-                     + [(ex._MC_SE_MISTAKES[3], "mean-log"), (ex._MC_SE_MISTAKES[4], "exp-first"),
-                        (ex._MC_SE_MISTAKES[5], "no-logN")]),
+                   + [(ex.nb02._M_COV_MISTAKES[3], "means-not-divided"), (ex.nb02._M_COV_MISTAKES[4], "means-over-N")]),
+    "3.1 mixture_log_px": (ex.check_mixture_log_px, ex.nb03._mixture_log_px_reference,
+                           [(m, m.name) for m in ex.nb03._MIXTURE_MISTAKES]),
+    "4.1 naive_mc": (ex.check_naive_mc, ex.nb04._naive_mc,
+                     [(m, m.name) for m in ex.nb04._MC_ESTIMATE_MISTAKES + ex.nb04._MC_SE_MISTAKES[:3]]
+                     + [(ex.nb04._MC_SE_MISTAKES[3], "mean-log"), (ex.nb04._MC_SE_MISTAKES[4], "exp-first"),
+                        (ex.nb04._MC_SE_MISTAKES[5], "no-logN")]),
 }
 MISTAKE_CASES = [pytest.param(key, m, name, id=f"{key.split()[0]}-{m.name}")
                  for key, (_, _, ms) in EXERCISES.items() for m, name in ms]
@@ -58,16 +58,16 @@ def test_each_listed_mistake_is_named(key, mistake, name):
 
 def test_the_hard_cases_are_there():
     """The cases that make the mistakes show: underflow at -2000, K = 1, a single point."""
-    e_cases = [c.name for c in ex._e_step_cases()]
+    e_cases = [c.name for c in ex.nb02._e_step_cases()]
     assert any("-2000" in n for n in e_cases) and "K = 1" in e_cases and "a single data point" in e_cases
-    assert any("-2000" in c.name for c in ex._mixture_cases()) and any("-2000" in c.name for c in ex._naive_mc_cases())
-    assert any("single" in c.name for c in ex._m_step_cases()) and any("K = 1" in c.name for c in ex._m_step_cases())
+    assert any("-2000" in c.name for c in ex.nb03._mixture_cases()) and any("-2000" in c.name for c in ex.nb04._naive_mc_cases())
+    assert any("single" in c.name for c in ex.nb02._m_step_cases()) and any("K = 1" in c.name for c in ex.nb02._m_step_cases())
 
 
 def test_an_unknown_wrong_answer_is_wrong_without_a_name():
-    report = ex.check_mixture_log_px(lambda x, w, m, s: ex._mixture_log_px_reference(x, w, m, s) + 0.5)
+    report = ex.check_mixture_log_px(lambda x, w, m, s: ex.nb03._mixture_log_px_reference(x, w, m, s) + 0.5)
     assert report.status == "wrong" and report.mistake is None and "K = 3" in report.message
-    report = ex.check_e_step(lambda x, w, m, c: ex._e_step_reference(x, w, m, c).T)
+    report = ex.check_e_step(lambda x, w, m, c: ex.nb02._e_step_reference(x, w, m, c).T)
     assert report.status == "wrong" and "shape" in report.message
 
 
@@ -82,21 +82,21 @@ def test_errors_and_wrong_arity_are_reported_not_raised():
 
 def test_other_right_answers_pass():
     """Equivalent implementations are not penalised: softmax, decoder(z).sample(), std with N."""
-    assert ex.check_e_step(lambda x, w, m, c: torch.softmax(torch.log(w) + ex._mvn_log_prob(x, m, c), 1)).passed
+    assert ex.check_e_step(lambda x, w, m, c: torch.softmax(torch.log(w) + ex.nb02._mvn_log_prob(x, m, c), 1)).passed
 
     def story_with_sample(decoder, n, generator):
         z = torch.randn(n, decoder.latent_dim, generator=generator)
         return z, decoder(z).sample()
     assert ex.check_sample_story(story_with_sample).passed
-    assert ex.check_naive_mc(lambda lw: ex._naive_mc(lw, ddof=0)).passed
+    assert ex.check_naive_mc(lambda lw: ex.nb04._naive_mc(lw, ddof=0)).passed
 
 
 def test_story_check_on_the_notebook_decoder_shape():
     """The notebook passes its own GaussianDecoder (float32): the check's decoders take float32 z too."""
-    z32 = ex._story_reference(ex._LinearTanhDecoder(2, 3, 0.5), 5, torch.Generator().manual_seed(0))[0].float()
-    assert ex._LinearTanhDecoder(2, 3, 0.5)(z32).mean.shape == (5, 3)
+    z32 = ex.nb01._story_reference(ex.nb01._LinearTanhDecoder(2, 3, 0.5), 5, torch.Generator().manual_seed(0))[0].float()
+    assert ex.nb01._LinearTanhDecoder(2, 3, 0.5)(z32).mean.shape == (5, 3)
     with pytest.raises(ValueError, match="latent_dim"):
-        ex._LinearTanhDecoder(2, 3, 0.5)(torch.zeros(5, 4))
+        ex.nb01._LinearTanhDecoder(2, 3, 0.5)(torch.zeros(5, 4))
 
 
 # -- the notebooks 01-04 carry their exercises (structure of issue 13, read from the sources) --------------

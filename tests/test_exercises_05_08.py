@@ -233,7 +233,7 @@ def test_unknown_wrong_answer_is_wrong_without_a_name():
 
 def test_same_nan_matches_nan_only_in_the_same_places():
     nan = float("nan")
-    assert ex._same_nan(torch.tensor([nan, 1.0]), torch.tensor([nan, 1.0]))[0]
-    assert not ex._same_nan(torch.tensor([nan, 1.0]), torch.tensor([1.0, nan]))[0]
-    assert not ex._same_nan(torch.tensor([nan]), torch.tensor([1.0]))[0]
-    assert ex._same_nan(torch.tensor(nan), torch.tensor(nan))[0]
+    assert ex.same_nan(torch.tensor([nan, 1.0]), torch.tensor([nan, 1.0]))[0]
+    assert not ex.same_nan(torch.tensor([nan, 1.0]), torch.tensor([1.0, nan]))[0]
+    assert not ex.same_nan(torch.tensor([nan]), torch.tensor([1.0]))[0]
+    assert ex.same_nan(torch.tensor(nan), torch.tensor(nan))[0]

@@ -24,7 +24,7 @@ def test_stub_is_not_done_yet():
     assert r.status == "todo" and "not done yet" in r.message
 
 
-@pytest.mark.parametrize("mistake", ex._SCORE_MISTAKES, ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", ex.nb09._SCORE_MISTAKES, ids=lambda m: m.name)
 def test_each_mistake_is_named(mistake):
     r = ex.check_score_function_terms(mistake.fn)
     assert r.status == "wrong" and r.mistake == mistake.name, r.message
