@@ -207,7 +207,7 @@ def linear_vae_app(histories: dict[str, LinearVAEHistory], log_p_ml: float, *, q
         return f"q = {q}, step {step}: log p(x) - ELBO = {float(h.log_p[t] - h.elbo[t]):.3f} nats per point"
 
     controls = {
-        "q": W.ToggleButtons(options=list(histories), value=q, description="q family"),
+        "q": W.Dropdown(options=list(histories), value=q, description="q family"),
         "step": W.SelectionSlider(options=[int(s) for s in steps], value=int(steps[-1] if step is None else step),
                                   description="training step"),
     }
@@ -319,7 +319,7 @@ def gap_app(runs: dict[int, GapRun], *, latent: int | None = None, step: int | N
                 f"amortization gap {s.amortization:.3f} ± {s.amortization_se:.3f} nats per digit")
 
     controls = {
-        "latent": W.ToggleButtons(options=sizes, value=latent or sizes[-1], description="latent size"),
+        "latent": W.Dropdown(options=sizes, value=latent or sizes[-1], description="latent size"),
         "step": W.SelectionSlider(options=[int(s) for s in steps], value=int(steps[-1] if step is None else step),
                                   description="q steps"),
     }
