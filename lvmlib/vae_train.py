@@ -268,9 +268,9 @@ def evaluate(
         error across points (std / sqrt(B); NaN for B = 1).  The Monte Carlo error of each
         point's estimate is not included (tiny at K = 5000 next to the spread across points).
     """
-    if model._check_x(x).shape[0] == 0:
-        raise ValueError("evaluate needs at least one point; x is empty (shape [0, D])")
     log_p = evaluate_points(model, x, num_samples, chunk_size, generator)  # [B]
     b = log_p.shape[0]
+    if b == 0:
+        raise ValueError("evaluate needs at least one point; x is empty (shape [0, D])")
     stderr = float(log_p.std() / math.sqrt(b)) if b > 1 else float("nan")
     return float(log_p.mean()), stderr

@@ -279,11 +279,11 @@ LOG2_SCALES = tuple(float(v) for v in np.arange(-3.5, 0.5001, 0.5))
 def proposal_controls(grid, mean: float, scale: float) -> dict:
     """The q-mean and q-scale sliders over a proposal grid (shared by notebooks 05 and 06)."""
     return {
-        "mean": style_control(W.FloatSlider(value=mean, min=float(grid.means[0]), max=float(grid.means[-1]),
+        "mean": W.FloatSlider(value=mean, min=float(grid.means[0]), max=float(grid.means[-1]),
                               step=float(grid.means[1] - grid.means[0]), description="q mean",
-                              readout_format=".2f")),
-        "scale": style_control(W.FloatLogSlider(value=scale, base=2.0, min=float(grid.log2_scales[0]),
+                              readout_format=".2f"),
+        "scale": W.FloatLogSlider(value=scale, base=2.0, min=float(grid.log2_scales[0]),
                                   max=float(grid.log2_scales[-1]),
                                   step=float(grid.log2_scales[1] - grid.log2_scales[0]),
-                                  description="q scale", readout_format=".3g")),
+                                  description="q scale", readout_format=".3g"),
     }
