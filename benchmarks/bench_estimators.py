@@ -1,6 +1,6 @@
 """IWAE bound with k = 5000 samples on 500 points of a 64-dimensional decoder.
 
-Compares :func:`lvmlib.estimators.iwae_bound` (chunked over samples, several chunk
+Compares :func:`lvmlib.inference.iwae_bound` (chunked over samples, several chunk
 sizes) with the loop a user would otherwise write (one data point at a time) and with the
 unchunked computation (all K x B samples decoded at once), in the same run.
 
@@ -88,7 +88,7 @@ def per_point_loop(x, model, loc, scale, k, generator):
 
 
 def worker(method: str, chunk: int | None, k: int, num_points: int, repeats: int, threads: int) -> dict:
-    from lvmlib import estimators
+    from lvmlib import inference as estimators
 
     if threads:
         torch.set_num_threads(threads)
@@ -134,7 +134,7 @@ MEM_K, MEM_B, MEM_DZ = 10_000, 1000, 32
 
 def memory_worker(chunk: int | None) -> dict:
     """Peak RSS of importance_sampling(x, vae, vae.encoder, 10 000) on 1000 points, Dz = 32."""
-    from lvmlib import estimators
+    from lvmlib import inference as estimators
     from lvmlib.vae import VAE
 
     g = torch.Generator().manual_seed(0)
@@ -150,7 +150,7 @@ def memory_worker(chunk: int | None) -> dict:
 
 
 def memory_table() -> None:
-    from lvmlib import estimators
+    from lvmlib import inference as estimators
 
     auto = max(1, min(MEM_K, estimators.DEFAULT_CHUNK_ELEMENTS // (MEM_B * DATA_DIM)))
     print(f"\nMemory bounded by the chunk: importance_sampling(x, vae, vae.encoder, {MEM_K}), B = {MEM_B}, "
@@ -196,7 +196,7 @@ def main() -> None:
         print(json.dumps(worker(method, chunk_size, args.k, args.points, args.repeats, args.threads)))
         return
 
-    from lvmlib import estimators
+    from lvmlib import inference as estimators
 
     auto = max(1, min(args.k, estimators.DEFAULT_CHUNK_ELEMENTS // (args.points * DATA_DIM)))
     runs = [("per-point loop (by hand)", "loop", "0")]

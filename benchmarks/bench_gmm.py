@@ -1,4 +1,4 @@
-"""Gaussian-mixture EM: lvmlib.gmm.GaussianMixture vs scikit-learn, side by side in one run.
+"""Gaussian-mixture EM: lvmlib.mixtures.GaussianMixture vs scikit-learn, side by side in one run.
 
 What is measured:
 
@@ -20,10 +20,10 @@ What is measured:
 scikit-learn is shown twice: with its default threads, and under
 ``threadpoolctl.threadpool_limits(1)`` (on 2 cores numpy's and scipy's two OpenBLAS copies
 fight).  lvmlib runs torch single-threaded and splits iterations of at least
-``lvmlib.mixture_cpu.PARALLEL_MIN_WORK`` multiply-adds over ``torch.get_num_threads()``
-Python threads ("lanes", see ``lvmlib.mixture_cpu``): the "lvmlib, 1 thread" column is
+``lvmlib.mixtures._cpu.PARALLEL_MIN_WORK`` multiply-adds over ``torch.get_num_threads()``
+Python threads ("lanes", see ``lvmlib.mixtures._cpu``): the "lvmlib, 1 thread" column is
 lvmlib without lanes.  ``--matmul torch`` multiplies with torch's BLAS (MKL on x86 wheels)
-instead of NumPy's (OpenBLAS): it measures the choice of ``lvmlib.mixture_cpu.CPU_MATMUL``.  NumPy input for both; lvmlib computes on the CPU.
+instead of NumPy's (OpenBLAS): it measures the choice of ``lvmlib.mixtures._cpu.CPU_MATMUL``.  NumPy input for both; lvmlib computes on the CPU.
 The machine's load average is printed: other processes on a 2-core box slow every column,
 and the multi-threaded ones most.
 
@@ -50,7 +50,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from threadpoolctl import threadpool_limits
 
 from lvmlib.data import toy_2d
-from lvmlib.gmm import GaussianMixture
+from lvmlib.mixtures import GaussianMixture
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 
@@ -135,10 +135,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
     parser.add_argument("--matmul", choices=("numpy", "torch"), default=None,
-                        help="lvmlib's CPU matmul backend (default: lvmlib.mixture_cpu.CPU_MATMUL)")
+                        help="lvmlib's CPU matmul backend (default: lvmlib.mixtures._cpu.CPU_MATMUL)")
     args = parser.parse_args()
     if args.matmul is not None:
-        from lvmlib import mixture_cpu
+        from lvmlib.mixtures import _cpu as mixture_cpu
 
         mixture_cpu.CPU_MATMUL = args.matmul
     repeats = 3 if args.quick else args.repeats

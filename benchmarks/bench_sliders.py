@@ -1,6 +1,6 @@
 """Kernel-side cost of every slider of every notebook: redraw + PNG render per move.
 
-Each notebook's apps are built through ``lvmlib.widgets.nbXX.examples()`` (as the notebook
+Each notebook's apps are built through ``lvmlib.lessons.nbXX.examples()`` (as the notebook
 builds them), then every control is moved through ``--moves`` values spread over its range;
 the table shows the median and 90th percentile of ``SliderApp.last_seconds`` per control.
 Target: median <= 50 ms.  Run:  .venv/bin/python benchmarks/bench_sliders.py
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-import lvmlib.widgets as lw
+from lvmlib import lessons
 
 
 def main() -> None:
@@ -24,13 +24,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="notebook modules to run, e.g. nb01 nb02")
     args = parser.parse_args()
     rows = []
-    for mod_name in args.only or lw.NOTEBOOK_MODULES:
-        try:
-            mod = importlib.import_module(f"lvmlib.widgets.{mod_name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"lvmlib.widgets.{mod_name}":
-                continue
-            raise
+    for mod_name in args.only or lessons.NOTEBOOK_MODULES:
+        mod = importlib.import_module(f"lvmlib.lessons.{mod_name}")
         t0 = time.perf_counter()
         apps = list(mod.examples())
         build = time.perf_counter() - t0

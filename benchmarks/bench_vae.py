@@ -131,7 +131,7 @@ def bench_overhead(x, rounds, epochs):
     print("\nCPU time (process_time) is the robust column on a shared machine with 1 thread; with more "
           "threads it adds up the threads' time.")
     print("\nlvmlib's train uses fused Adam; 'vs plain, fused Adam' is the cost of the abstraction alone "
-          "(torch.distributions objects, lvmlib.estimators' checks, the loop's bookkeeping).")
+          "(torch.distributions objects, lvmlib.inference' checks, the loop's bookkeeping).")
 
 
 def bench_recipe(data):

@@ -10,7 +10,7 @@ Models (all trained on the 1347 training digits, scored on the 450 test digits):
 - VAE (``lvmlib.vae.DIGITS_RECIPE``: 64-128-Dz encoder, mirrored decoder, Adam) with latent
   size 2, 4, 8, 16, trained on the ELBO and on the IWAE bound with k = 5 (Burda et al. 2016),
   same epochs, lr, batch and seed.  For each VAE, 5000 importance samples per test point from
-  the encoder give, from the same log weights (``lvmlib.estimators.log_weights``): the ELBO
+  the encoder give, from the same log weights (``lvmlib.inference.log_weights``): the ELBO
   (their mean), L_5 (the mean of logsumexp over groups of 5, minus log 5) and the k = 5000
   estimate of log p(x) (logsumexp over all, minus log 5000).
 
@@ -31,7 +31,7 @@ from torch.distributions import Bernoulli, Independent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lvmlib import estimators  # noqa: E402
+from lvmlib import inference as estimators  # noqa: E402
 from lvmlib.data import load_dataset  # noqa: E402
 from lvmlib.vae import DIGITS_RECIPE, VAE, train  # noqa: E402
 
@@ -53,9 +53,9 @@ def independent_pixels(x_train, x_test):
 
 def mixtures(x_train, x_test):
     try:
-        from lvmlib.bernoulli_mixture import BernoulliMixture
+        from lvmlib.mixtures import BernoulliMixture
     except ImportError:
-        print("TODO: lvmlib.bernoulli_mixture is not there yet; mixture rows skipped")
+        print("TODO: lvmlib.mixtures.bernoulli is not there yet; mixture rows skipped")
         return {}
     out = {}
     for k in MIXTURE_K:

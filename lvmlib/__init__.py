@@ -2,7 +2,7 @@
 
 One module per concept (see ``DESIGN.md``): ``device``, ``data``, ``models``, ``gmm``,
 ``estimators``, ``vae``, ``plotting``, ``widgets``.  Import the submodules explicitly,
-e.g. ``from lvmlib.gmm import GaussianMixture``.
+e.g. ``from lvmlib.mixtures import GaussianMixture``.
 """
 
 from lvmlib.data import load_dataset

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import struct
-import zlib
 from pathlib import Path
+from typing import Sequence
 
+import matplotlib as mpl
+import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -84,7 +86,7 @@ def retina_figures() -> bool:
 def new_figure(width: float = 8.0, height: float = 3.2, *, dpi: int = 72, layout: str | None = None) -> Figure:
     """A figure that is not managed by pyplot, so it is shown only where a widget puts it
     (no duplicate inline copy).  Sizes are in inches; a ``SliderApp`` sets the dpi it renders at
-    (``lvmlib.widgets.core.CSS_PX_PER_INCH`` CSS pixels per inch, times the pixel ratio).
+    (``lvmlib.widgets.app.CSS_PX_PER_INCH`` CSS pixels per inch, times the pixel ratio).
 
     No automatic layout by default: a constrained layout costs ~100 ms per draw, which a
     slider cannot afford; call ``fig.subplots_adjust`` or pass ``layout="constrained"``."""
@@ -93,33 +95,8 @@ def new_figure(width: float = 8.0, height: float = 3.2, *, dpi: int = 72, layout
     return fig
 
 
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
-def canvas_png(canvas) -> bytes:
-    """PNG bytes of what an Agg canvas holds now (no redraw), encoded for speed.
-
-    A slider redraws on every move, so the encoder matters: each row gets PNG's *Up* filter
-    (the difference to the row above: zero wherever the picture is flat or has vertical
-    edges, one numpy subtraction) and zlib compresses at level 1 in run-length mode
-    (``Z_RLE``).  For a 2x picture (1-3 Mpx) this is about twice as fast as Pillow's
-    ``compress_level=1`` (which tries five filters per row), for ~25% more bytes.
-    The RGBA buffer is kept as it is (dropping alpha costs a strided copy).
-    Spec: PNG (ISO/IEC 15948), sections 9 (filters) and 11.2 (IHDR, colour type 6).
-    """
-    import numpy as np
-
-    width, height = canvas.get_width_height(physical=True)
-    rgba = np.asarray(canvas.buffer_rgba()).reshape(height, width * 4)
-    rows = np.empty((height, width * 4 + 1), dtype=np.uint8)  # filter byte + filtered row
-    rows[:, 0] = 2  # Up
-    rows[0, 1:] = rgba[0]
-    np.subtract(rgba[1:], rgba[:-1], out=rows[1:, 1:])  # uint8 arithmetic wraps mod 256, as PNG wants
-    packer = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
-    data = packer.compress(rows) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
 
 
 def image_grid(ax, images, image_shape, *, ncols: int | None = None, pad: int = 1, cmap: str = "gray_r",
@@ -201,3 +178,98 @@ class BinnedPoints:
         for b, line in enumerate(self.lines):
             sel = order[bounds[b]: bounds[b + 1]]
             line.set_data(xy[sel, 0], xy[sel, 1])
+
+
+# ----------------------------------------------------------------------------------------
+# mixtures in 2-D: responsibilities, ellipses, densities on a grid
+# ----------------------------------------------------------------------------------------
+
+COLORS = tuple(mpl.colors.to_hex(c) for c in mpl.colormaps["tab10"].colors)
+
+
+#: a point is drawn in its most responsible component's colour, paler as max_k r_nk falls below these
+CONFIDENCE_EDGES = (0.6, 0.8, 0.95)
+
+
+FADES = (0.0, 0.4, 0.62, 0.8)  # blend with white for r_max >= 0.95, 0.8-0.95, 0.6-0.8, < 0.6
+
+
+def _shade(color: str, fade: float) -> tuple:
+    rgb = np.asarray(mpl.colors.to_rgb(color))
+    return tuple((1 - fade) * rgb + fade)
+
+
+class ResponsibilityPoints:
+    """Points coloured by their responsibilities, drawn fast (one ``Line2D`` per colour).
+
+    Point n gets the colour of its most responsible component k = argmax_k r_nk, blended
+    with white the more the responsibility is shared (max_k r_nk below 0.95, 0.8, 0.6), so
+    points between components look pale.  K x 4 animated lines, as
+    :class:`lvmlib.plotting.BinnedPoints` (much faster than a scatter with per-point colours).
+    """
+
+    def __init__(self, ax, n_components: int, *, colors: Sequence[str] = COLORS, markersize: float = 3.0,
+                 zorder: float = 1.0):
+        self.levels = len(FADES)
+        self.lines = [ax.plot([], [], ".", ms=markersize, color=_shade(colors[k % len(colors)], f), animated=True,
+                              zorder=zorder)[0]
+                      for k in range(n_components) for f in FADES]
+
+    @staticmethod
+    def groups(resp) -> np.ndarray:
+        """Colour group of every point, component * 4 + paleness level.
+
+        Args:
+            resp: responsibilities, shape (N, K).
+
+        Returns:
+            int array of shape (N,).
+        """
+        resp = np.asarray(resp)
+        level = len(CONFIDENCE_EDGES) - np.searchsorted(CONFIDENCE_EDGES, resp.max(1), side="right")
+        return resp.argmax(1) * len(FADES) + level
+
+    def set(self, xy: np.ndarray, groups: np.ndarray) -> None:
+        """Show points ``xy`` (N, 2) in colour ``groups`` (N,) (see :meth:`groups`)."""
+        order = np.argsort(groups, kind="stable")
+        bounds = np.searchsorted(groups[order], np.arange(len(self.lines) + 1))
+        for b, line in enumerate(self.lines):
+            sel = order[bounds[b]: bounds[b + 1]]
+            line.set_data(xy[sel, 0], xy[sel, 1])
+            line.set_visible(len(sel) > 0)  # an empty line still costs a draw
+
+
+def ellipse_outlines(means, covariances, n_std: float, num: int = 73) -> np.ndarray:
+    """Points on the ellipses {x : (x - mu)^T Sigma^-1 (x - mu) = n_std^2} of 2-D Gaussians.
+
+    Args:
+        means: shape (K, 2).
+        covariances: full covariances, shape (K, 2, 2).
+
+    Returns:
+        array of shape (K, num, 2) (closed curves: first point = last point).
+    """
+    means = np.asarray(means, dtype=float)
+    L = np.linalg.cholesky(np.asarray(covariances, dtype=float))  # [K, 2, 2]
+    angle = np.linspace(0, 2 * np.pi, num)
+    circle = np.stack([np.cos(angle), np.sin(angle)])  # [2, num]
+    return means[:, None, :] + n_std * np.einsum("kij,jn->kni", L, circle)
+
+
+def density_grid(model, limits, *, num: int = 160, device=None):
+    """log p(x) of a model with ``log_marginal`` on a num x num grid over ``limits``.
+
+    The grid is made on ``device`` (default: the model's ``device`` attribute, else the CPU).
+
+    Returns:
+        (g1, g2, log_p): the grid coordinates (num,), (num,) and log p of shape (num, num)
+        (rows: x_2, columns: x_1, as ``contour`` wants).
+    """
+    (a, b), (c, d) = limits
+    g1, g2 = np.linspace(a, b, num), np.linspace(c, d, num)
+    device = getattr(model, "device", None) if device is None else device
+    grid = torch.as_tensor(np.stack(np.meshgrid(g1, g2), -1).reshape(-1, 2), dtype=torch.float64, device=device)
+    with torch.no_grad():
+        log_p = model.log_marginal(grid).reshape(num, num).cpu().numpy()
+    return g1, g2, log_p
+

@@ -1,4 +1,4 @@
-"""lvmlib.amortization: per-point q optimization never lowers the ELBO and reaches the exact posterior's
+"""lvmlib.inference.amortization: per-point q optimization never lowers the ELBO and reaches the exact posterior's
 ELBO on a linear-Gaussian model; the gap split adds up and rejects bad input."""
 
 import math
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal
 
-from lvmlib.amortization import gap_split, optimize_local_q
+from lvmlib.inference import gap_split, optimize_local_q
 from lvmlib.models import LinearGaussian
 
 F64 = torch.float64

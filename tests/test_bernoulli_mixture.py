@@ -1,4 +1,4 @@
-"""lvmlib.bernoulli_mixture.BernoulliMixture: exact log p(x), EM's guarantee, the API."""
+"""lvmlib.mixtures.BernoulliMixture: exact log p(x), EM's guarantee, the API."""
 
 import warnings
 
@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 
-from lvmlib.bernoulli_mixture import BernoulliMixture
+from lvmlib.mixtures import BernoulliMixture
 
 
 def planted(n=600, d=40, k=4, flip=0.05, seed=0):

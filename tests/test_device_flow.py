@@ -27,10 +27,21 @@ import torch
 from torch.distributions import Distribution
 from torch.overrides import TorchFunctionMode
 
-from lvmlib.widgets import nb01, nb02, nb03, nb04, nb05, nb06, nb08
+from lvmlib.lessons import nb01
+from lvmlib.distributions import gaussian_mvn, gaussian_proposals
+from lvmlib.inference import block_estimates
+from lvmlib.lessons.toy import toy_problem
+from lvmlib.mixtures import em_bound
+from lvmlib.vae import train_vaes
+from lvmlib.lessons import nb02
+from lvmlib.lessons import nb03
+from lvmlib.lessons import nb04
+from lvmlib.lessons import nb05
+from lvmlib.lessons import nb06
+from lvmlib.lessons import nb08
 
 ROOT = Path(__file__).resolve().parents[1]
-WIDGETS = str(ROOT / "lvmlib" / "widgets")
+WIDGETS = str(ROOT / "lvmlib" / "lessons")
 FACTORIES = {torch.tensor, torch.as_tensor, torch.zeros, torch.ones, torch.full, torch.empty, torch.arange,
              torch.linspace, torch.logspace, torch.eye, torch.randn, torch.rand, torch.randint}
 
@@ -88,7 +99,7 @@ def _small_cases(device):
     g = torch.Generator().manual_seed(0)
     model04 = nb04.demo_model(device=device)
     x04 = torch.tensor([[1.0]], dtype=torch.float64, device=device)
-    model05, x05 = nb05.toy_problem(device=device)
+    model05, x05 = toy_problem(device=device)
     decoders = nb01.story_decoders(sizes=(1, 2), device=device)
     nl_model, xn = nb06.nonlinear_problem(device=device)
     mixtures = nb03.mixture_family(3, device=device)
@@ -98,7 +109,7 @@ def _small_cases(device):
         ("nb01.story_decoders", lambda: decoders),
         ("nb01.sample_story", lambda: nb01.sample_story(decoders, 20, generator=g, device=device)),
         ("nb02.blobs_data", lambda: nb02.blobs_data(device=device)),
-        ("nb02.em_bound", lambda: nb02.em_bound(x_blobs, gm.weights_, gm.means_, gm.covariances_,
+        ("em_bound", lambda: em_bound(x_blobs, gm.weights_, gm.means_, gm.covariances_,
                                                 gm.predict_proba(x_blobs.cpu()), device=device)),
         ("nb03.mixture_family", lambda: mixtures),
         ("nb03.mixture_precompute", lambda: nb03.mixture_precompute(mixtures, x_values=np.linspace(-1, 1, 5),
@@ -117,13 +128,13 @@ def _small_cases(device):
         ("nb04.peaked_model", lambda: nb04.peaked_model(3, 0.1, device=device)),
         ("nb04.peaked_precompute", lambda: nb04.peaked_precompute(sigmas=(0.1,), dims=(1, 8), num_samples=10,
                                                                   repetitions=4, generator=g, device=device)),
-        ("nb05.toy_problem", lambda: (model05, x05)),
-        ("nb05.gaussian_proposals", lambda: nb05.gaussian_proposals([0.0, 1.0], [1.0, 0.5], device=device)),
-        ("nb05.block_estimates", lambda: nb05.block_estimates(x05, model05, nb05.gaussian_proposals(
+        ("toy_problem", lambda: (model05, x05)),
+        ("gaussian_proposals", lambda: gaussian_proposals([0.0, 1.0], [1.0, 0.5], device=device)),
+        ("block_estimates", lambda: block_estimates(x05, model05, gaussian_proposals(
             [0.0, 1.0], [1.0, 0.5], device=device), (1, 3), 30, log_p=0.0, keep=3, generator=g)),
         ("nb05.precompute", lambda: nb05.precompute(model05, x05, means=(0.0, 1.5), log2_scales=(-2.0, 0.0),
                                                     counts=(1, 3), total=30, generator=g)),
-        ("nb06.gaussian_mvn", lambda: nb06.gaussian_mvn([0.0, 1.0], [1.0, 0.5], device=device)),
+        ("gaussian_mvn", lambda: gaussian_mvn([0.0, 1.0], [1.0, 0.5], device=device)),
         ("nb06.precompute", lambda: nb06.precompute(model05, x05, means=(0.0, 1.5), log2_scales=(-2.0, 0.0),
                                                     ks=(1, 2), total=20, surface_samples=5, generator=g)),
         ("nb06.nonlinear_problem", lambda: (nl_model, xn)),
@@ -144,7 +155,7 @@ def test_every_widget_factory_call_names_its_device():
 def test_the_recorder_catches_a_helper_that_forgets_the_device(tmp_path, monkeypatch):
     """The device double is not vacuous: a helper in a widget module that calls torch.zeros
     without a device is caught (it would put its tensor on the CPU under CUDA)."""
-    import lvmlib.widgets.nb04 as mod
+    import lvmlib.lessons.nb04 as mod
 
     def forgetful(n):
         return torch.zeros(n, dtype=torch.float64)  # no device=
@@ -185,11 +196,11 @@ def test_notebook_helpers_run_on_cuda():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_vaes_train_and_score_on_cuda():
     from lvmlib.data import load_dataset
-    from lvmlib.widgets import nb07
+    from lvmlib.lessons import nb07
 
     data = load_dataset("digits", binarize=True)
     g = torch.Generator().manual_seed(0)
-    models, _ = nb07.train_vaes(data.x_train[:200], (2,), 1, generator=g, progress=False, device="cuda")
+    models, _ = train_vaes(data.x_train[:200], (2,), 1, generator=g, progress=False, device="cuda")
     assert next(models[2].parameters()).device.type == "cuda"
     scores = nb07.score_vaes(models, data.x_test[:20], num_samples=10, elbo_samples=2, generator=g)
     assert np.isfinite(scores[2]["log_p"])

@@ -1,4 +1,4 @@
-"""Tests of lvmlib.estimators against exact answers, in float64.
+"""Tests of lvmlib.inference against exact answers, in float64.
 
 Statistical tests use a fixed ``torch.Generator``, compare with tolerances of several
 standard errors estimated from the same run, and also assert that the standard error is
@@ -22,7 +22,8 @@ from torch.distributions import (
     kl_divergence,
 )
 
-from lvmlib import estimators as est
+from lvmlib import distributions
+from lvmlib import inference as est
 from lvmlib.models import BinaryLatentModel, LinearGaussian, MixtureOfGaussians, NonlinearLVM
 
 F64 = torch.float64
@@ -136,7 +137,7 @@ def test_uniform_box_proposal_is_unbiased_in_p():
     model = linear_model(dx=2, dz=1, sigma=0.5, seed=2)
     _, x0 = model.sample(1, gen(10))
     log_p = float(model.log_marginal(x0))
-    box = est.uniform_box(-6.0, 6.0, dim=1, dtype=F64)
+    box = distributions.uniform_box(-6.0, 6.0, dim=1, dtype=F64)
     assert box.event_shape == (1,) and box.batch_shape == ()
     reps = 4000
     got = est.naive_monte_carlo(repeat_point(x0, reps), model, 20, proposal=box, generator=gen(11))
@@ -315,17 +316,19 @@ def test_samples_are_drawn_chunk_by_chunk(monkeypatch, with_generator):
     model = NonlinearLVM(2, 3, generator=gen(36), dtype=F64)
     _, x = model.sample(4, gen(37))
     shapes = []
-    real_noise = est._noise
-    monkeypatch.setattr(est, "_noise", lambda kind, shape, like, g: shapes.append(tuple(shape)) or real_noise(kind, shape, like, g))
+    from lvmlib.inference import estimators as est_module
+
+    real_noise = est_module.noise
+    monkeypatch.setattr(est_module, "noise", lambda kind, shape, g=None, **kw: shapes.append(tuple(shape)) or real_noise(kind, shape, g, **kw))
     real_randn = torch.randn
-    monkeypatch.setattr(est.torch, "randn", lambda *a, **k: shapes.append(tuple(a[0])) or real_randn(*a, **k))
+    monkeypatch.setattr(torch, "randn", lambda *a, **k: shapes.append(tuple(a[0])) or real_randn(*a, **k))
     g = gen(38) if with_generator else None
     q = gaussian(torch.zeros(4, 2, dtype=F64), torch.ones(4, 2, dtype=F64))
     est.importance_sampling(x, model, q, 1000, generator=g, chunk_size=10)
     assert shapes and max(s[0] for s in shapes) == 10, shapes[:3]
     _RecordingNormal.asked = []
     q2 = Independent(_RecordingNormal(torch.zeros(4, 2, dtype=F64), torch.ones(4, 2, dtype=F64)), 1)
-    monkeypatch.setattr(est.torch, "randn", real_randn)
+    monkeypatch.setattr(torch, "randn", real_randn)
     est.importance_sampling(x, model, q2, 1000, chunk_size=10)
     assert _RecordingNormal.asked and max(s[0] for s in _RecordingNormal.asked) == 10
 
@@ -488,31 +491,31 @@ def test_sample_families_with_generator():
          torch.tensor([0.16, 0.21], dtype=F64)),
     ]
     for dist, mean, var in cases:
-        s = est.sample(dist, (n,), g)
+        s = distributions.sample(dist, (n,), g)
         assert s.shape == (n, 2)
         se = (var / n).sqrt()
         assert bool(((s.mean(0) - mean).abs() < 5 * se).all()), type(dist).__name__
         assert bool(((s.var(0) - var).abs() < 0.02 * var + 1e-3).all()), type(dist).__name__
     if True:  # the covariance of the MVN sampler
         mvn = cases[1][0]
-        s = est.sample(mvn, (n,), g)
+        s = distributions.sample(mvn, (n,), g)
         torch.testing.assert_close(torch.cov(s.T), mvn.covariance_matrix, rtol=0, atol=0.03)
     probs = torch.tensor([[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]], dtype=F64)
-    s = est.sample(Categorical(probs=probs), (n,), g)
+    s = distributions.sample(Categorical(probs=probs), (n,), g)
     assert s.shape == (n, 2) and s.dtype == torch.long
     freq = torch.stack([torch.bincount(s[:, i], minlength=3) for i in range(2)]).to(F64) / n
     se = (probs * (1 - probs) / n).sqrt()
     assert bool(((freq - probs).abs() < 5 * se).all())
     # Independent reinterprets batch dims; the samples are the base's
     ind = Independent(Normal(torch.zeros(4, 3, dtype=F64), torch.ones(4, 3, dtype=F64)), 1)
-    assert est.sample(ind, (5,), gen(0)).shape == (5, 4, 3)
-    assert torch.equal(est.sample(ind, (5,), gen(0)), est.sample(ind.base_dist, (5,), gen(0)))
+    assert distributions.sample(ind, (5,), gen(0)).shape == (5, 4, 3)
+    assert torch.equal(distributions.sample(ind, (5,), gen(0)), distributions.sample(ind.base_dist, (5,), gen(0)))
 
 
 def test_sample_is_reparameterized():
     loc = torch.zeros(3, dtype=F64, requires_grad=True)
     scale = torch.ones(3, dtype=F64, requires_grad=True)
-    est.sample(gaussian(loc, scale), (10,), gen(53)).sum().backward()
+    distributions.sample(gaussian(loc, scale), (10,), gen(53)).sum().backward()
     torch.testing.assert_close(loc.grad, torch.full((3,), 10.0, dtype=F64))
     assert scale.grad is not None
 
@@ -547,7 +550,7 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(TypeError, match="proposal"):
         est.elbo(x, model, "prior", 5)
     with pytest.raises(ValueError):
-        est.uniform_box(1.0, -1.0, dim=2)
+        distributions.uniform_box(1.0, -1.0, dim=2)
 
 
 # ----------------------------------------------------------------------------------------

@@ -84,8 +84,8 @@ def test_m2_check_unknown_mistake_and_stub():
 
 
 def test_m2_reference_is_lvmlib_m2():
-    """The check's reference is what lvmlib.m2 computes (so a pass means the library's formula)."""
-    from lvmlib.m2 import M2
+    """The check's reference is what lvmlib.vae.m2 computes (so a pass means the library's formula)."""
+    from lvmlib.vae import M2
 
     torch.manual_seed(0)
     model = M2(6, 3, 2, (5,), generator=torch.Generator().manual_seed(1)).double()

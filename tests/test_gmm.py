@@ -1,4 +1,4 @@
-"""lvmlib.gmm.GaussianMixture: the same EM path as scikit-learn, EM's guarantees, the API."""
+"""lvmlib.mixtures.GaussianMixture: the same EM path as scikit-learn, EM's guarantees, the API."""
 
 import math
 import warnings
@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from threadpoolctl import threadpool_limits
 
-from lvmlib.gmm import GaussianMixture
+from lvmlib.mixtures import GaussianMixture
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -108,7 +108,7 @@ def test_same_convergence_as_sklearn(cov_type, blobs):
 @pytest.mark.parametrize("backend,parallel_min_work", [("torch", 1e30), ("numpy", 0.0), ("torch", 0.0)])
 def test_threads_and_blas_backend_do_not_change_the_path(backend, parallel_min_work, digits, monkeypatch):
     """Lanes (CPU threads) and the CPU matmul backend change the numbers by rounding only."""
-    import lvmlib.mixture_cpu as mb
+    import lvmlib.mixtures._cpu as mb
 
     kw = dict(n_components=6, max_iter=10, tol=0, **initial_params(digits, 6, "full"))
     ref = quiet_fit(GaussianMixture(**kw), digits)

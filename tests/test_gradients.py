@@ -1,9 +1,9 @@
-"""lvmlib.gradients: the three estimators are unbiased for the closed-form quadratic, and ordered in variance."""
+"""lvmlib.inference.gradients: the three estimators are unbiased for the closed-form quadratic, and ordered in variance."""
 
 import pytest
 import torch
 
-from lvmlib import gradients as G
+from lvmlib import inference as G
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""lvmlib.linear_vae: the pPCA ML solution against the eigendecomposition, scikit-learn and LinearGaussian;
+"""lvmlib.vae.linear: the pPCA ML solution against the eigendecomposition, scikit-learn and LinearGaussian;
 the linear VAE's exact ELBO against Monte Carlo and torch's KL; training reaches the ML answer."""
 
 import math
@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from lvmlib import estimators as est
+from lvmlib import inference as est
 from lvmlib.models import LinearGaussian
-from lvmlib.linear_vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
-from lvmlib.widgets.nb09 import ppca_data
+from lvmlib.vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
+from lvmlib.lessons.nb09 import ppca_data
 
 F64 = torch.float64
 

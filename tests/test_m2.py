@@ -1,4 +1,4 @@
-"""lvmlib.m2: the labelled bound against a hand computation, the unlabelled bound against the class-by-class sum."""
+"""lvmlib.vae.m2: the labelled bound against a hand computation, the unlabelled bound against the class-by-class sum."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from lvmlib.m2 import M2, accuracy, label_subset, train_classifier, train_m2
+from lvmlib.vae import M2, accuracy, label_subset, train_classifier, train_m2
 from lvmlib.nets import mlp
 
 

@@ -12,16 +12,7 @@ import torch
 from scipy import integrate, stats
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from lvmlib.models import (
-    BinaryLatentModel,
-    GridPosterior,
-    LinearGaussian,
-    MixtureOfGaussians,
-    NonlinearLVM,
-    binary_configurations,
-    grid_log_marginal,
-    time_enumeration,
-)
+from lvmlib.models import BinaryLatentModel, GridPosterior, LinearGaussian, MixtureOfGaussians, NonlinearLVM, binary_configurations, grid_log_marginal, time_enumeration
 
 F64 = torch.float64
 
@@ -138,7 +129,7 @@ def test_mixture_matches_sklearn(covariance_type):
 
 
 def test_mixture_from_tensor_attributes():
-    """lvmlib.gmm holds its fitted attributes as tensors; from_gmm takes those too."""
+    """lvmlib.mixtures holds its fitted attributes as tensors; from_gmm takes those too."""
     X = blobs(1)
     gm = SkGaussianMixture(2, random_state=0).fit(X)
     fitted = SimpleNamespace(weights_=torch.from_numpy(gm.weights_), means_=torch.from_numpy(gm.means_),
@@ -152,7 +143,7 @@ def test_mixture_from_tensor_attributes():
 
 
 def test_mixture_from_lvmlib_gmm():
-    gmm = pytest.importorskip("lvmlib.gmm")
+    gmm = pytest.importorskip("lvmlib.mixtures")
     X = blobs(2)
     fitted = gmm.GaussianMixture(3, random_state=0, dtype=F64).fit(torch.from_numpy(X))
     model = MixtureOfGaussians.from_gmm(fitted)

@@ -4,7 +4,7 @@ import ipywidgets as W
 import pytest
 
 from lvmlib.plotting import BinnedPoints, new_figure, savefig
-from lvmlib.widgets.core import SliderApp
+from lvmlib.widgets.app import SliderApp
 
 
 def test_savefig_writes_nothing_by_default(monkeypatch, tmp_path):
@@ -34,7 +34,7 @@ def test_canvas_png_is_a_png_of_exactly_the_canvas():
     import numpy as np
     from PIL import Image
 
-    from lvmlib.plotting import canvas_png
+    from lvmlib.widgets._png import canvas_png
 
     fig = new_figure(3, 2, dpi=137)  # odd sizes: 411 x 274 px
     ax = fig.subplots()

@@ -1,4 +1,4 @@
-"""lvmlib.priors: the mixture prior against scipy and a brute-force sum; the aggregate posterior; the VAE hook."""
+"""lvmlib.vae.priors: the mixture prior against scipy and a brute-force sum; the aggregate posterior; the VAE hook."""
 
 import math
 
@@ -8,7 +8,8 @@ import torch
 from scipy.stats import multivariate_normal
 from torch.distributions import Independent, Normal
 
-from lvmlib.priors import MixturePrior, aggregate_posterior, from_config
+from lvmlib.vae import MixturePrior, aggregate_posterior
+from lvmlib.vae.priors import from_config
 from lvmlib.vae import VAE, train
 
 

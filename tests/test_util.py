@@ -1,4 +1,4 @@
-"""lvmlib._util (the shared private helpers) and the per-run reduction of lvmlib.estimators."""
+"""lvmlib._util (the shared private helpers) and the per-run reduction of lvmlib.inference."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lvmlib import _util
-from lvmlib import estimators as est
+from lvmlib import inference as est
 
 F64 = torch.float64
 

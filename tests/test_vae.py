@@ -385,7 +385,7 @@ def test_a_diverging_run_raises_with_the_epoch_and_a_hint(digits):
 
 
 def test_divergence_floor():
-    from lvmlib.vae_train import _diverged
+    from lvmlib.vae.training import _diverged
     assert not _diverged(-25.0, -20.0, 64)      # a bad epoch is not divergence
     assert not _diverged(-600.0, -20.0, 64)     # 580 nats down: still above best - 10 * 64
     assert _diverged(-700.0, -20.0, 64)

@@ -5,19 +5,14 @@ import importlib
 import ipywidgets as W
 import pytest
 
-import lvmlib.widgets as lw
+from lvmlib import lessons
 from lvmlib.plotting import BinnedPoints, new_figure
-from lvmlib.widgets.core import SliderApp
+from lvmlib.widgets.app import SliderApp
 
 
 def _apps():
-    for mod_name in lw.NOTEBOOK_MODULES:
-        try:
-            mod = importlib.import_module(f"lvmlib.widgets.{mod_name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"lvmlib.widgets.{mod_name}":
-                continue  # that notebook has not landed yet
-            raise
+    for mod_name in lessons.NOTEBOOK_MODULES:
+        mod = importlib.import_module(f"lvmlib.lessons.{mod_name}")
         for name, app in mod.examples():
             yield pytest.param(app, id=f"{mod_name}:{name}")
 
@@ -85,7 +80,7 @@ def test_picture_is_rendered_at_twice_its_css_size_and_labels_are_whole():
 
     from PIL import Image
 
-    from lvmlib.widgets.core import CONTROL_STYLE, CSS_PX_PER_INCH, RATIO
+    from lvmlib.widgets.app import CONTROL_STYLE, CSS_PX_PER_INCH, RATIO
 
     fig = new_figure(4, 3)
     ax = fig.subplots()

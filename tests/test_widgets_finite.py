@@ -122,7 +122,7 @@ def test_the_sweep_catches_a_nan():
     import ipywidgets as W
 
     from lvmlib.plotting import new_figure
-    from lvmlib.widgets.core import SliderApp
+    from lvmlib.widgets.app import SliderApp
 
     fig = new_figure(3, 2)
     ax = fig.subplots()

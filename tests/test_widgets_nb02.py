@@ -7,8 +7,11 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from lvmlib.gmm import GaussianMixture
-from lvmlib.widgets import nb02
+from lvmlib.mixtures import GaussianMixture
+from lvmlib.lessons import nb02
+from lvmlib.lessons.digits import cluster_app, cluster_summary, digits_clusters
+from lvmlib.mixtures import em_bound
+from lvmlib.plotting import FADES, ResponsibilityPoints, ellipse_outlines
 
 F64 = torch.float64
 
@@ -40,8 +43,8 @@ def test_blobs_data_split_and_dtype(blobs):
 
 def test_groups_colour_by_argmax_and_paleness():
     resp = np.array([[0.99, 0.01, 0.0], [0.1, 0.85, 0.05], [0.2, 0.1, 0.7], [0.4, 0.35, 0.25], [0.0, 0.0, 1.0]])
-    groups = nb02.ResponsibilityPoints.groups(resp)
-    levels = len(nb02.FADES)
+    groups = ResponsibilityPoints.groups(resp)
+    levels = len(FADES)
     np.testing.assert_array_equal(groups // levels, [0, 1, 2, 0, 2])  # the most responsible component
     np.testing.assert_array_equal(groups % levels, [0, 1, 2, 3, 0])   # paler as the responsibility is shared
 
@@ -49,7 +52,7 @@ def test_groups_colour_by_argmax_and_paleness():
 def test_ellipse_outlines_lie_on_the_mahalanobis_contour():
     means = np.array([[1.0, -2.0], [0.0, 3.0]])
     cov = np.array([[[2.0, 0.6], [0.6, 0.5]], [[0.3, -0.1], [-0.1, 1.0]]])
-    pts = nb02.ellipse_outlines(means, cov, 2.0, num=50)
+    pts = ellipse_outlines(means, cov, 2.0, num=50)
     assert pts.shape == (2, 50, 2)
     for k in range(2):
         d = pts[k] - means[k]
@@ -63,9 +66,9 @@ def test_em_bound_is_a_lower_bound_tight_at_the_posterior(blobs):
     gm = GaussianMixture(3, random_state=0).fit(x)
     w, mu, cov = (np.asarray(a) for a in (gm.weights_, gm.means_, gm.covariances_))
     post = np.asarray(gm.predict_proba(x))
-    assert nb02.em_bound(x, w, mu, cov, post) == pytest.approx(gm.score(x), abs=1e-12)
+    assert em_bound(x, w, mu, cov, post) == pytest.approx(gm.score(x), abs=1e-12)
     other = np.full_like(post, 1 / 3)
-    low = nb02.em_bound(x, w, mu, cov, other)
+    low = em_bound(x, w, mu, cov, other)
     # brute force with scipy: E_q[log p(x, z)] + H(q)
     log_joint = np.stack([np.log(w[k]) + multivariate_normal(mu[k], cov[k]).logpdf(x.numpy()) for k in range(3)], 1)
     expected = (other * log_joint).sum(1).mean() + np.log(3)
@@ -83,7 +86,7 @@ def test_em_precompute_matches_the_history(run, blobs):
     np.testing.assert_allclose(pre["means"], gm.history_["means"])
     t = gm.n_iter_ // 2
     resp = np.asarray(gm.predict_proba_at(blobs[0], t))
-    np.testing.assert_array_equal(pre["groups"][t] // len(nb02.FADES), resp.argmax(1))
+    np.testing.assert_array_equal(pre["groups"][t] // len(FADES), resp.argmax(1))
     # the EM sawtooth: l_t <= L(q_t, theta_{t+1}) <= l_{t+1}
     assert (pre["m_bound"] >= pre["lower_bound"][:-1] - 1e-10).all()
     assert (pre["lower_bound"][1:] >= pre["m_bound"] - 1e-10).all()
@@ -117,12 +120,17 @@ def test_em_app_picks_precomputed_numbers_without_fitting(runs, monkeypatch):
         assert f"iteration t = {b['n_iter']} of {b['n_iter']} (converged" in app.text.value
 
 
-def test_k_app_refits_and_shows_the_fit(blobs):
+def test_k_app_fits_everything_first_and_the_callback_only_picks(blobs, monkeypatch):
     x_train, x_test, _ = blobs
     app = nb02.k_app(x_train, x_test, k=4)
-    n_before = len(app.refit_seconds)
+    assert len(app.refit_seconds) == 10 * 10  # every (K, seed) fitted before the app is shown
+
+    def no_refit(*a, **k):
+        raise AssertionError("the K app refits inside its slider callback")
+
+    monkeypatch.setattr(nb02, "refit", no_refit)
     app.set(k=2, seed=1)
-    assert len(app.refit_seconds) == n_before + 1  # one refit per move
+    monkeypatch.undo()
     gm = nb02.refit(x_train, 2, 1)
     assert f"{gm.score(x_test):.3f} (held out)" in app.text.value and f"BIC {gm.bic(x_train):.0f}" in app.text.value
     ax = app.fig.axes[0]
@@ -154,7 +162,7 @@ def test_k_sweep_scores_the_refits(blobs):
 def test_cluster_summary_counts_and_orders():
     clusters = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     labels = np.array([5, 5, 3, 3, 3, 3, 5, 5, 5])
-    s = nb02.cluster_summary(clusters, labels, n_labels=6)
+    s = cluster_summary(clusters, labels, n_labels=6)
     assert s["counts"].shape == (3, 6) and s["counts"].sum() == 9
     np.testing.assert_array_equal(s["majority"], [5, 3, 5])
     np.testing.assert_allclose(s["purity"], [2 / 3, 1.0, 3 / 4])
@@ -167,8 +175,8 @@ def test_cluster_app_shows_the_chosen_cluster():
     labels = rng.integers(0, 10, size=60)
     clusters = rng.integers(0, 4, size=60)
     means = np.stack([x[clusters == c].mean(0) for c in range(4)])
-    s = nb02.cluster_summary(clusters, labels)
-    app = nb02.cluster_app(x, labels, clusters, means, s)
+    s = cluster_summary(clusters, labels)
+    app = cluster_app(x, labels, clusters, means, s)
     app.set(cluster=2)
     cl = s["order"][2]
     top = np.argsort(-s["counts"][cl], kind="stable")[0]
@@ -182,7 +190,7 @@ def test_cluster_app_shows_the_chosen_cluster():
 
 
 def test_fit_restarts_and_digits_choice_by_likelihood():
-    d = nb02.digits_clusters(seeds=[0, 1])
+    d = digits_clusters(seeds=[0, 1])
     assert len(d["fits"]) == 2 and d["best"] == int(np.argmax(d["train_ll"]))
     assert d["clusters"].shape == (d["data"].x_train.shape[0],)
     assert d["summary"]["counts"].sum() == d["data"].x_train.shape[0]

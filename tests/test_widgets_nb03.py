@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lvmlib.models import BinaryLatentModel, MixtureOfGaussians, NonlinearLVM
-from lvmlib.widgets import nb03
+from lvmlib.lessons import nb03
 
 F64 = torch.float64
 

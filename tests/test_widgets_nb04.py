@@ -1,4 +1,4 @@
-"""Notebook 04's helpers and apps: estimates through lvmlib.estimators, callbacks only pick."""
+"""Notebook 04's helpers and apps: estimates through lvmlib.inference, callbacks only pick."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from lvmlib import estimators as est
-from lvmlib.widgets import nb04
+from lvmlib import distributions
+from lvmlib import inference as est
+from lvmlib.lessons import nb04
 
 F64 = torch.float64
 
@@ -44,7 +45,7 @@ def test_weight_moments_match_the_gaussian_closed_form():
     ref = Normal(0.0, math.sqrt(w**2 + s**2 / 2)).log_prob(torch.tensor(0.7)).item() - math.log(2 * s * math.sqrt(math.pi))
     assert m2 == pytest.approx(ref, abs=1e-6)
     # a uniform box: E[w^2] = V * integral over the box of p(x, z)^2
-    box = est.uniform_box(-5.0, 5.0, dim=1, dtype=F64)
+    box = distributions.uniform_box(-5.0, 5.0, dim=1, dtype=F64)
     b1, b2 = nb04.weight_moments(x, model, box, low=-5.0, high=5.0)
     assert b1 == pytest.approx(m1, abs=1e-6)
     assert nb04.relative_std_one_sample(x, model, box, low=-5.0, high=5.0) > nb04.relative_std_one_sample(x, model)

@@ -9,8 +9,11 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from lvmlib import estimators as est
-from lvmlib.widgets import nb05
+from lvmlib import inference as est
+from lvmlib.lessons import nb05
+from lvmlib.distributions import gaussian_proposals
+from lvmlib.inference import block_estimates
+from lvmlib.lessons.toy import second_moment_of_weights, toy_problem
 
 F64 = torch.float64
 
@@ -21,7 +24,7 @@ def gen(seed: int = 0) -> torch.Generator:
 
 @pytest.fixture(scope="module")
 def problem():
-    return nb05.toy_problem()
+    return toy_problem()
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +36,12 @@ def small_grid(problem):
 
 @pytest.mark.parametrize("m,s", [(1.5, 0.25), (-0.7, 0.6), (2.0, 0.1)])
 def test_toy_problem_has_the_requested_posterior(m, s):
-    model, x = nb05.toy_problem(m, s)
+    model, x = toy_problem(m, s)
     post = model.posterior(x)
     assert model.W.dtype == F64 and x.shape == (1, 1)
     assert abs(post.loc.item() - m) < 1e-12 and abs(post.stddev.item() - s) < 1e-12
     with pytest.raises(ValueError):
-        nb05.toy_problem(0.0, 1.5)
+        toy_problem(0.0, 1.5)
 
 
 @pytest.mark.parametrize("mean,scale", [(1.5, 0.25), (1.2, 0.4), (0.0, 1.0), (2.0, 0.2)])
@@ -46,21 +49,21 @@ def test_second_moment_of_weights_matches_quadrature(mean, scale):
     m, s = 1.5, 0.25
     f = lambda z: np.exp(2 * stats.norm.logpdf(z, m, s) - stats.norm.logpdf(z, mean, scale))  # noqa: E731
     ref, _ = integrate.quad(f, -10, 10, points=[m], limit=200)
-    assert nb05.second_moment_of_weights(mean, scale, m, s) == pytest.approx(ref, rel=1e-7)
+    assert second_moment_of_weights(mean, scale, m, s) == pytest.approx(ref, rel=1e-7)
 
 
 def test_second_moment_is_infinite_for_a_narrow_proposal():
-    assert math.isinf(nb05.second_moment_of_weights(1.5, 0.17))
-    assert math.isinf(nb05.second_moment_of_weights(1.5, 0.25 / math.sqrt(2)))  # the boundary itself
-    out = nb05.second_moment_of_weights(np.array([1.5, 1.5]), np.array([0.1, 0.5]))
+    assert math.isinf(second_moment_of_weights(1.5, 0.17))
+    assert math.isinf(second_moment_of_weights(1.5, 0.25 / math.sqrt(2)))  # the boundary itself
+    out = second_moment_of_weights(np.array([1.5, 1.5]), np.array([0.1, 0.5]))
     assert out.shape == (2,) and math.isinf(out[0]) and np.isfinite(out[1])
 
 
 def test_block_estimates_are_the_library_estimators_on_disjoint_runs(problem):
     model, x = problem
-    q = nb05.gaussian_proposals([0.5, 1.5, 2.0], [0.7, 0.25, 0.3])  # batch [3]
+    q = gaussian_proposals([0.5, 1.5, 2.0], [0.7, 0.25, 0.3])  # batch [3]
     total, counts = 600, (1, 3, 20)
-    got = nb05.block_estimates(x, model, q, counts, total, log_p=model.log_marginal(x).item(), keep=5,
+    got = block_estimates(x, model, q, counts, total, log_p=model.log_marginal(x).item(), keep=5,
                                generator=gen(3))
     log_w = est.log_weights(x.expand(3, -1), model, q, total, generator=gen(3))  # the same stream, [600, 3]
     torch.testing.assert_close(torch.as_tensor(got["log_w"]), log_w[:5])
@@ -81,8 +84,8 @@ def test_block_estimates_are_the_library_estimators_on_disjoint_runs(problem):
 def test_block_estimates_survive_runs_that_underflow(problem):
     """A run whose weights are all > 745 nats below the stream's largest: the slow path."""
     model, x = problem
-    q = nb05.gaussian_proposals([1.5], [40.0])  # absurdly wide: log w spans thousands of nats
-    got = nb05.block_estimates(x, model, q, (1, 2), 200, generator=gen(4))
+    q = gaussian_proposals([1.5], [40.0])  # absurdly wide: log w spans thousands of nats
+    got = block_estimates(x, model, q, (1, 2), 200, generator=gen(4))
     log_w = est.log_weights(x, model, q, 200, generator=gen(4))[:, 0]
     assert (log_w.max() - log_w.min()).item() > 745
     ref = est.log_mean_exp(log_w.reshape(100, 2).T, 0).mean().item()
@@ -147,9 +150,9 @@ def test_ess_at_one_sample_is_one_not_nan_for_a_far_proposal():
     """Issue 12: q = N(3, sqrt(2)^2) at N = 1 showed "mean ESS = nan of 1": tiny weights whose
     square underflows gave 0 / 0 in a linear-space ESS.  The library's log-space reduction
     gives exactly 1 for a run of one sample, and the app's text has no NaN."""
-    model, x = nb05.toy_problem()
-    q = nb05.gaussian_proposals([3.0], [2**0.5])
-    out = nb05.block_estimates(x, model, q, (1, 3, 10), 40_000, log_p=float(model.log_marginal(x)[0]),
+    model, x = toy_problem()
+    q = gaussian_proposals([3.0], [2**0.5])
+    out = block_estimates(x, model, q, (1, 3, 10), 40_000, log_p=float(model.log_marginal(x)[0]),
                                generator=torch.Generator().manual_seed(0))
     assert np.isfinite(out["ess_mean"]).all() and np.isfinite(out["log_mean"]).all()
     assert out["ess_mean"][0, 0] == pytest.approx(1.0)

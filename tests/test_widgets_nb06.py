@@ -9,9 +9,13 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from lvmlib import estimators as est
+from lvmlib import inference as est
 from lvmlib.models import grid_posterior
-from lvmlib.widgets import nb05, nb06
+from lvmlib.lessons import nb05
+from lvmlib.distributions import gaussian_mvn, gaussian_proposals
+from lvmlib.lessons.toy import toy_problem
+from lvmlib.models import grid_kl
+from lvmlib.lessons import nb06
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -20,7 +24,7 @@ def gen(seed: int = 0) -> torch.Generator:
 
 @pytest.fixture(scope="module")
 def problem():
-    return nb06.toy_problem()
+    return toy_problem()
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +42,8 @@ def kl_1d(m_q, s_q, m_p, s_p):
 
 def test_mvn_and_independent_proposals_are_the_same_distribution():
     z = torch.linspace(-2, 3, 11, dtype=torch.float64)[:, None, None]  # [11, 1, 1]
-    a = nb06.gaussian_mvn([0.3, 1.0], [0.5, 2.0])
-    b = nb05.gaussian_proposals([0.3, 1.0], [0.5, 2.0])
+    a = gaussian_mvn([0.3, 1.0], [0.5, 2.0])
+    b = gaussian_proposals([0.3, 1.0], [0.5, 2.0])
     assert a.batch_shape == b.batch_shape == (2,) and a.event_shape == b.event_shape == (1,)
     torch.testing.assert_close(a.log_prob(z), b.log_prob(z))
 
@@ -77,8 +81,8 @@ def test_grid_kl_matches_kl_divergence_for_a_gaussian_posterior(problem):
     model, x = problem
     gp = grid_posterior(x, model, resolution=4001)
     q = Normal(torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64), torch.tensor([0.7, 0.25, 0.3], dtype=torch.float64))
-    ref = kl_divergence(nb06.gaussian_mvn([0.5, 1.5, 2.0], [0.7, 0.25, 0.3]), model.posterior(x))
-    torch.testing.assert_close(nb06.grid_kl(q, gp), ref, rtol=0, atol=1e-8)
+    ref = kl_divergence(gaussian_mvn([0.5, 1.5, 2.0], [0.7, 0.25, 0.3]), model.posterior(x))
+    torch.testing.assert_close(grid_kl(q, gp), ref, rtol=0, atol=1e-8)
     m, s, kl = nb06.best_gaussian(gp, np.linspace(1.0, 2.0, 21), [0.2, 0.25, 0.3])
     assert (m, s) == (1.5, 0.25) and abs(kl) < 1e-8
 
@@ -91,7 +95,7 @@ def test_nonlinear_problem_has_two_modes_and_a_gap():
     assert peaks.sum() == 2
     m, s, kl = nb06.best_gaussian(gp, np.linspace(-2.5, 1.0, 36), np.geomspace(0.05, 2.0, 41))
     assert kl > 0.3
-    log_w = est.log_weights(x, model, nb05.gaussian_proposals([m], [s]), 50_000, generator=gen(1))
+    log_w = est.log_weights(x, model, gaussian_proposals([m], [s]), 50_000, generator=gen(1))
     se = log_w.std().item() / math.sqrt(log_w.shape[0])
     assert abs(log_w.mean().item() + kl - gp.log_marginal.item()) < 4 * se
 

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from lvmlib.bernoulli_mixture import BernoulliMixture
+from lvmlib.mixtures import BernoulliMixture
 from lvmlib.data import load_dataset
 from lvmlib.plotting import tile_images
-from lvmlib.widgets import nb07
+from lvmlib.lessons import nb07
+from lvmlib.vae import per_class, train_vaes
 from lvmlib.device import one_thread
 
 RECIPE = {"hidden": (32,), "epochs": 4, "lr": 3e-3, "batch_size": 64}
@@ -25,7 +26,7 @@ def digits():
 def trained(digits):
     with one_thread():
         g = torch.Generator().manual_seed(0)
-        models, histories = nb07.train_vaes(digits.x_train, (2, 3), 4, x_valid=digits.x_test[:100], recipe=RECIPE,
+        models, histories = train_vaes(digits.x_train, (2, 3), 4, x_valid=digits.x_test[:100], recipe=RECIPE,
                                             generator=g, progress=False)
         scores = nb07.score_vaes(models, digits.x_test[:60], num_samples=200, elbo_samples=20, generator=g)
     return models, histories, scores
@@ -45,7 +46,7 @@ def test_train_vaes_is_the_notebook_loop_and_repeats(digits, trained):
     assert sorted(models) == [2, 3] and all(models[d].latent_dim == d for d in models)
     assert all(len(h["train"]) == len(h["valid"]) == 4 for h in histories.values())
     with one_thread():
-        again, _ = nb07.train_vaes(digits.x_train, (2, 3), 4, x_valid=digits.x_test[:100], recipe=RECIPE,
+        again, _ = train_vaes(digits.x_train, (2, 3), 4, x_valid=digits.x_test[:100], recipe=RECIPE,
                                    generator=torch.Generator().manual_seed(0), progress=False)
     for d in models:
         for a, b in zip(models[d].parameters(), again[d].parameters()):
@@ -83,7 +84,7 @@ def test_baseline_scores(digits):
 
 def test_per_class_picks_in_class_order():
     y = torch.tensor([3, 1, 1, 0, 3, 0, 1])
-    idx = nb07.per_class(y, 2)
+    idx = per_class(y, 2)
     assert idx.tolist() == [3, 5, 1, 2, 0, 4]
 
 

@@ -10,7 +10,8 @@ import torch
 from lvmlib.data import load_dataset
 from lvmlib.plotting import tile_images
 from lvmlib.vae import slerp
-from lvmlib.widgets import nb08
+from lvmlib.lessons import nb08
+from lvmlib.vae import aggregate_moments, per_class, train_vaes
 from lvmlib.device import one_thread
 
 RECIPE = {"hidden": (32,), "epochs": 3, "lr": 3e-3, "batch_size": 64}
@@ -24,14 +25,14 @@ def digits():
 @pytest.fixture(scope="module")
 def models(digits):
     with one_thread():
-        models, _ = nb08.train_vaes(digits.x_train, (2, 4), 3, recipe=RECIPE, generator=torch.Generator().manual_seed(0),
+        models, _ = train_vaes(digits.x_train, (2, 4), 3, recipe=RECIPE, generator=torch.Generator().manual_seed(0),
                                     progress=False)
     return models
 
 
 @pytest.fixture(scope="module")
 def picks(digits):
-    return nb08.per_class(digits.y_test, 1)[:5]
+    return per_class(digits.y_test, 1)[:5]
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +215,7 @@ def test_coordinate_callback_picks(sweeps, no_network):
 
 def test_aggregate_posterior_moments_match_sampling(models, digits):
     model, x = models[2], digits.x_test[:200]
-    mean, cov = nb08.aggregate_posterior(model, x)
+    mean, cov = aggregate_moments(model, x)
     g = torch.Generator().manual_seed(3)
     with torch.no_grad():
         q = model.encoder(x)

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from lvmlib.vae import VAE
-from lvmlib.widgets import nb09
+from lvmlib.lessons import nb09
 
 
 def gen(seed=0):

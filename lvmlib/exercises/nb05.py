@@ -12,9 +12,9 @@ from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_n
 
 #
 # Exercise 5.1: log p-hat from log-weights; Exercise 5.2: the effective sample size.  Both take
-# log-weights of shape [K, B] (K samples along dim 0, B data points) like lvmlib.estimators.
+# log-weights of shape [K, B] (K samples along dim 0, B data points) like lvmlib.inference.
 
-from lvmlib import estimators as _est
+from lvmlib import inference as _est
 
 
 def log_weight_cases(dtype=torch.float64) -> list[Case]:

@@ -59,7 +59,7 @@ def check_mixture_log_prob(fn: Callable) -> Report:
     """Exercise 10.1: ``fn(z [B, Dz], logits [K], loc [K, Dz], scale [K, Dz]) -> log p(z) [B]`` of a Gaussian mixture."""
     return check_function("Exercise 10.1 (the mixture prior's log-density)", fn, _mixture_reference,
                           _prior_mixture_cases(), _PRIOR_MIXTURE_MISTAKES, rtol=1e-6, atol=1e-6,
-                          passed="Your function is the log-density of lvmlib.priors.MixturePrior.")
+                          passed="Your function is the log-density of lvmlib.vae.MixturePrior.")
 
 
 def _m2_reference(log_q_y, labelled):
@@ -103,4 +103,4 @@ def check_m2_unlabelled(fn: Callable) -> Report:
     """Exercise 10.2: ``fn(log_q_y [B, C], labelled [B, C]) -> [B]``, the unlabelled bound of M2."""
     return check_function("Exercise 10.2 (M2's bound for an unlabelled digit)", fn, _m2_reference, _m2_cases(),
                           _M2_MISTAKES, rtol=1e-6, atol=1e-6,
-                          passed="This is what lvmlib.m2.M2.unlabelled_bound computes.")
+                          passed="This is what lvmlib.vae.M2.unlabelled_bound computes.")

@@ -36,7 +36,7 @@ import torch
 import matplotlib.pyplot as plt
 
 import lvmlib
-from lvmlib.widgets import nb01
+from lvmlib.lessons import nb01
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g

@@ -30,7 +30,7 @@ import torch
 
 import lvmlib
 from lvmlib.models import BinaryLatentModel, NonlinearLVM, time_enumeration
-from lvmlib.widgets import nb03
+from lvmlib.lessons import nb03
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g

@@ -40,8 +40,9 @@ import numpy as np
 import torch
 
 import lvmlib
-from lvmlib.estimators import log_weights, naive_monte_carlo, uniform_box
-from lvmlib.widgets import nb04
+from lvmlib.inference import log_weights, naive_monte_carlo
+from lvmlib.distributions import uniform_box
+from lvmlib.lessons import nb04
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g

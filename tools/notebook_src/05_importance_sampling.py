@@ -26,7 +26,7 @@
 #   \mathbb E[\hat p_N] = p(x), \qquad \operatorname{Var}[\hat p_N] = \frac{\mathbb E_q[w^2] - p(x)^2}{N}.$$
 #
 # It is unbiased for **any** $q$ that is positive wherever $p(x, z)$ is; $q$ only changes the variance,
-# and that is the whole game. `lvmlib.estimators` computes everything in log space
+# and that is the whole game. `lvmlib.inference` computes everything in log space
 # ($\log w_k = \log p(z_k) + \log p(x \mid z_k) - \log q(z_k)$, then
 # $\log \hat p_N = \operatorname{logsumexp}_k \log w_k - \log N$), because for real data $p(x)$ is far too small
 # for a float.
@@ -38,9 +38,11 @@ import numpy as np
 import torch
 
 import lvmlib
-from lvmlib import estimators as est
+from lvmlib import inference as est
 from lvmlib import exercises
-from lvmlib.widgets import nb05
+from lvmlib.lessons import nb05
+from lvmlib.distributions import gaussian_proposals
+from lvmlib.lessons.toy import second_moment_of_weights, toy_problem
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
@@ -56,7 +58,7 @@ device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE override
 # deviations away from its mean, the situation in which naive Monte Carlo struggles.
 
 # %%
-model, x = nb05.toy_problem()   # LinearGaussian with a 1-D z and a 1-D x, and the observed x [1, 1]
+model, x = toy_problem()   # LinearGaussian with a 1-D z and a 1-D x, and the observed x [1, 1]
 log_p = model.log_marginal(x)[0].item()
 post = model.posterior(x)       # exact p(z | x), a Gaussian
 print(f"x = {x.item():.4f},  exact log p(x) = {log_p:.4f}  (p(x) = {math.exp(log_p):.4f})")
@@ -69,7 +71,7 @@ print(f"posterior p(z | x) = N({post.loc.item():.3f}, {post.stddev.item():.3f}^2
 # (all weights equal): roughly how many samples the estimate is really worth.
 
 # %%
-q = nb05.gaussian_proposals([1.25], [0.5])   # q(z) = N(1.25, 0.5^2), batch [1]
+q = gaussian_proposals([1.25], [0.5])   # q(z) = N(1.25, 0.5^2), batch [1]
 for name, proposal in [("naive MC, q = prior", model.prior()), ("IS, q = N(1.25, 0.5^2)", q)]:
     log_w = est.log_weights(x, model, proposal, 1000, generator=g)   # [1000, 1]
     log_p_hat = est.log_mean_exp(log_w, 0).item()
@@ -219,7 +221,7 @@ assert np.allclose(grid.stats["ess_mean"][i, j], grid.counts, rtol=1e-12)
 # the average of its 100 000 weights must match $p(x)$ within a few standard errors.
 
 # %%
-moment = nb05.second_moment_of_weights(grid.means[:, None], grid.scales[None, :])    # E_q[(w/p)^2], [13, 9]
+moment = second_moment_of_weights(grid.means[:, None], grid.scales[None, :])    # E_q[(w/p)^2], [13, 9]
 ok = moment < 10
 mean_ratio = grid.stats["ratio_mean"][:, :, 0]                   # N = 1: the mean of all 100 000 weights / p(x)
 z_score = (mean_ratio - 1) / (grid.stats["ratio_sd"][:, :, 0] / math.sqrt(grid.total))
@@ -287,12 +289,12 @@ _, j_wide = grid.index(1.5, 0.5)
 k = grid.counts.index(1000)
 for label, j in (("too narrow, t = s/2", j_narrow), ("too wide,   t = 2s ", j_wide)):
     ess_frac = grid.stats["ess_mean"][i, j] / np.array(grid.counts)
-    print(f"{label}: exact E[(w/p)^2] = {nb05.second_moment_of_weights(1.5, grid.scales[j]):.4g};  "
+    print(f"{label}: exact E[(w/p)^2] = {second_moment_of_weights(1.5, grid.scales[j]):.4g};  "
           f"N = 1000: sd of p-hat/p = {grid.stats['ratio_sd'][i, j, k]:.4f}, "
           f"median = {grid.stats['ratio_median'][i, j, k]:.4f};  "
           f"ESS/N at N = 10, 100, 1000: {np.round(ess_frac[[2, 4, 6]], 3)}")
 narrow, wide = grid.stats["ess_mean"][i, j_narrow], grid.stats["ess_mean"][i, j_wide]
-assert math.isinf(nb05.second_moment_of_weights(1.5, 0.125)) and nb05.second_moment_of_weights(1.5, 0.5) < 2
+assert math.isinf(second_moment_of_weights(1.5, 0.125)) and second_moment_of_weights(1.5, 0.5) < 2
 assert np.all(narrow[4:] < wide[4:]), "the narrow q has the smaller ESS at every N >= 100"
 assert narrow[6] / 1000 < 0.5 * narrow[2] / 10, "its ESS per sample keeps falling as N grows (infinite variance)"
 assert abs(wide[6] / 1000 - wide[4] / 100) < 0.01, "the wide q's ESS per sample has settled"
@@ -310,12 +312,12 @@ n, reps = 100, 2000
 xs = x.expand(reps, -1)                            # 2000 copies of the point: each gets its own samples
 runs = {"naive MC, q = prior N(0, 1)": (est.naive_monte_carlo(xs, model, n, generator=g), 0.0, 1.0)}
 for m, t in [(1.5, 0.5), (1.25, 0.35)]:
-    q = nb05.gaussian_proposals([m], [t])        # batch [1]: shared by the 2000 copies
+    q = gaussian_proposals([m], [t])        # batch [1]: shared by the 2000 copies
     runs[f"IS, q = N({m}, {t}^2)"] = (est.importance_sampling(xs, model, q, n, generator=g), m, t)
 var = {}
 for name, (log_p_hat, m, t) in runs.items():
     var[name] = torch.exp(log_p_hat - log_p).var().item()
-    exact = (nb05.second_moment_of_weights(m, t) - 1) / n
+    exact = (second_moment_of_weights(m, t) - 1) / n
     print(f"{name:28s}: Var(p-hat / p(x)) = {var[name]:.5f}  (exact {exact:.5f})")
     assert abs(var[name] / exact - 1) < 0.25
 naive = var["naive MC, q = prior N(0, 1)"]
@@ -349,7 +351,7 @@ for name in list(var)[1:]:
 #   `lvmlib`'s log-space estimate and ESS must agree with the textbook formulas applied to $w = e^{\log w}$.
 
 # %%
-log_w = est.log_weights(x, model, nb05.gaussian_proposals([1.25], [0.5]), 1000, generator=g)   # [1000, 1]
+log_w = est.log_weights(x, model, gaussian_proposals([1.25], [0.5]), 1000, generator=g)   # [1000, 1]
 w = log_w.exp()
 diff_p = abs(est.log_mean_exp(log_w, 0).item() - math.log(w.mean().item()))
 diff_ess = abs(est.effective_sample_size(log_w).item() - (w.sum() ** 2 / (w ** 2).sum()).item())

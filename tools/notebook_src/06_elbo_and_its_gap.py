@@ -40,9 +40,12 @@ import torch
 from torch.distributions import kl_divergence
 
 import lvmlib
-from lvmlib import estimators as est
+from lvmlib import inference as est
 from lvmlib import exercises
-from lvmlib.widgets import nb06
+from lvmlib.lessons import nb06
+from lvmlib.distributions import gaussian_mvn, gaussian_proposals
+from lvmlib.inference import block_estimates
+from lvmlib.lessons.toy import toy_problem
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
@@ -58,12 +61,12 @@ device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE override
 # $\log p(x)$.
 
 # %%
-model, x = nb06.toy_problem()
+model, x = toy_problem()
 log_p = model.log_marginal(x)[0].item()
 post = model.posterior(x)                                     # exact p(z | x), a MultivariateNormal
 print(f"exact log p(x) = {log_p:.4f};  posterior N({post.loc.item():.2f}, {post.stddev.item():.2f}^2)")
 for m, t in [(0.5, 0.7), (1.2, 0.15), (1.5, 0.25)]:
-    q = nb06.gaussian_mvn([m], [t])                           # q(z) = N(m, t^2), batch [1]
+    q = gaussian_mvn([m], [t])                           # q(z) = N(m, t^2), batch [1]
     log_w = est.log_weights(x, model, q, 200_000, generator=g)  # [200000, 1]
     elbo, se = log_w.mean().item(), (log_w.std() / math.sqrt(log_w.shape[0])).item()
     kl = kl_divergence(q, post).item()
@@ -275,7 +278,7 @@ nl_model, xn = nb06.nonlinear_problem()                       # NonlinearLVM(lat
 gp = nl_model.grid_posterior(xn, resolution=2001)              # p(z | x) on 2001 points of [-7, 7]
 nl_log_p = gp.log_marginal[0].item()
 m, t, best_kl = nb06.best_gaussian(gp, np.linspace(-2.5, 1.0, 71), np.geomspace(0.05, 2.0, 81))
-q_best = nb06.gaussian_proposals([m], [t])
+q_best = gaussian_proposals([m], [t])
 log_w = est.log_weights(xn, nl_model, q_best, 200_000, generator=g)
 nl_elbo, nl_se = log_w.mean().item(), (log_w.std() / math.sqrt(log_w.shape[0])).item()
 print(f"log p(x) by quadrature = {nl_log_p:.4f}")
@@ -287,7 +290,7 @@ assert best_kl > 0.3, "no Gaussian q closes the gap"
 # %%
 # NBVAL_TOLERANCE abs=0.01
 # (Monte Carlo: the standard errors of these gaps are 0.002-0.006 nats; the test compares within 0.01)
-iw = nb06.block_estimates(xn, nl_model, q_best, nb06.K_VALUES, 100_000, generator=g)   # L_K for every K
+iw = block_estimates(xn, nl_model, q_best, nb06.K_VALUES, 100_000, generator=g)   # L_K for every K
 nl_iwae, nl_iwae_se = iw["log_mean"][:, 0], iw["log_sd"][:, 0] / np.sqrt(iw["runs"])
 nl_gap = nl_log_p - nl_iwae
 print("gap log p(x) - L_K for K =", nb06.K_VALUES, ":", np.round(nl_gap, 3))
@@ -332,7 +335,7 @@ lvmlib.plotting.savefig(fig, "06_two_mode_posterior")
 # NBVAL_IGNORE_OUTPUT
 timing_model, _ = nb06.nonlinear_problem()
 _, xb = timing_model.sample(256, generator=g)
-q_wide = nb06.gaussian_proposals(np.zeros(256), np.ones(256))            # any q works for timing
+q_wide = gaussian_proposals(np.zeros(256), np.ones(256))            # any q works for timing
 with torch.no_grad():
     est.iwae_bound(xb, timing_model, q_wide, 1, generator=g)               # warm-up
     for k in (1, 10, 100, 1000):

@@ -33,10 +33,10 @@ from torch.distributions import Normal
 
 import lvmlib
 from lvmlib import exercises
-from lvmlib.bernoulli_mixture import BernoulliMixture
+from lvmlib.mixtures import BernoulliMixture
 from lvmlib.plotting import image_grid
 from lvmlib.vae import DIGITS_RECIPE, VAE, train
-from lvmlib.widgets import nb07
+from lvmlib.lessons import nb07
 
 # Networks this small gain nothing from a second intra-op thread, and on a busy machine two threads
 # waiting for each other trained 10 to 40 times slower than one (measured on this course machine), so use one.
@@ -57,7 +57,7 @@ print(data)
 #   p(x \mid z = k) = \prod_{d=1}^{64} \mu_{kd}^{\,x_d} (1 - \mu_{kd})^{1 - x_d} .$$
 #
 # The parameters of $p(x \mid z)$ sit in a **table** $\mu \in [0, 1]^{K \times 64}$, one row per value of $z$.
-# The sum has $K$ terms, so $\log p(x)$ is exact. EM fits it (`lvmlib.bernoulli_mixture.BernoulliMixture`, the
+# The sum has $K$ terms, so $\log p(x)$ is exact. EM fits it (`lvmlib.mixtures.BernoulliMixture`, the
 # Bernoulli sibling of notebook 02's Gaussian mixture). The smallest model of all has no latent: every pixel
 # on its own, $p(x) = \prod_d p_d^{x_d} (1 - p_d)^{1 - x_d}$.
 
@@ -230,7 +230,7 @@ exercises.check_reparameterized_sample(reparameterized_sample)
 # </details>
 
 # %% [markdown]
-# `lvmlib` draws every $z$ this way (`lvmlib.estimators.sample` uses `loc + scale * eps`), so `model.elbo(x)` is
+# `lvmlib` draws every $z$ this way (`lvmlib.distributions.sample` uses `loc + scale * eps`), so `model.elbo(x)` is
 # differentiable in both networks.
 #
 # ## 5. Training p and q together

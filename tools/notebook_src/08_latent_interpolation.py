@@ -36,7 +36,8 @@ import matplotlib.pyplot as plt
 
 import lvmlib
 from lvmlib import exercises
-from lvmlib.widgets import nb08
+from lvmlib.lessons import nb08
+from lvmlib.vae import aggregate_moments, per_class, train_vaes
 
 # Networks this small gain nothing from a second intra-op thread, and on a busy machine two threads
 # waiting for each other trained 10 to 40 times slower than one (measured on this course machine), so use one.
@@ -51,12 +52,12 @@ print(data)
 # %% [markdown]
 # Notebook 07's recipe (`lvmlib.vae.DIGITS_RECIPE`: one hidden layer of 128 units each way, Adam, learning rate
 # $3 \cdot 10^{-3}$, batches of 64), for its full 100 epochs (about 5 seconds per model on a laptop CPU).
-# `nb08.train_vaes` is notebook 07's training loop.
+# `train_vaes` is notebook 07's training loop.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 EPOCHS = 100
-models, histories = nb08.train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, progress=True, device=device)
+models, histories = train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, progress=True, device=device)
 
 # %%
 # NBVAL_TOLERANCE abs=0.1
@@ -79,7 +80,7 @@ vae2, vae8 = models[2], models[8]
 # eleven values of $t$.
 
 # %%
-picks = nb08.per_class(data.y_test, 2)  # test indices: the first two digits of each class
+picks = per_class(data.y_test, 2)  # test indices: the first two digits of each class
 paths = nb08.interpolation_paths(vae8, data.x_test, data.y_test, picks)
 print(f"{len(picks)} digits, {len(picks) ** 2} ordered pairs x {len(paths.methods)} methods x {len(paths.t)} steps "
       f"= {paths.images[..., 0].size} decoded images")
@@ -273,7 +274,7 @@ nb08.latent_map_app(lmap, z1=0.0, z2=0.0)
 # ATEN_CPU_CAPABILITY=default, and [1.11 0.99] / [1.15 1.01] on two other machines; every number is printed
 # with a fixed number of decimals, so a 1.00 stays '1.00' and only the digits move)
 for d, model in models.items():
-    mean, cov = nb08.aggregate_posterior(model, data.x_test)
+    mean, cov = aggregate_moments(model, data.x_test)
     dev = np.abs(cov - np.eye(d))
     print(f"VAE z={d}: mean of q(z) [{' '.join(f'{m:+.2f}' for m in mean)}]")
     print(f"         diagonal of Cov [{' '.join(f'{c:.2f}' for c in np.diag(cov))}]; "
@@ -300,11 +301,11 @@ with torch.no_grad():
     q2 = vae2.encoder(data.x_test)                                       # batch [450], event [2]
     def log_q_agg(z):                                                    # z [..., 2] -> [...]
         return torch.logsumexp(q2.log_prob(z.unsqueeze(-2)), dim=-1) - math.log(len(data.x_test))
-    zq = lvmlib.estimators.sample(q2, (40,), generator=g)                # z ~ q(z): [40, 450, 2]
+    zq = lvmlib.distributions.sample(q2, (40,), generator=g)                # z ~ q(z): [40, 450, 2]
     kl_agg = (log_q_agg(zq) - vae2.prior().log_prob(zq)).mean().item()
-    mean2, cov2 = (torch.as_tensor(a) for a in nb08.aggregate_posterior(vae2, data.x_test))
+    mean2, cov2 = (torch.as_tensor(a) for a in aggregate_moments(vae2, data.x_test))
     kl_moments = 0.5 * (torch.trace(cov2) + mean2 @ mean2 - 2 - torch.logdet(cov2)).item()
-    zp = lvmlib.estimators.sample(vae2.prior(), (20_000,), generator=g)  # z ~ p(z): [20000, 2]
+    zp = lvmlib.distributions.sample(vae2.prior(), (20_000,), generator=g)  # z ~ p(z): [20000, 2]
     holes = (log_q_agg(zp) < vae2.prior().log_prob(zp) + math.log(0.1)).double().mean().item()
 print(f"VAE z=2: KL(q(z) || p(z)) = {kl_agg:.2f} nats; KL of the Gaussian with q's mean and covariance = {kl_moments:.2f}")
 print(f"share of prior draws where q(z) < p(z) / 10: {holes:.3f}")

@@ -25,13 +25,14 @@ import torch
 import matplotlib.pyplot as plt
 
 import lvmlib
-from lvmlib import estimators, exercises
-from lvmlib.amortization import gap_split
+from lvmlib import inference as estimators
+from lvmlib import exercises
+from lvmlib.inference import gap_split
 from lvmlib.device import one_thread
-from lvmlib.gradients import ESTIMATORS, estimator_variance, exact_quadratic_gradient, gradient_samples, quadratic
-from lvmlib.linear_vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
+from lvmlib.inference import ESTIMATORS, estimator_variance, exact_quadratic_gradient, gradient_samples, quadratic
+from lvmlib.vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
 from lvmlib.vae import DIGITS_RECIPE, VAE, train
-from lvmlib.widgets import nb09
+from lvmlib.lessons import nb09
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
@@ -61,7 +62,7 @@ g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the
 # $$f(z) = \|z - a\|^2,\qquad \mathbb E_q[f] = \|\mu - a\|^2 + \textstyle\sum_d \sigma_d^2,\qquad
 #   \frac{\partial}{\partial \mu} = 2(\mu - a),\quad \frac{\partial}{\partial \sigma} = 2\sigma .$$
 #
-# `lvmlib.gradients.gradient_samples` returns the $N$ per-sample terms of each estimator (their mean is the estimate).
+# `lvmlib.inference.gradient_samples` returns the $N$ per-sample terms of each estimator (their mean is the estimate).
 
 # %% [markdown]
 # ### Exercise 9.1: the score-function terms
@@ -298,7 +299,7 @@ for s2, kl in zip(SIGMA2, collapse_kl):
 #
 # The first is the price of the family, the second the price of one network for all digits. To measure the
 # second we need the best $q$ of the family for *each* held-out digit: start from the encoder's $q$ and climb that
-# digit's ELBO by gradient ascent in $(\mu, \log \sigma)$ (`lvmlib.amortization.optimize_local_q`, all 450 digits at
+# digit's ELBO by gradient ascent in $(\mu, \log \sigma)$ (`lvmlib.inference.optimize_local_q`, all 450 digits at
 # once since the ELBOs of different digits do not interact). $\log p(x)$ is estimated by importance sampling with the
 # optimized $q$ as proposal, 1000 samples.
 #
@@ -413,7 +414,7 @@ nb09.gap_app(runs, latent=8, step=50)
 #   al. report the same picture on MNIST.
 # - **Thread count.** Rebuilt with `OMP_NUM_THREADS=1` and with the default two threads: every printed number agreed
 #   exactly (the training runs inside `one_thread()` anyway); only the timings differ.
-# - **Library comparison.** `lvmlib.linear_vae.ppca_ml` agrees with scikit-learn's `PCA`: the same leading eigenvalues
+# - **Library comparison.** `lvmlib.vae.ppca_ml` agrees with scikit-learn's `PCA`: the same leading eigenvalues
 #   (scikit-learn divides by N - 1, we divide by N, as maximum likelihood does) and `noise_variance_` equal to
 #   $\sigma^2_{\mathrm{ML}}$ up to that factor. Checked in the next cell and in `tests/test_linear_vae.py`.
 # - **Numbers under nbval.** The gradient checks are asserted (4 standard errors); the variance table and the gap

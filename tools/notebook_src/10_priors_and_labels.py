@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 import lvmlib
-from lvmlib import estimators, exercises
+from lvmlib import inference as estimators
+from lvmlib import exercises
 from lvmlib.device import one_thread
-from lvmlib.widgets import nb10
+from lvmlib.lessons import nb10
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
@@ -55,7 +56,7 @@ print(data)
 #
 # has its weights, means and scales trained with the encoder and decoder by the same ELBO. Its KL term has no closed
 # form any more, but lvmlib never used one: the ELBO is $\mathbb E_q[\log p(x \mid z) + \log p(z) - \log q(z \mid x)]$ by
-# sampling. `lvmlib.priors.MixturePrior` is the module; `VAE(..., prior=MixturePrior(K, Dz))` plugs it in.
+# sampling. `lvmlib.vae.MixturePrior` is the module; `VAE(..., prior=MixturePrior(K, Dz))` plugs it in.
 #
 # Tomczak and Welling (2018) go one step further with the **VampPrior**: the mixture's components are the encoder's
 # own posteriors at $K$ learned pseudo-inputs, $p(z) = \frac1K \sum_k q_\phi(z \mid u_k)$, a prior that is the aggregate
@@ -121,7 +122,7 @@ assert abs(diff.mean().item()) < 2.0 and se < 0.5  # a small difference, measure
 #
 # **The aggregate posterior against the prior.** Below, for the chosen model: its prior density on the plane, the
 # density of $q_\phi(z) = \frac1N\sum_n q_\phi(z \mid x_n)$ over the 1347 training digits (an exact mixture of 1347
-# Gaussians: `lvmlib.priors.aggregate_posterior`) with the held-out codes $\mu_\phi(x)$ on top, and 36 samples
+# Gaussians: `lvmlib.vae.aggregate_posterior`) with the held-out codes $\mu_\phi(x)$ on top, and 36 samples
 # $z \sim p(z)$ decoded. Three numbers summarize the mismatch (Monte Carlo, 20000 draws): $\mathrm{KL}(q_\phi(z) \,\|\, p(z))$,
 # the wasted term of the decomposition above; $\mathrm{KL}(p(z) \,\|\, q_\phi(z))$, the other direction, which is large when
 # the prior draws $z$ where codes are sparse; and the prior mass in **holes**, $P_{z \sim p}[q_\phi(z) < p(z)/2]$, where
@@ -213,7 +214,7 @@ def unlabelled_bound(log_q_y, labelled):
 exercises.check_m2_unlabelled(unlabelled_bound)
 
 # %% [markdown]
-# `lvmlib.m2.M2` holds the model and its bounds; `nb10.train_label_settings` trains, for each number of labels per
+# `lvmlib.vae.M2` holds the model and its bounds; `nb10.train_label_settings` trains, for each number of labels per
 # class (1, 3, 10, 30 and all 1347 digits), one M2 on those labels plus every other training digit unlabelled, and
 # one **classifier of the same architecture as $q_\phi(y \mid x)$** on the labelled digits alone: same labels, same
 # number of steps and batch size. Each setting is trained once, here; the slider below only looks.

@@ -1,0 +1,156 @@
+"""Repeated-run statistics: many independent estimates of log p(x) from one stream of log-weights.
+
+:func:`run_estimates` reduces log-weights of R runs of N samples ([R, N, B]) to one estimate and one
+effective sample size per run; :func:`block_estimates` draws one long stream per proposal and cuts
+it into disjoint runs for every N of a list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from torch.distributions import (
+    Distribution,
+)
+
+from lvmlib.inference import estimators as est
+from lvmlib.inference.estimators import effective_sample_size, log_mean_exp
+
+__all__ = ["RunEstimates", "run_estimates", "BlockEstimates", "block_estimates"]
+
+
+@dataclass
+class RunEstimates:
+    """Importance-sampling estimates of R independent runs of N samples each, per point.
+
+    Attributes:
+        log_estimate: [R, B] log p-hat_N = logsumexp_k log w_k - log N of each run.
+        ess: [R, B] effective sample size of each run, in [1, N].
+        num_samples: N, the samples per run.
+    """
+
+    log_estimate: torch.Tensor
+    ess: torch.Tensor
+    num_samples: int
+
+    @property
+    def runs(self) -> int:
+        """R, the number of runs."""
+        return int(self.log_estimate.shape[0])
+
+
+def run_estimates(log_w: torch.Tensor) -> RunEstimates:
+    """Reduce the log weights of R runs of N samples to one estimate and one ESS per run.
+
+    log p-hat_r = logsumexp_k log w_rk - log N (as :func:`importance_sampling`) and
+    ESS_r = exp(-logsumexp_k 2 log w_bar_rk) (as :func:`effective_sample_size`), both in log
+    space: no underflow when every weight of a run is tiny.
+
+    Args:
+        log_w: log weights of shape [R, N, B] (R runs, N samples each, B points or proposals),
+            e.g. ``log_weights(x, model, q, R * N).reshape(R, N, B)``.
+
+    Returns:
+        a :class:`RunEstimates` with ``log_estimate`` and ``ess`` of shape [R, B].
+    """
+    if not isinstance(log_w, torch.Tensor) or log_w.dim() != 3:
+        shape = tuple(log_w.shape) if isinstance(log_w, torch.Tensor) else type(log_w).__name__
+        raise ValueError(f"log_w must have shape [R, N, B] (R runs of N samples), got {shape}")
+    if log_w.shape[1] < 1:
+        raise ValueError("each run needs at least one sample (N >= 1)")
+    return RunEstimates(log_mean_exp(log_w, 1), effective_sample_size(log_w, dim=1), int(log_w.shape[1]))
+
+
+@dataclass
+class BlockEstimates:
+    """Statistics of R_N = total // N independent runs of N samples, for every N and proposal.
+
+    Arrays of shape [n, B] (n = len(counts), B proposals) unless said.  ``bundle["name"]``
+    reads a field too (the notebooks' older spelling).
+    """
+
+    runs: np.ndarray  # [n]: R_N, the number of runs per N
+    log_mean: np.ndarray  # mean of log p-hat_N over the runs (estimates the IWAE bound L_N)
+    log_sd: np.ndarray  # its standard deviation over the runs (NaN when R_N = 1)
+    ess_mean: np.ndarray  # mean effective sample size of a run, in [1, N]
+    ratio_mean: np.ndarray | None = None  # with log_p: mean of p-hat / p(x)
+    ratio_sd: np.ndarray | None = None  # with log_p: its sd over the runs
+    ratio_median: np.ndarray | None = None  # with log_p: its median
+    overflow: np.ndarray | None = None  # with log_p: share of runs with p-hat / p(x) >= ratio_max
+    hist: np.ndarray | None = None  # with log_p: [n, B, bins] runs per bin of p-hat / p(x)
+    z: np.ndarray | None = None  # with keep: [keep, B] the first samples of every stream
+    log_w: np.ndarray | None = None  # with keep: [keep, B] their log weights
+
+    def __getitem__(self, name: str):
+        return getattr(self, name)
+
+    def names(self) -> list[str]:
+        """The fields that hold arrays (the ones computed)."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+
+@torch.no_grad()
+def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, total: int = 100_000, *,
+                    log_p: float | None = None, bin_width: float = 0.05, ratio_max: float = 3.0, keep: int = 0,
+                    generator: torch.Generator | None = None) -> "BlockEstimates":
+    """Many independent importance-sampling estimates of p(x), for every N and every proposal.
+
+    For each proposal q_b of the batch, ``total`` samples z ~ q_b are drawn once with
+    :func:`lvmlib.inference.log_weights`; for each N in ``counts`` the stream is cut into
+    R_N = total // N disjoint runs of N samples, and each run gives one estimate
+    log p-hat_N and its effective sample size, both from :func:`lvmlib.inference.run_estimates`
+    (the library's log-space reduction: finite even when every weight of a run underflows).  The mean of
+    log p-hat_N over the runs estimates E[log p-hat_N], the IWAE bound L_N (L_1 = the ELBO).
+
+    Args:
+        x: one data point, shape [1, Dx].
+        model: follows the model protocol.
+        proposal: a Distribution over z with batch shape [B].
+        counts: the N values.
+        total: samples per proposal (at least max(counts)).
+        log_p: the exact log p(x); with it, statistics of the ratio p-hat / p(x) and its
+            histogram: bins of width ``bin_width`` centred on 0, bin_width, ..., ratio_max
+            (larger values in the last bin).
+        keep: also return the first ``keep`` samples and log weights of every stream.
+        generator: a ``torch.Generator``.
+
+    Returns:
+        a :class:`BlockEstimates` (NumPy arrays).
+    """
+    counts = [int(n) for n in counts]
+    if total < max(counts):
+        raise ValueError(f"total ({total}) must be at least the largest N ({max(counts)})")
+    B = proposal.batch_shape[0]
+    xb = x.expand(B, -1)  # [B, Dx]: one copy of the point per proposal
+    log_w, z = est.log_weights(xb, model, proposal, total, generator=generator, return_samples=True)  # [T, B]
+    out = {k: np.zeros((len(counts), B)) for k in ("log_mean", "log_sd", "ess_mean")}
+    out["runs"] = np.array([total // n for n in counts])
+    bins = int(round(ratio_max / bin_width)) + 1
+    if log_p is not None:
+        for k in ("ratio_mean", "ratio_sd", "ratio_median", "overflow"):
+            out[k] = np.zeros((len(counts), B))
+        out["hist"] = np.zeros((len(counts), B, bins))
+    for i, n in enumerate(counts):
+        R = total // n
+        runs = run_estimates(log_w[: R * n].reshape(R, n, B))  # R disjoint runs of N samples per proposal
+        log_p_hat, ess = runs.log_estimate, runs.ess  # [R, B] each
+        out["log_mean"][i] = log_p_hat.mean(0).cpu().numpy()
+        out["log_sd"][i] = log_p_hat.std(0).cpu().numpy() if R > 1 else np.nan
+        out["ess_mean"][i] = ess.mean(0).cpu().numpy()
+        if log_p is not None:
+            ratio = torch.exp(log_p_hat - log_p)  # [R, B], p-hat / p(x)
+            out["ratio_mean"][i] = ratio.mean(0).cpu().numpy()
+            out["ratio_sd"][i] = ratio.std(0).cpu().numpy() if R > 1 else np.nan
+            out["ratio_median"][i] = ratio.median(0).values.cpu().numpy()
+            out["overflow"][i] = (ratio >= ratio_max).double().mean(0).cpu().numpy()
+            idx = (ratio / bin_width + 0.5).floor().clamp(0, bins - 1).long()  # [R, B]
+            hist = torch.zeros(B, bins, dtype=torch.float64, device=idx.device)
+            hist.scatter_add_(1, idx.T, torch.ones(B, R, dtype=torch.float64, device=idx.device))
+            out["hist"][i] = hist.cpu().numpy()
+    if keep:
+        out["z"] = z[:keep, :, 0].cpu().numpy()
+        out["log_w"] = log_w[:keep].cpu().numpy()
+    return BlockEstimates(**out)
+

@@ -1,0 +1,177 @@
+"""n independent binary latents: p(x) is a sum over 2^n configurations (and what enumerating them costs)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import (
+    Bernoulli,
+    Independent,
+    Normal,
+)
+
+from lvmlib._util import chunk_length, chunks
+from lvmlib.models._base import _check_x, _LatentVariableModel
+from lvmlib.nets import mlp
+
+__all__ = ["BinaryLatentModel", "binary_configurations", "time_enumeration"]
+
+
+def binary_configurations(n: int, start: int = 0, stop: int | None = None, *, dtype=torch.float32, device=None):
+    """Rows ``start:stop`` of the 2^n binary configurations, shape [stop - start, n].
+
+    Row i holds the bits of i (least significant first).
+    """
+    stop = 2**n if stop is None else stop
+    idx = torch.arange(start, stop, device=device)  # [m]
+    bits = torch.arange(n, device=device)  # [n]
+    return ((idx.unsqueeze(-1) >> bits) & 1).to(dtype)  # [m, n]
+
+
+class BinaryLatentModel(_LatentVariableModel):
+    """n independent binary latents: z_i ~ Bernoulli(prior_prob), x | z from f(z).
+
+    x | z ~ N(f(z), sigma^2 I) or Bernoulli(logits = f(z)), f linear (``hidden=()``) or an
+    MLP.  p(x) = sum over all 2^n configurations of p(z) p(x | z): exact, but the cost
+    doubles with every latent (the lecture's reason to sample instead).
+
+    Args:
+        n_latents: n.
+        data_dim: Dx.
+        likelihood: "gaussian" or "bernoulli".
+        hidden: hidden layer sizes of f (default (): linear).
+        sigma: Gaussian noise standard deviation.
+        prior_prob: p(z_i = 1).
+        generator: draws f's random weights.
+        dtype, device: of the weights (default float32, CPU).
+    """
+
+    def __init__(
+        self,
+        n_latents: int,
+        data_dim: int,
+        likelihood: str = "gaussian",
+        *,
+        hidden: Sequence[int] = (),
+        sigma: float = 0.5,
+        prior_prob: float = 0.5,
+        gain: float = 2.0,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
+        device=None,
+    ):
+        super().__init__()
+        if isinstance(n_latents, bool) or not isinstance(n_latents, (int, np.integer)) or n_latents < 1:
+            raise ValueError(f"n_latents must be a positive int, got {n_latents!r}")
+        if likelihood not in ("gaussian", "bernoulli"):
+            raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
+        if not 0 < prior_prob < 1:
+            raise ValueError(f"prior_prob must lie in (0, 1), got {prior_prob}")
+        dtype = dtype or torch.float32
+        self.decoder = mlp([int(n_latents), *hidden, int(data_dim)], nn.Tanh, generator=generator, gain=gain,
+                           dtype=dtype).to(device=device).requires_grad_(False)
+        self.latent_dim, self.data_dim = int(n_latents), int(data_dim)
+        self.likelihood_type = likelihood
+        self.register_buffer("prior_probs", torch.full((int(n_latents),), float(prior_prob), dtype=dtype, device=device))
+        self.register_buffer("sigma", torch.tensor(float(sigma), dtype=dtype, device=device))
+
+    def prior(self) -> Independent:
+        """p(z) = prod_i Bernoulli(z_i; prior_prob), event shape [n]."""
+        return Independent(Bernoulli(probs=self.prior_probs), 1)
+
+    def likelihood(self, z: torch.Tensor) -> Independent:
+        """p(x | z): z [..., n] in {0, 1} -> batch [...], event [Dx]."""
+        out = self.decoder(z.to(self.sigma.dtype))  # [..., Dx]
+        if self.likelihood_type == "bernoulli":
+            return Independent(Bernoulli(logits=out), 1)
+        return Independent(Normal(out, self.sigma.expand_as(out)), 1)
+
+    def configurations(self) -> torch.Tensor:
+        """All 2^n configurations, shape [2^n, n]."""
+        return binary_configurations(self.latent_dim, dtype=self.sigma.dtype, device=self.sigma.device)
+
+    def log_marginal(self, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+        """Exact log p(x) = logsumexp over the 2^n configurations of log p(z) + log p(x | z).
+
+        Configurations are generated and summed in chunks (a running logsumexp), so memory
+        stays bounded while time grows as 2^n.
+
+        Args:
+            x: shape [B, Dx].
+            chunk_size: configurations per chunk (default: about 4M elements per chunk).
+
+        Returns:
+            tensor of shape [B].
+        """
+        _check_x(x, self.data_dim)
+        n, prior = self.latent_dim, self.prior()
+        total = 2**n
+        step = chunk_length(total, x.shape[0] * max(self.data_dim, n), chunk_size)
+        acc = torch.full((x.shape[0],), -math.inf, dtype=x.dtype, device=x.device)  # [B]
+        for part in chunks(total, step):
+            z = binary_configurations(n, part.start, part.stop, dtype=self.sigma.dtype,
+                                      device=self.sigma.device)  # [c, n]
+            log_joint = prior.log_prob(z).unsqueeze(1) + self.likelihood(z.unsqueeze(1)).log_prob(x)  # [c, B]
+            acc = torch.logaddexp(acc, torch.logsumexp(log_joint, dim=0))
+        return acc
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.sigma.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.sigma.device
+
+
+def time_enumeration(
+    n_values: Sequence[int] = tuple(range(2, 17, 2)),
+    data_dim: int = 16,
+    num_points: int = 8,
+    *,
+    repeats: int = 1,
+    clock: str = "wall",
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[int, float]:
+    """Seconds to compute exact log p(x) by enumeration, as the number of latents grows.
+
+    For each n, builds a ``BinaryLatentModel(n, data_dim)``, samples ``num_points`` points
+    from it and times ``log_marginal`` (best of ``repeats``).  The cost doubles per latent:
+    plot the result on a log axis.
+
+    Args:
+        clock: ``"wall"`` (wall-clock time, torch's threads as they are) or ``"cpu"`` (CPU time
+            of the calling thread with torch limited to one thread while timing: the work of
+            one core, which other programs on a busy machine disturb far less than the wall clock).
+
+    Returns:
+        {n: seconds}.
+    """
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    timer = time.perf_counter if clock == "wall" else time.thread_time
+    threads = torch.get_num_threads()
+    seconds: dict[int, float] = {}
+    try:
+        if clock == "cpu":
+            torch.set_num_threads(1)
+        for n in n_values:
+            model = BinaryLatentModel(int(n), data_dim, generator=generator, dtype=dtype)
+            _, x = model.sample(num_points, generator=generator)
+            best = math.inf
+            for _ in range(max(1, repeats)):
+                t0 = timer()
+                with torch.no_grad():
+                    model.log_marginal(x)
+                best = min(best, timer() - t0)
+            seconds[int(n)] = best
+    finally:
+        torch.set_num_threads(threads)
+    return seconds
+

@@ -1,0 +1,66 @@
+"""The variational autoencoder family.
+
+- :mod:`~lvmlib.vae.model`: :class:`VAE` (encoder q(z given x), decoder p(x given z), bounds, interpolation,
+  checkpoints); :mod:`~lvmlib.vae.training`: :func:`train` and :func:`evaluate`;
+- :mod:`~lvmlib.vae.priors`: a learned mixture-of-Gaussians prior, the aggregate posterior;
+- :mod:`~lvmlib.vae.m2`: the semi-supervised M2 model (Kingma et al. 2014);
+- :mod:`~lvmlib.vae.linear`: a linear VAE against the probabilistic-PCA answer;
+- :mod:`~lvmlib.vae.recipes`: the training recipes the notebooks use, as dataclasses.
+
+``from lvmlib.vae import VAE, train`` is the usual entry point.
+"""
+
+from lvmlib.vae.linear import (
+    Q_FAMILIES,
+    LinearVAE,
+    LinearVAEHistory,
+    PPCASolution,
+    column_coherence,
+    ppca_ml,
+    principal_angles,
+    train_linear_vae,
+)
+from lvmlib.vae.m2 import (
+    M2,
+    M2History,
+    accuracy,
+    label_subset,
+    train_classifier,
+    train_m2,
+)
+from lvmlib.vae.model import INTERPOLATIONS, LIKELIHOODS, OBJECTIVES, VAE, slerp
+from lvmlib.vae.priors import MixturePrior, aggregate_moments, aggregate_posterior
+from lvmlib.vae.recipes import DIGITS_RECIPE, LATENT_SIZES, per_class, train_vaes
+from lvmlib.vae.training import evaluate, evaluate_points, train
+
+__all__ = [
+    "VAE",
+    "slerp",
+    "LIKELIHOODS",
+    "OBJECTIVES",
+    "INTERPOLATIONS",
+    "train",
+    "evaluate",
+    "evaluate_points",
+    "DIGITS_RECIPE",
+    "LATENT_SIZES",
+    "train_vaes",
+    "per_class",
+    "MixturePrior",
+    "aggregate_posterior",
+    "aggregate_moments",
+    "M2",
+    "M2History",
+    "train_m2",
+    "train_classifier",
+    "accuracy",
+    "label_subset",
+    "LinearVAE",
+    "LinearVAEHistory",
+    "PPCASolution",
+    "Q_FAMILIES",
+    "ppca_ml",
+    "principal_angles",
+    "train_linear_vae",
+    "column_coherence",
+]
