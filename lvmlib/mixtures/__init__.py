@@ -20,4 +20,5 @@ __all__ = [
     "EMHistory",
     "ConvergenceWarning",
     "em_bound",
+    "reference",
 ]
