@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability clean
+.PHONY: install lab test figures bench portability nbgrader clean
 
 install: $(STAMP)
 
@@ -46,6 +46,11 @@ figures: install
 # Strict nbval over every notebook under other thread counts and CPU kernels (see tools/portability.sh).
 portability: install
 	PY=$(PY) tools/portability.sh
+
+# A ready nbgrader course from the notebook sources (one assignment per notebook): build/nbgrader/.
+# Then: cd build/nbgrader && PATH=$(abspath $(VENV))/bin:$$PATH nbgrader generate_assignment 05_importance_sampling
+nbgrader: install
+	$(PY) tools/nbgrader_course.py
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -19,7 +19,7 @@ SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("*.py"))
 def test_stored_notebook_matches_its_source(src, edition):
     stored = output_path(src, edition, ROOT / "notebooks")
     assert stored.exists(), f"run: python tools/nbbuild.py {src.relative_to(ROOT)}"
-    want = [(c.cell_type, c.source) for c in parse(src.read_text(), edition).cells]
+    want = [(c.cell_type, c.source) for c in parse(src.read_text(), edition, name=src.stem).cells]
     have = [(c["cell_type"], "".join(c["source"])) for c in load(stored)["cells"]]
     assert have == want, f"{stored.name} differs from {src.name}: rebuild it with tools/nbbuild.py"
 

@@ -13,6 +13,7 @@ else:  # pragma: no cover
     tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parent.parent
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def _pyproject():
@@ -30,7 +31,8 @@ def test_environment_installs_this_package_and_nothing_else():
     assert set(conda) <= {"python=3.11", "pip"}, f"conda packages outside pyproject.toml: {conda}"
     assert len(pip) == 1
     lines = pip[0]["pip"]
-    assert lines == ["-e .[notebooks]"], lines
+    # the package with its notebook extra, and torch's CPU build (PyTorch's CPU index; no package of its own)
+    assert lines == [f"--extra-index-url {TORCH_CPU_INDEX}", "-e .[notebooks]"], lines
     extras = _pyproject()["project"]["optional-dependencies"]
     assert "notebooks" in extras
 

@@ -1,7 +1,8 @@
 """Build a notebook's two editions from one plain-text source, and execute each in a fresh kernel.
 
-Source format: cells separated by lines ``# %% [markdown]`` or ``# %%`` (the "percent"
-format editors understand).  Markdown cells' lines may start with ``# `` (stripped).
+Source format: jupytext's "percent" format (cells start with ``# %%`` or ``# %% [markdown]``);
+jupytext reads it. What is ours is below: the editions, solution stripping, the launch links and
+install cell, stable cell ids, the kernelspec, executing.
 
 Exercises use nbgrader's markers inside a code cell::
 
@@ -16,10 +17,15 @@ Exercises use nbgrader's markers inside a code cell::
 - the **solutions** edition, ``notebooks/solutions/NN_name.ipynb``, keeps the solution and
   drops the marker lines.
 
-Instructors who use nbgrader can take the sources as they are (the markers are nbgrader's).
+Both editions get, from pyproject.toml (``[project.urls]`` Repository and the version, tag
+``v<version>``): a line of launch links (Colab, Binder; both editions) above the title, and an
+install cell as the first code cell (installs lvmlib where it is missing: ``LVMLIB_INSTALL_SPEC``
+if set, else the repository at the release tag). Cell ids are ``nbNN-cell-MM``, unique across
+notebooks. For nbgrader, ``tools/nbgrader_course.py`` builds a course from the same sources.
 
     python tools/nbbuild.py tools/notebook_src/01_latent_variable_models.py   # both editions, executed
     python tools/nbbuild.py --no-execute tools/notebook_src/*.py            # cells only (quick look)
+    python tools/nbbuild.py --readme                                        # README's launch table
 
 The executed notebooks are what is stored (nbval compares their outputs).
 """
@@ -28,10 +34,22 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "lvmlib"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -71,33 +89,146 @@ def edition_source(body: str, edition: str) -> str:
     return "\n".join(out)
 
 
-def parse(text: str, edition: str = "solutions") -> nbformat.NotebookNode:
-    """The notebook (unexecuted) of one edition of a percent-format source."""
+def read_cells(text: str) -> list[nbformat.NotebookNode]:
+    """The cells of a percent-format source as written (markers kept), read by jupytext.
+
+    Each cell is new (no jupytext metadata); empty code cells are dropped.
+    """
+    cells = []
+    for cell in jupytext.reads(text, fmt="py:percent").cells:
+        if cell.cell_type == "markdown":
+            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+        elif cell.source.strip():
+            cells.append(nbformat.v4.new_code_cell(cell.source))
+    return cells
+
+
+def parse(text: str, edition: str = "solutions", name: str | None = None) -> nbformat.NotebookNode:
+    """The notebook (unexecuted) of one edition of a percent-format source.
+
+    With ``name`` (the source's stem, ``NN_name``) the notebook also gets its launch links (a markdown
+    cell above the title) and the install cell (its first code cell), and cell ids ``nbNN-cell-MM``.
+    """
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
-    kind, lines = None, []
-
-    def flush():
-        if kind is None:
-            return
-        body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            body = "\n".join(l[2:] if l.startswith("# ") else ("" if l == "#" else l) for l in body.splitlines())
-            nb.cells.append(nbformat.v4.new_markdown_cell(body))
-        elif body.strip():
-            nb.cells.append(nbformat.v4.new_code_cell(edition_source(body, edition)))
-
-    for line in text.splitlines():
-        if line.startswith("# %%"):
-            flush()
-            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
-        else:
-            lines.append(line)
-    flush()
+    cells = read_cells(text)
+    for cell in cells:
+        if cell.cell_type == "code":
+            cell.source = edition_source(cell.source, edition)
+    if name is not None:
+        rel = release()
+        first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+        cells.insert(first_code, nbformat.v4.new_code_cell(install_cell_source(rel)))
+        cells.insert(0, nbformat.v4.new_markdown_cell(links_markdown(name, edition, rel)))
+    nb.cells = cells
+    prefix = f"nb{name[:2]}-" if name else ""
     for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:02d}"
+        cell["id"] = f"{prefix}cell-{i:02d}"
     return nb
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the course is published: one place, pyproject.toml's [project.urls] "Repository" and the
+# version (the release tag is v<version>).  The launch links, the install cell's fallback and the
+# README's launch table are generated from it.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Release:
+    repository: str  # https://github.com/OWNER/REPO
+    version: str
+
+    @property
+    def tag(self) -> str:
+        return f"v{self.version}"
+
+    @property
+    def slug(self) -> str:  # OWNER/REPO
+        m = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)/?", self.repository)
+        if not m:
+            raise ValueError(f"[project.urls] Repository must be https://github.com/OWNER/REPO, got {self.repository!r}")
+        return m.group(1)
+
+    @property
+    def install_requirement(self) -> str:
+        """What the install cell installs by default: the package from the repository at the release tag."""
+        return f"{PACKAGE} @ git+{self.repository}@{self.tag}"
+
+    def colab(self, path: str) -> str:
+        return f"https://colab.research.google.com/github/{self.slug}/blob/{self.tag}/{path}"
+
+    def binder(self, path: str) -> str:
+        return f"https://mybinder.org/v2/gh/{self.slug}/{self.tag}?labpath={path}"
+
+
+def release(pyproject: Path = ROOT / "pyproject.toml") -> Release:
+    project = tomllib.loads(Path(pyproject).read_text())["project"]
+    return Release(project["urls"]["Repository"], project["version"])
+
+
+def install_cell_source(rel: Release) -> str:
+    """The first code cell of every notebook: installs lvmlib where it is missing, else does nothing.
+
+    Plain Python (it runs before lvmlib exists); ``LVMLIB_INSTALL_SPEC`` (a wheel path or a pip
+    requirement) overrides what it installs.
+    """
+    return (
+        "# On Colab, Binder or any Jupyter without lvmlib this installs it (about a minute); elsewhere it does nothing.\n"
+        "import importlib.util, os, subprocess, sys\n"
+        "\n"
+        f'if importlib.util.find_spec("{PACKAGE}") is None:\n'
+        f'    spec = os.environ.get("LVMLIB_INSTALL_SPEC", "{rel.install_requirement}")\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", spec], check=True)\n'
+        "    importlib.invalidate_caches()\n"
+        f'    print("installed {PACKAGE} from", spec)'
+    )
+
+
+def notebook_path(name: str, edition: str) -> str:
+    """The notebook's path in the repository, e.g. ``notebooks/solutions/05_importance_sampling.ipynb``."""
+    return output_path(Path(name), edition, Path("notebooks")).as_posix()
+
+
+def links_markdown(name: str, edition: str, rel: Release) -> str:
+    """The launch line above a notebook's title: this edition and the other one, on Colab and Binder."""
+    other = "solutions" if edition == "student" else "student"
+    this_path, other_path = notebook_path(name, edition), notebook_path(name, other)
+    label = {"student": "exercises", "solutions": "solved"}
+    return (f"**Open online:** [Colab]({rel.colab(this_path)}) · [Binder]({rel.binder(this_path)}) "
+            f"({label[edition]}) — {label[other]} edition: "
+            f"[Colab]({rel.colab(other_path)}) · [Binder]({rel.binder(other_path)})")
+
+
+README_BEGIN = "<!-- launch links: generated by `python tools/nbbuild.py --readme`; do not edit -->"
+README_END = "<!-- end of launch links -->"
+
+
+def readme_links(rel: Release, names) -> str:
+    """The README's launch table (between README_BEGIN and README_END)."""
+    rows = [README_BEGIN, "", f"Release `{rel.tag}` of `{rel.repository}`:", "",
+            "| notebook | exercises | solved |", "|---|---|---|"]
+    for name in names:
+        cols = []
+        for edition in EDITIONS:
+            path = notebook_path(name, edition)
+            cols.append(f"[Colab]({rel.colab(path)}) · [Binder]({rel.binder(path)})")
+        rows.append(f"| `{name}` | {cols[0]} | {cols[1]} |")
+    return "\n".join(rows + ["", README_END])
+
+
+def update_readme(readme: Path = ROOT / "README.md") -> bool:
+    """Rewrite the README's launch table from pyproject.toml; returns whether it changed."""
+    text = Path(readme).read_text()
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    names = [p.stem for p in sorted((ROOT / "tools" / "notebook_src").glob("[0-9][0-9]_*.py"))]
+    new = text[:start] + readme_links(release(), names) + text[end:]
+    if new != text:
+        Path(readme).write_text(new)
+    return new != text
 
 
 def output_path(src: Path, edition: str, root: Path = Path("notebooks")) -> Path:
@@ -112,7 +243,7 @@ def build(src: Path, *, editions=EDITIONS, execute: bool = True, root: Path = Pa
     text = Path(src).read_text()
     written = []
     for edition in editions:
-        nb = parse(text, edition)
+        nb = parse(text, edition, name=Path(src).stem)
         out = output_path(src, edition, root)
         out.parent.mkdir(parents=True, exist_ok=True)
         if execute:
@@ -125,10 +256,15 @@ def build(src: Path, *, editions=EDITIONS, execute: bool = True, root: Path = Pa
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("sources", nargs="+", type=Path)
+    ap.add_argument("sources", nargs="*", type=Path)
     ap.add_argument("--edition", choices=EDITIONS, action="append", help="only this edition (repeatable)")
     ap.add_argument("--no-execute", action="store_true", help="write the cells without running them")
+    ap.add_argument("--readme", action="store_true", help="rewrite the README's launch table from pyproject.toml")
     args = ap.parse_args(argv)
+    if not args.sources and not args.readme:
+        ap.error("give sources, or --readme")
+    if args.readme:
+        print("README.md", "updated" if update_readme() else "already up to date")
     for src in args.sources:
         for path in build(src, editions=tuple(args.edition or EDITIONS), execute=not args.no_execute):
             print("built", path)

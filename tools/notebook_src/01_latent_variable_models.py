@@ -253,7 +253,8 @@ assert rel_err < 0.02
 #
 # - This notebook has a student edition (`notebooks/01_latent_variable_models.ipynb`, Exercise 1.1 to fill in)
 #   and a solved one (`notebooks/solutions/`), both built from `tools/notebook_src/01_latent_variable_models.py`
-#   by `tools/nbbuild.py`; the solution lines sit between nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION`.
+#   by `tools/nbbuild.py`; the solution lines sit between nbgrader's begin/end-solution markers, and
+#   `make nbgrader` turns the source into an nbgrader assignment (see the README's instructor section).
 # - `lvmlib.exercises.check_sample_story` checks moments, not exact samples, so any correct order of
 #   random draws (or `decoder(z).sample()`) passes; its tests feed each listed mistake
 #   (`tests/test_exercises_01_04.py`).

@@ -344,7 +344,7 @@ for name in list(var)[1:]:
 #
 # - The solved notebook is `notebooks/solutions/05_importance_sampling.ipynb`; both editions are built from
 #   `tools/notebook_src/05_importance_sampling.py` by `tools/nbbuild.py` (the solution lines sit between
-#   nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION` markers). The checks are
+#   nbgrader's begin/end-solution markers; `make nbgrader` builds the nbgrader assignment). The checks are
 #   `lvmlib.exercises.check_log_p_hat` and `check_ess`; each names the mistakes it knows (averaging the
 #   log-weights, forgetting $-\log K$, exponentiating first, an ESS from unnormalised weights, ...).
 # - Equivalence check: on this toy problem $p(x) \approx 0.06$ is large enough to work in linear space, so
