@@ -230,18 +230,27 @@ def _run_with_time_limit(fn: Callable, args, kwargs, seconds: float | None):
 
 
 def call_student(exercise: str, fn: Callable, case: Case, *, time_limit: float | None = TIME_LIMIT,
-                 what: str = "", grad: Sequence[int] = (), return_args: bool = False) -> Any:
+                 what: str = "", grad: dict | Sequence[int] = (), return_args: bool = False) -> Any:
     """Call the student's ``fn`` on ``case`` (fresh copies of its tensors); return its answer.
 
     Raises :class:`StudentFailure` (status ``"todo"`` for the stub's own NotImplementedError,
     ``"error"`` for any other exception or a time-out, ``"wrong"`` when the function wrote into
     one of its inputs).  ``what`` describes the call for the report (default: the case's name).
-    ``grad``: positions of arguments passed as leaves that require a gradient; with
-    ``return_args``, returns ``(answer, the arguments passed)``.
+    ``grad``: positions of arguments made from leaves that require a gradient (a dict may map a
+    position to a function applied to the leaf, e.g. ``log_softmax`` for log-probabilities: its
+    value is unchanged, and gradients then mean what they mean in training); with
+    ``return_args``, returns ``(answer, the leaves by position)``.
     """
     args, kwargs = _clone(case.args), _clone(case.kwargs)
+    leaves = {}
     if grad:
-        args = tuple(a.detach().clone().requires_grad_(True) if i in grad else a for i, a in enumerate(args))
+        through = grad if isinstance(grad, dict) else {i: None for i in grad}
+        args = list(args)
+        for i, f in through.items():
+            leaves[i] = args[i].detach().clone().requires_grad_(True)
+            args[i] = f(leaves[i]) if f is not None else leaves[i]
+        args = tuple(args)
+    pristine = tuple(a.detach().clone() if isinstance(a, torch.Tensor) else a for a in args)
     where = what or f"on the case: {case.name}"
     try:
         got = _run_with_time_limit(fn, args, kwargs, time_limit)
@@ -262,13 +271,13 @@ def call_student(exercise: str, fn: Callable, case: Case, *, time_limit: float |
         raise StudentFailure("error", f"{exercise}: your function raised {type(err).__name__}: {_short(err)}\n"
                                       f"  {where}") from None
     names = _param_names(fn, len(case.args))
-    for i, (before, after) in enumerate(zip(case.args, args)):
+    for i, (before, after) in enumerate(zip(pristine, args)):
         if _changed(before, after):
             raise StudentFailure("wrong", _changed_message(exercise, names[i], where))
     for key, before in case.kwargs.items():
         if _changed(before, kwargs.get(key)):
             raise StudentFailure("wrong", _changed_message(exercise, key, where))
-    return (got, args) if return_args else got
+    return (got, leaves) if return_args else got
 
 
 def _short(err: BaseException, limit: int = 300) -> str:
@@ -348,6 +357,22 @@ def type_problem(got, want, *, grad: bool = False) -> str | None:
     return None
 
 
+def float64_reference(fn: Callable) -> Callable:
+    """``fn`` computed in float64 and its tensors cast back to the inputs' dtype: the reference
+    answer of a float32 case is then the exact answer rounded, not float32 arithmetic's."""
+    def call(*args, **kwargs):
+        dtypes = [a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
+        up = tuple(a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+        out = fn(*up, **kwargs)
+        if not dtypes:
+            return out
+        cast = lambda v: v.to(dtypes[0]) if isinstance(v, torch.Tensor) and v.is_floating_point() else v  # noqa: E731
+        return tuple(cast(v) for v in out) if isinstance(out, tuple) else cast(out)
+    call.__signature__ = _signature_of(fn)
+    call.__wrapped__ = fn
+    return call
+
+
 def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
@@ -390,10 +415,14 @@ def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str) -> str:
     return f"{head}; {off} of {gf.numel()} entries differ (got vs expected: {pairs})"
 
 
+_LOW_PRECISION = (torch.float32, torch.float16, torch.bfloat16)
+
+
 def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, str]:
     """Whether ``got`` matches ``want`` (tensors, numbers, or tuples of them); if not, why not.
 
-    Shapes must agree exactly; values within ``rtol``/``atol`` (in float64); equal infinities
+    Shapes must agree exactly; values within ``rtol``/``atol`` (in float64; for a float32 answer at
+    least 3e-4 / 1e-4: float32's rounding of inputs near -2000 alone is 1e-4); equal infinities
     match, NaN never does.  A tensor is expected wherever ``want`` is one (a NumPy array or a
     float is refused; types are :func:`type_problem`'s).  A wrong tensor is described by its
     largest difference, where it is, and a few values side by side.
@@ -411,7 +440,8 @@ def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, st
             if tuple(g.shape) != tuple(w.shape):
                 return False, f"{label}shape {list(g.shape)}, expected {list(w.shape)}"
             g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
-            if torch.isnan(g64).any() or not torch.allclose(g64, w64, rtol=rtol, atol=atol):
+            r, a = (max(rtol, 3e-4), max(atol, 1e-4)) if w.dtype in _LOW_PRECISION else (rtol, atol)
+            if torch.isnan(g64).any() or not torch.allclose(g64, w64, rtol=r, atol=a):
                 return False, _tensor_difference(g64, w64, label)
         else:
             if isinstance(g, complex):
@@ -436,14 +466,10 @@ def _grads(fn: Callable, case: Case, indices: Sequence[int], time_limit=None, ex
     """(value, [grad per index] or None) of ``fn`` on ``case``, under ``torch.enable_grad()``,
     backpropagating sum(value * fixed positive weights); None when nothing requires a gradient."""
     with torch.enable_grad():
-        if exercise:
-            out, args = call_student(exercise, fn, case, time_limit=time_limit, grad=indices, return_args=True,
+        out, by_index = call_student(exercise or "reference", fn, case, time_limit=time_limit if exercise else 0,
+                                     grad=indices, return_args=True,
                                      what=f"with inputs that require gradients, on the case: {case.name}")
-        else:
-            args = tuple(a.detach().clone().requires_grad_(True) if i in indices else a
-                         for i, a in enumerate(_clone(case.args)))
-            out = fn(*args, **_clone(case.kwargs))
-        leaves = [args[i] for i in indices]
+        leaves = [by_index[i] for i in indices]
         outs = [o for o in _as_tuple(out) if isinstance(o, torch.Tensor) and o.requires_grad]
         if not outs:
             return out, None
@@ -454,7 +480,7 @@ def _grads(fn: Callable, case: Case, indices: Sequence[int], time_limit=None, ex
 
 
 def _gradient_problem(exercise: str, student: Callable, reference: Callable, cases: Sequence[Case],
-                      indices: Sequence[int], names: Sequence[str], time_limit, rtol: float, atol: float) -> str | None:
+                      indices, names: Sequence[str], time_limit, rtol: float, atol: float) -> str | None:
     """None if the student's answer carries the reference's gradient to every input in ``indices``
     on every case (run under ``torch.enable_grad()``); else what is wrong."""
     for case in cases:
@@ -500,7 +526,7 @@ def check_function(
     atol: float = 1e-6,
     passed: str = "",
     compare: Callable | None = None,
-    grad: Sequence[int] = (),
+    grad: dict | Sequence[int] = (),
     types: bool = True,
     time_limit: float | None = None,
 ) -> Report:
@@ -516,7 +542,8 @@ def check_function(
         compare: ``compare(got, want) -> (ok, why)``; default :func:`same` with ``rtol``/``atol``.
         grad: positions of arguments that must receive a gradient (a loss or log-density meant for
             training): checked by a backward pass once the values are right, against the
-            reference's gradient.
+            reference's gradient.  A dict maps a position to a function that makes the argument
+            from its leaf (see :func:`call_student`).
         types: check the answer's type, device and dtype against the reference's (:func:`type_problem`).
         time_limit: seconds per call of ``student`` (default :data:`TIME_LIMIT`; None or 0: none).
 
@@ -541,7 +568,7 @@ def check_function(
         if grad:
             names = _param_names(reference, max(grad) + 1)
             try:
-                problem = _gradient_problem(exercise, student, reference, cases, list(grad), [names[i] for i in grad],
+                problem = _gradient_problem(exercise, student, reference, cases, grad, [names[i] for i in grad],
                                             limit, rtol, atol)
             except StudentFailure as fail:
                 return Report(exercise, fail.status, fail.text)
@@ -590,7 +617,8 @@ def same_nan(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool
                 gn, wn = torch.isnan(g64), torch.isnan(w64)
                 if gn.any() and torch.equal(gn, wn):
                     g64, w64 = g64.masked_fill(gn, 0.0), w64.masked_fill(wn, 0.0)
-                g, w = g64, w64
+                keep = w.dtype if w.is_floating_point() else torch.float64  # (same's float32 tolerance)
+                g, w = g64.to(keep), w64.to(keep)
             elif not isinstance(g, torch.Tensor) and not isinstance(w, torch.Tensor):
                 try:
                     if math.isnan(float(g)) and math.isnan(float(w)):
