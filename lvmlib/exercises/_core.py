@@ -111,9 +111,9 @@ class Report:
 class StudentFailure(Exception):
     """A call of the student's function that cannot be compared: carries the report's status and text."""
 
-    def __init__(self, status: str, text: str):
+    def __init__(self, status: str, text: str, mistake: str | None = None):
         super().__init__(text)
-        self.status, self.text = status, text
+        self.status, self.text, self.mistake = status, text, mistake
 
 
 class _TimeUp(BaseException):
@@ -273,10 +273,10 @@ def call_student(exercise: str, fn: Callable, case: Case, *, time_limit: float |
     names = _param_names(fn, len(case.args))
     for i, (before, after) in enumerate(zip(pristine, args)):
         if _changed(before, after):
-            raise StudentFailure("wrong", _changed_message(exercise, names[i], where))
+            raise StudentFailure("wrong", _changed_message(exercise, names[i], where), "changed-input")
     for key, before in case.kwargs.items():
         if _changed(before, kwargs.get(key)):
-            raise StudentFailure("wrong", _changed_message(exercise, key, where))
+            raise StudentFailure("wrong", _changed_message(exercise, key, where), "changed-input")
     return (got, leaves) if return_args else got
 
 
@@ -322,6 +322,11 @@ def type_problem(got, want, *, grad: bool = False) -> str | None:
     real, not complex; on ``want``'s device and of its dtype.  A complex number is refused
     wherever a number is expected.  With ``grad``, the messages say that training needs a tensor.
     """
+    if isinstance(want, torch.Tensor) and isinstance(got, (list, tuple)):
+        kind = f"a {type(got).__name__} of {len(got)} values"
+        if grad:
+            return f"you returned {kind}, not one tensor: {NO_GRADIENT} unless it is one tensor (torch.stack the pieces)"
+        return f"you returned {kind}; the answer must be one torch tensor (torch.stack the pieces)"
     got_t, want_t = _as_tuple(got), _as_tuple(want)
     if len(got_t) != len(want_t):
         return None  # the count is :func:`same`'s to report
@@ -558,10 +563,11 @@ def check_function(
         try:
             got = call_student(exercise, student, case, time_limit=limit)
         except StudentFailure as fail:
-            return Report(exercise, fail.status, fail.text)
+            return Report(exercise, fail.status, fail.text, fail.mistake)
         problem = type_problem(got, want, grad=bool(grad)) if types else None
         if problem:
-            return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(problem)}.\n  (on the case: {case.name})")
+            return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(problem)}.\n  (on the case: {case.name})",
+                          "wrong-type")
         gots.append(got)
     failures = [(case, why) for case, got, want in zip(cases, gots, wants) for ok, why in [compare(got, want)] if not ok]
     if not failures:
@@ -571,7 +577,7 @@ def check_function(
                 problem = _gradient_problem(exercise, student, reference, cases, grad, [names[i] for i in grad],
                                             limit, rtol, atol)
             except StudentFailure as fail:
-                return Report(exercise, fail.status, fail.text)
+                return Report(exercise, fail.status, fail.text, fail.mistake)
             if problem:
                 return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(problem)}", "no-gradient")
         extra = f" {passed}" if passed else ""
@@ -668,7 +674,7 @@ def check_parts(exercise: str, student: Callable, reference: Callable, cases: Se
         try:
             answers.append(call_student(exercise, whole, case, time_limit=limit))
         except StudentFailure as fail:
-            return Report(exercise, fail.status, fail.text)
+            return Report(exercise, fail.status, fail.text, fail.mistake)
     by_case = {id(case): answer for case, answer in zip(cases, answers)}
 
     reports = []
@@ -686,7 +692,7 @@ def check_parts(exercise: str, student: Callable, reference: Callable, cases: Se
                                 [Mistake(m.name, m.explain, strip(m.fn)) for m in own],
                                 compare=lambda g, w: same_nan(g, w, **kw), time_limit=0)
         if report.status in ("todo", "error"):
-            return Report(exercise, report.status, report.message.replace(f" [{label}]", ""), None)
+            return Report(exercise, report.status, report.message.replace(f" [{label}]", ""), report.mistake)
         reports.append(report)
     wrong = [r for r in reports if r.status == "wrong"]
     if not wrong:
