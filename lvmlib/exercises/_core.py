@@ -342,16 +342,16 @@ def type_problem(got, want, *, grad: bool = False) -> str | None:
             kind = type(g).__module__ + "." + type(g).__name__ if type(g).__module__ not in ("builtins",) else type(g).__name__
             if type(g).__module__ == "numpy":
                 hint = ("a NumPy array" if type(g).__name__ == "ndarray" else f"a NumPy number ({kind})")
-                fix = "stay in torch throughout (torch.logsumexp, torch.exp, ...): the notebook uses the answer as a tensor"
+                fix = "Stay in torch throughout (torch.logsumexp, torch.exp, ...): the notebook uses the answer as a tensor"
             elif isinstance(g, (int, float)):
-                hint, fix = f"a Python {type(g).__name__} (from .item() or float()?)", "return the tensor itself"
+                hint, fix = f"a Python {type(g).__name__} (from .item() or float()?)", "Return the tensor itself"
             elif isinstance(g, (list, tuple)):
-                hint, fix = f"a {type(g).__name__}", "return one tensor (torch.stack the pieces)"
+                hint, fix = f"a {type(g).__name__}", "Return one tensor (torch.stack the pieces)"
             else:
-                hint, fix = f"a {kind}", "return a torch tensor"
+                hint, fix = f"a {kind}", "Return a torch tensor"
             if grad:
-                return f"{label}you returned {hint}, not a tensor: {NO_GRADIENT} ({fix}, built from the inputs)"
-            return f"{label}you returned {hint}; the answer must be a torch tensor: {fix}"
+                return f"{label}you returned {hint}, not a tensor: {NO_GRADIENT}. {fix}"
+            return f"{label}you returned {hint}; the answer must be a torch tensor. {fix}"
         if g.dtype != w.dtype:
             return (f"{label}your tensor has dtype {str(g.dtype).replace('torch.', '')}, expected "
                     f"{str(w.dtype).replace('torch.', '')} (the inputs' dtype): make any new tensor with "

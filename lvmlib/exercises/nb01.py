@@ -62,7 +62,7 @@ def _story_reference(decoder, num_samples: int, generator: torch.Generator):
 #: (tests/test_exercises_wrong_answers.py runs the right answer on 200 seeds and finds no failure).
 Z_LIMIT = 5.0
 
-_STATS = ("z mean", "z cov", "r mean", "r cov", "z-r cov", "z lag", "r lag")
+_STATS = ("z cov", "r cov", "z mean", "r mean", "z-r cov", "z lag", "r lag")
 
 
 def _story_summary(fn: Callable) -> Callable:
@@ -132,6 +132,10 @@ def _say(key: str, idx: tuple, got: float, want: float) -> str:
     if key in ("z cov", "r cov") and idx[0] == idx[1]:
         if key == "z cov":
             return f"the variance of z[:, {i}] is {got:.3g}, expected 1 (z ~ N(0, I), a fresh draw per sample)"
+        if got < 0.05:
+            return (f"the noise of x[:, {i}] does not vary from sample to sample (variance {got:.3g} in units of "
+                    "sigma(z)^2, expected 1): no noise at all, or one eps shared by every sample; draw a fresh eps "
+                    "per sample and coordinate, shape [num_samples, Dx]")
         return (f"the noise of x[:, {i}] has variance {got:.3g} in units of sigma(z)^2, expected 1: scale eps ~ N(0, I) "
                 "by the standard deviation sigma(z) = decoder(z).stddev, and draw x at the z you return")
     if key == "z cov":
