@@ -15,6 +15,10 @@ Each ``check_*`` function takes the student's function, runs it on cases with kn
 The reference answers are lvmlib's own functions or closed forms; the mistakes are small wrong
 implementations, so the tests (``tests/test_exercises*.py``) can feed each one in and assert that
 its diagnosis comes out.
+
+A report shows as one coloured line (HTML) with the same words as text; ``report.require()``
+raises ``AssertionError`` unless it passed (for autograder cells).  :mod:`lvmlib.exercises.scaffold`
+holds the hint ladders (:func:`hints`) and the committed predictions (:func:`predict`).
 """
 
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, same, same_nan
@@ -28,6 +32,7 @@ from lvmlib.exercises.nb07 import check_negative_elbo, check_reparameterized_sam
 from lvmlib.exercises.nb08 import check_slerp
 from lvmlib.exercises.nb09 import check_score_function_terms
 from lvmlib.exercises.nb10 import check_m2_unlabelled, check_mixture_log_prob
+from lvmlib.exercises.scaffold import hints, predict
 
 __all__ = [
     "Case",
@@ -51,4 +56,6 @@ __all__ = [
     "check_score_function_terms",
     "check_m2_unlabelled",
     "check_mixture_log_prob",
+    "hints",
+    "predict",
 ]
