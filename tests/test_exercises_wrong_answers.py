@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.distributions import Categorical, Independent, MultivariateNormal, Normal
+from torch.distributions import Independent, MultivariateNormal, Normal
 
 from lvmlib import exercises as ex
 from lvmlib.exercises import _core
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import BEGIN, STUB, parse  # noqa: E402
+from nbbuild import STUB, parse  # noqa: E402
 
 
 def _solutions() -> dict:

@@ -164,7 +164,9 @@ def _changed(before, after) -> bool:
     return not torch.equal(a, b)
 
 
-_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(m.__file__)) for m in (torch, inspect) if getattr(m, "__file__", None))
+# torch, the standard library and lvmlib itself: a NotImplementedError raised there is never the stub's
+_LIBRARY_DIRS = tuple(os.path.dirname(os.path.abspath(f)) for f in (torch.__file__, inspect.__file__,
+                                                                     os.path.dirname(os.path.dirname(__file__)) + "/x"))
 
 
 def _is_stub_error(err: BaseException) -> bool:
@@ -490,7 +492,7 @@ def _gradient_problem(exercise: str, student: Callable, reference: Callable, cas
     on every case (run under ``torch.enable_grad()``); else what is wrong."""
     for case in cases:
         _, want = _grads(reference, case, indices)
-        got_value, got = _grads(student, case, indices, time_limit=time_limit, exercise=exercise)
+        _, got = _grads(student, case, indices, time_limit=time_limit, exercise=exercise)
         if got is None:
             return (f"{NO_GRADIENT}. Your answer is cut from the autograd graph (.item(), float(), .detach(), "
                     "torch.tensor(...), NumPy or torch.no_grad() cut it); build it from torch operations on the "

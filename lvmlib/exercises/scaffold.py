@@ -16,7 +16,7 @@ import math
 import re
 from typing import Sequence
 
-__all__ = ["Hints", "hints", "predict", "Prediction"]
+__all__ = ["Hints", "hints", "predict"]  # and Prediction, the widget class (built on first use)
 
 _LABELS = {1: ["Hint"], 2: ["Hint 1 (a nudge)", "Hint 2 (nearly the answer)"],
            3: ["Hint 1 (a nudge)", "Hint 2 (a step further)", "Hint 3 (nearly the answer)"]}
