@@ -15,6 +15,10 @@ Each ``check_*`` function takes the student's function, runs it on cases with kn
 The reference answers are lvmlib's own functions or closed forms; the mistakes are small wrong
 implementations, so the tests (``tests/test_exercises*.py``) can feed each one in and assert that
 its diagnosis comes out.
+
+A report shows as one coloured line (HTML) with the same words as text; ``report.require()``
+raises ``AssertionError`` unless it passed (for autograder cells).  :mod:`lvmlib.exercises.scaffold`
+holds the hint ladders (:func:`hints`) and the committed predictions (:func:`predict`).
 """
 
 import importlib
@@ -22,11 +26,12 @@ import pkgutil
 import re
 
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, same, same_nan
+from lvmlib.exercises.scaffold import hints, predict
 
 #: one module of checks per notebook, found from the files (not kept by hand)
 NOTEBOOK_MODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"nb\d\d", m.name)))
 
-__all__ = ["Case", "Mistake", "Report", "check_function", "same", "same_nan", "NOTEBOOK_MODULES"]
+__all__ = ["Case", "Mistake", "Report", "check_function", "same", "same_nan", "hints", "predict", "NOTEBOOK_MODULES"]
 
 for _name in NOTEBOOK_MODULES:  # every check_* of every notebook's module, as lvmlib.exercises.check_*
     _module = importlib.import_module(f"lvmlib.exercises.{_name}")

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Case, Mistake, Report, check_function, check_parts, same_nan
+from lvmlib.exercises._core import Case, Mistake, Report, check_function, check_parts, same_nan, float64_reference
 
 
 def _mvn_log_prob(x, means, covariances):
@@ -31,7 +31,8 @@ def _e_step_cases() -> list[Case]:
     return [Case("K = 3, 5 points", (x, w3, mu3, cov3)),
             Case("points far from every component (log-densities about -2000)", (far, w3, mu3, cov3)),
             Case("K = 1", (x, torch.ones(1, dtype=d), mu3[:1], cov3[:1])),
-            Case("a single data point", (x[1:2], w3, mu3, cov3))]
+            Case("a single data point", (x[1:2], w3, mu3, cov3)),
+            Case("float32, points far away", tuple(t.float() for t in (torch.cat([x[:2], far[:2]]), w3, mu3, cov3)))]
 
 
 _E_STEP_MISTAKES = [
@@ -60,7 +61,7 @@ def check_e_step(e_step: Callable) -> Report:
     x [N, D], weights [K], means [K, D], covariances [K, D, D] -> responsibilities [N, K],
     r_nk = pi_k N(x_n; mu_k, Sigma_k) / sum_j pi_j N(x_n; mu_j, Sigma_j), computed in log space.
     """
-    return check_function("Exercise 2.1 (the E-step)", e_step, _e_step_reference, _e_step_cases(), _E_STEP_MISTAKES,
+    return check_function("Exercise 2.1 (the E-step)", e_step, float64_reference(_e_step_reference), _e_step_cases(), _E_STEP_MISTAKES,
                           rtol=1e-6, atol=1e-9, compare=lambda g, w: same_nan(g, w, rtol=1e-6, atol=1e-9),
                           passed="Every point's responsibilities sum to 1, even where the densities underflow.")
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_nan
+from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_nan, float64_reference
 
 
 def _mixture_terms(x, weights, means, stds):
@@ -28,7 +28,8 @@ def _mixture_cases() -> list[Case]:
     return [Case("K = 3, 5 points", (torch.tensor([-3.0, -1.0, 0.5, 2.0, 4.0], dtype=d), w, mu, sd)),
             Case("points far away (log-densities about -2000)", (torch.tensor([60.0, -65.0], dtype=d), w, mu, sd)),
             Case("K = 1", (torch.tensor([0.0, 1.5], dtype=d), torch.ones(1, dtype=d), mu[:1], sd[:1])),
-            Case("a single data point", (torch.tensor([0.7], dtype=d), w, mu, sd))]
+            Case("a single data point", (torch.tensor([0.7], dtype=d), w, mu, sd)),
+            Case("float32, one point near and one far away", tuple(t.float() for t in (torch.tensor([0.5, 62.0], dtype=d), w, mu, sd)))]
 
 
 _MIXTURE_MISTAKES = [
@@ -60,6 +61,6 @@ def check_mixture_log_px(mixture_log_px: Callable) -> Report:
     log p(x) = logsumexp_k [log pi_k + log N(x; mu_k, sigma_k^2)].
     """
     return check_function("Exercise 3.1 (log p(x) of a mixture by logsumexp)", mixture_log_px,
-                          _mixture_log_px_reference, _mixture_cases(), _MIXTURE_MISTAKES, rtol=1e-7, atol=1e-9,
+                          float64_reference(_mixture_log_px_reference), _mixture_cases(), _MIXTURE_MISTAKES, rtol=1e-7, atol=1e-9,
                           compare=lambda g, w: same_nan(g, w, rtol=1e-7, atol=1e-9),
                           passed="Right far from every component too, where the terms underflow.")

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_nan
+from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_nan, float64_reference
 
 
 #
@@ -26,6 +26,8 @@ def log_weight_cases(dtype=torch.float64) -> list[Case]:
         Case("K=1 sample", (t([[-5.0, 1.0, -2000.0]]),)),
         Case("a single data point, K=5", (t([[-3.0], [-1.0], [-7.0], [-2.5], [-1.5]]),)),
         Case("K=2 samples, B=2 points, equal weights", (t([[-4.0, 10.0], [-4.0, 10.0]]),)),
+        Case("float32 log-weights near -2000, K=3, B=2",
+             (torch.tensor([[-2000.0, -1.0], [-2002.5, -0.5], [-1999.5, -3.0]], dtype=torch.float32),)),
     ]
 
 
@@ -53,7 +55,7 @@ LOG_P_HAT_MISTAKES = [
 
 def check_log_p_hat(student: Callable) -> Report:
     """Exercise 5.1: ``student(log_w [K, B]) -> [B]``, log p-hat = logsumexp_k log w_k - log K."""
-    return check_function("Exercise 5.1 (log p-hat from log-weights)", student, log_mean_exp, log_weight_cases(),
+    return check_function("Exercise 5.1 (log p-hat from log-weights)", student, float64_reference(log_mean_exp), log_weight_cases(),
                           LOG_P_HAT_MISTAKES, compare=same_nan,
                           passed="Your log p-hat is lvmlib's est.log_mean_exp(log_w, 0).")
 
@@ -86,6 +88,6 @@ ESS_MISTAKES = [
 
 def check_ess(student: Callable) -> Report:
     """Exercise 5.2: ``student(log_w [K, B]) -> [B]``, ESS = (sum w)^2 / sum w^2, in log space."""
-    return check_function("Exercise 5.2 (the effective sample size)", student, _ess, log_weight_cases(),
+    return check_function("Exercise 5.2 (the effective sample size)", student, float64_reference(_ess), log_weight_cases(),
                           ESS_MISTAKES, compare=same_nan,
                           passed="Equal weights give ESS = K, one sample gives ESS = 1.")

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Mistake, Report, check_function, same_nan
+from lvmlib.exercises._core import Mistake, Report, check_function, float64_reference, same_nan
 from lvmlib.exercises.nb05 import log_mean_exp, log_weight_cases
 
 
@@ -15,7 +15,7 @@ from lvmlib.exercises.nb05 import log_mean_exp, log_weight_cases
 # Exercise 6.1: the ELBO from log-weights; Exercise 6.2: the IWAE bound from log-weights.
 
 
-def _elbo_ref(log_w):
+def _elbo_ref(log_w):  # noqa: D103 - the parameter name is the one the reports use
     return log_w.mean(0)
 
 
@@ -30,8 +30,8 @@ ELBO_MISTAKES = [
 
 def check_elbo(student: Callable) -> Report:
     """Exercise 6.1: ``student(log_w [K, B]) -> [B]``, the Monte Carlo ELBO = mean_k log w_k."""
-    return check_function("Exercise 6.1 (the ELBO from log-weights)", student, _elbo_ref, log_weight_cases(),
-                          ELBO_MISTAKES, compare=same_nan, passed="With K = 1 it is the single log-weight.")
+    return check_function("Exercise 6.1 (the ELBO from log-weights)", student, float64_reference(_elbo_ref), log_weight_cases(),
+                          ELBO_MISTAKES, compare=same_nan, grad=(0,), passed="With K = 1 it is the single log-weight.")
 
 
 IWAE_MISTAKES = [
@@ -50,6 +50,6 @@ IWAE_MISTAKES = [
 
 def check_iwae_bound(student: Callable) -> Report:
     """Exercise 6.2: ``student(log_w [K, B]) -> [B]``, L_K = logsumexp_k log w_k - log K."""
-    return check_function("Exercise 6.2 (the IWAE bound from log-weights)", student, log_mean_exp, log_weight_cases(),
-                          IWAE_MISTAKES, compare=same_nan,
+    return check_function("Exercise 6.2 (the IWAE bound from log-weights)", student, float64_reference(log_mean_exp), log_weight_cases(),
+                          IWAE_MISTAKES, compare=same_nan, grad=(0,),
                           passed="With K = 1 it equals the ELBO; with equal weights it is exact.")

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_nan
+from lvmlib.exercises._core import Case, Mistake, Report, StudentFailure, call_student, check_function, same_nan
 
 
 #
@@ -51,46 +51,62 @@ IGNORES_EPS = ("Your z changes from call to call with the same eps: you drew fre
                "eps given. Build z from it: z = mu + log_sigma.exp() * eps.")
 
 
-def _gradient_probe(student: Callable) -> str | None:
-    """None if z = student(mu, log_sigma, eps) is reparameterized (the right gradient reaches mu and
-    log_sigma); else the name of what is wrong ("no-reparam" or "ignores-eps")."""
+def _gradient_probe(student: Callable, name: str) -> str | None:
+    """Whether z = student(mu, log_sigma, eps) depends on mu and log_sigma through the graph and
+    on the given eps: None if so, else "no-reparam" (no gradient reaches them) or "ignores-eps"
+    (a second call with the same eps gives another z).  Runs under ``torch.enable_grad()`` (a
+    notebook may have switched autograd off); says nothing about whether the values are right."""
     g = torch.Generator().manual_seed(11)
     mu0, ls0 = torch.randn(4, 3, generator=g, dtype=torch.float64), 0.3 * torch.randn(4, 3, generator=g, dtype=torch.float64)
-    eps, w = torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(4, 3, generator=g, dtype=torch.float64)
-    mu, ls = mu0.clone().requires_grad_(), ls0.clone().requires_grad_()
-    z = student(mu, ls, eps.clone())
-    if not isinstance(z, torch.Tensor) or not z.requires_grad:
+    eps = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    case = Case("B=4, d=3, mu and log_sigma require gradients", (mu0, ls0, eps))
+    with torch.enable_grad():
+        z, leaves = call_student(name, student, case, grad=(0, 1), return_args=True,
+                                 what="when called with mu and log_sigma that require gradients")
+        if not isinstance(z, torch.Tensor) or not z.requires_grad:
+            return "no-reparam"
+        grads = torch.autograd.grad(z.sum(), [leaves[0], leaves[1]], allow_unused=True)
+    if any(gr is None or not bool(gr.abs().sum() > 0) for gr in grads):
         return "no-reparam"
-    (z * w).sum().backward()
-    if mu.grad is None or ls.grad is None or not mu.grad.abs().sum() > 0 or not ls.grad.abs().sum() > 0:
-        return "no-reparam"
-    again = student(mu0.clone(), ls0.clone(), eps.clone())
-    if not torch.allclose(z.detach(), torch.as_tensor(again).detach().to(z.dtype)):
+    again = call_student(name, student, case, what="when called twice with the same eps")
+    if not isinstance(again, torch.Tensor) or again.shape != z.shape or \
+            not torch.allclose(z.detach(), again.detach().to(z.dtype)):
         return "ignores-eps"
-    if not (torch.allclose(mu.grad, w) and torch.allclose(ls.grad, w * ls0.exp() * eps)):
-        return "no-reparam"
     return None
 
 
 def check_reparameterized_sample(student: Callable) -> Report:
     """Exercise 7.1: ``student(mu, log_sigma, eps) -> z = mu + exp(log_sigma) * eps`` (broadcasting).
 
-    Besides the values, checks that a gradient flows to ``mu`` and ``log_sigma`` (the point of the trick).
+    Besides the values, checks that the right gradient flows to ``mu`` and ``log_sigma`` (the
+    point of the trick).  The gradient is diagnosed only where it says something true: "no
+    gradient reaches mu" only when none does, a wrong gradient only when the values are right.
     """
     name = "Exercise 7.1 (the reparameterized sample)"
-    report = check_function(name, student, _reparam_ref, _reparam_cases(), REPARAM_MISTAKES)
-    if report.status in ("todo", "error") or report.mistake is not None:
+    report = check_function(name, student, _reparam_ref, _reparam_cases(), REPARAM_MISTAKES, grad=(0, 1))
+    if report.mistake in ("wrong-type", "changed-input"):
         return report
+    if report.passed or report.status in ("todo", "error") or report.mistake is not None:
+        if report.passed:
+            return Report(name, "passed", report.message + " The gradient reaches mu and log_sigma.")
+        if report.mistake == "no-gradient":
+            problem = None
+            try:
+                problem = _gradient_probe(student, name)
+            except StudentFailure as fail:
+                return Report(name, fail.status, fail.text)
+            if problem is not None:
+                return Report(name, "wrong", f"{name}: not yet. {NO_REPARAM if problem == 'no-reparam' else IGNORES_EPS}",
+                              problem)
+        return report
+    # the values are wrong and no listed mistake explains them: say so, unless there is no
+    # gradient at all or eps is ignored (true whatever the values)
     try:
-        problem = _gradient_probe(student)
-    except Exception as err:  # noqa: BLE001 - reported, not raised
-        return Report(name, "error", f"{name}: your function raised {type(err).__name__}: {err}\n"
-                                     "  when called with mu and log_sigma that require gradients")
+        problem = _gradient_probe(student, name)
+    except StudentFailure as fail:
+        return Report(name, fail.status, fail.text)
     if problem is not None:
-        return Report(name, "wrong", f"{name}: not yet. {NO_REPARAM if problem == 'no-reparam' else IGNORES_EPS}",
-                      problem)
-    if report.passed:
-        return Report(name, "passed", report.message + " The gradient reaches mu and log_sigma.")
+        return Report(name, "wrong", f"{name}: not yet. {NO_REPARAM if problem == 'no-reparam' else IGNORES_EPS}", problem)
     return report
 
 
@@ -152,5 +168,5 @@ def check_negative_elbo(student: Callable) -> Report:
     """Exercise 7.2: ``student(x [B, D], logits [B, D], mu [B, d], log_sigma [B, d]) -> scalar``:
     minus the ELBO, mean over the batch of ( -log p(x | z) + KL(N(mu, sigma^2) || N(0, I)) )."""
     return check_function("Exercise 7.2 (the negative ELBO of a batch)", student, _neg_elbo_ref, _neg_elbo_cases(),
-                          NEG_ELBO_MISTAKES, compare=lambda g, w: same_nan(g, w, rtol=1e-4, atol=1e-4),
+                          NEG_ELBO_MISTAKES, compare=lambda g, w: same_nan(g, w, rtol=1e-4, atol=1e-4), grad=(1, 2, 3),
                           passed="Minimizing it is maximizing the ELBO, per digit.")

@@ -31,6 +31,7 @@ def _slerp_cases() -> list[Case]:
     g = torch.Generator().manual_seed(3)
     u, v = torch.randn(8, generator=g, dtype=d), torch.randn(8, generator=g, dtype=d)
     p = torch.tensor([1.0, 2.0, 2.0], dtype=d)
+    w32 = torch.randn(8, generator=torch.Generator().manual_seed(0))  # float32: <w, 2w> / (|w| |2w|) > 1
     return [
         Case("orthogonal unit vectors, t = 0.5", (e0, e1, 0.5)),
         Case("orthogonal unit vectors, t = 0.25", (e0, e1, 0.25)),
@@ -38,6 +39,9 @@ def _slerp_cases() -> list[Case]:
         Case("different norms, t = 1 (must return z1)", (a, b, 1.0)),
         Case("8-D codes, t = 0.3", (u, v, 0.3)),
         Case("parallel endpoints z1 = 2 z0 (angle 0), t = 0.5", (p, 2 * p, 0.5)),
+        Case("float32 parallel endpoints z1 = 2 z0, whose cosine rounds to 1.0000002 (clamp it), t = 0.3",
+             (w32, 2 * w32, 0.3)),
+        Case("float32, the same endpoint twice (z1 = z0), t = 0.6", (w32, w32.clone(), 0.6)),
     ]
 
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Case, Mistake, Report, check_function
+from lvmlib.exercises._core import Case, Mistake, Report, check_function, float64_reference
 
 
 def _mixture_reference(z, logits, loc, scale):
@@ -28,6 +28,8 @@ def _prior_mixture_cases() -> list:
         Case("unnormalized logits [1, 2, 3] (the weights are their softmax)", (z, torch.tensor([1.0, 2.0, 3.0], dtype=d64), loc, scale)),
         Case("points 60 standard deviations away (densities below 1e-300)", (z + 60.0, torch.zeros(3, dtype=d64), loc, scale * 0 + 1)),
         Case("one component", (z, torch.zeros(1, dtype=d64), loc[:1], scale[:1])),
+        Case("float32, two points, one of them 40 standard deviations away",
+             (torch.stack([z[0], z[1] + 40.0]).float(), torch.tensor([0.5, -1.0, 0.2]), loc.float(), scale.float())),
     ]
 
 
@@ -57,8 +59,8 @@ _PRIOR_MIXTURE_MISTAKES = [
 
 def check_mixture_log_prob(fn: Callable) -> Report:
     """Exercise 10.1: ``fn(z [B, Dz], logits [K], loc [K, Dz], scale [K, Dz]) -> log p(z) [B]`` of a Gaussian mixture."""
-    return check_function("Exercise 10.1 (the mixture prior's log-density)", fn, _mixture_reference,
-                          _prior_mixture_cases(), _PRIOR_MIXTURE_MISTAKES, rtol=1e-6, atol=1e-6,
+    return check_function("Exercise 10.1 (the mixture prior's log-density)", fn, float64_reference(_mixture_reference),
+                          _prior_mixture_cases(), _PRIOR_MIXTURE_MISTAKES, rtol=1e-6, atol=1e-6, grad=(0, 1, 2, 3),
                           passed="Your function is the log-density of lvmlib.vae.MixturePrior.")
 
 
@@ -76,6 +78,10 @@ def _m2_cases() -> list:
         Case("a confident classifier (q(y|x) ~ one-hot)", (torch.log_softmax(logits * 20, -1), lab)),
         Case("a uniform classifier (entropy log 10)", (torch.full((2, 10), -math.log(10), dtype=d64), lab[:2])),
         Case("3 classes", (torch.log_softmax(logits[:, :3], -1), lab[:, :3])),
+        Case("float32, a very confident classifier (q(y|x) of the other classes underflows to 0)",
+             (torch.log_softmax(logits * 60, -1).float(), lab.float())),
+        Case("float64, a classifier so confident that q(y|x) underflows to 0 even in float64",
+             (torch.log_softmax(logits * 500, -1), lab)),
     ]
 
 
@@ -101,6 +107,7 @@ _M2_MISTAKES = [
 
 def check_m2_unlabelled(fn: Callable) -> Report:
     """Exercise 10.2: ``fn(log_q_y [B, C], labelled [B, C]) -> [B]``, the unlabelled bound of M2."""
-    return check_function("Exercise 10.2 (M2's bound for an unlabelled digit)", fn, _m2_reference, _m2_cases(),
+    return check_function("Exercise 10.2 (M2's bound for an unlabelled digit)", fn, float64_reference(_m2_reference), _m2_cases(),
                           _M2_MISTAKES, rtol=1e-6, atol=1e-6,
+                          grad={0: lambda leaf: torch.log_softmax(leaf, -1), 1: None},
                           passed="This is what lvmlib.vae.M2.unlabelled_bound computes.")
