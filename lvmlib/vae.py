@@ -26,6 +26,8 @@ Monte Carlo samples all take one; ``generator=None`` falls back to torch's globa
 from __future__ import annotations
 
 import math
+import os
+import secrets
 from typing import Sequence
 
 import torch
@@ -316,12 +318,36 @@ class VAE(nn.Module):
         """Write the weights and the constructor's config (plain Python values) to ``path``.
 
         The file holds only tensors, dicts, lists, strings and numbers, so :meth:`load`
-        can read it with ``torch.load(weights_only=True)``.
+        can read it with ``torch.load(weights_only=True)``.  A file path is written
+        atomically: into a temporary file in the same folder, flushed to disk, then moved
+        over ``path`` with ``os.replace``, so a save cut short (a full disk, Ctrl-C) leaves
+        the previous checkpoint whole and no temporary file behind.  ``path`` may also be
+        an open binary file object (written directly).
         """
         dtype = str(self.prior_loc.dtype).removeprefix("torch.")
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
-        torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self.config,
-                    "dtype": dtype, "state_dict": state}, path)
+        ckpt = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self.config,
+                "dtype": dtype, "state_dict": state}
+        if not isinstance(path, (str, os.PathLike)):
+            torch.save(ckpt, path)
+            return
+        path = os.fspath(path)
+        folder, name = os.path.split(os.path.abspath(path))
+        # O_EXCL: a name no one else holds; mode 0o666 less the umask, as a plain open() would give
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(ckpt, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     @classmethod
     def load(cls, path, map_location=None) -> "VAE":
