@@ -36,7 +36,7 @@ from torch import nn
 from torch.distributions import Bernoulli, Independent, Normal
 
 from lvmlib import estimators
-from lvmlib._util import noise, positive_int
+from lvmlib._util import check_generator, noise, positive_int
 from lvmlib.nets import mlp
 
 __all__ = ["VAE", "train", "evaluate", "evaluate_points", "slerp", "DIGITS_RECIPE", "LIKELIHOODS", "OBJECTIVES", "INTERPOLATIONS"]
@@ -103,6 +103,7 @@ class VAE(nn.Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
+        check_generator(generator)
         data_dim = positive_int(data_dim, "data_dim")
         latent_dim = positive_int(latent_dim, "latent_dim")
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
@@ -248,6 +249,7 @@ class VAE(nn.Module):
             tensor of shape [n, Dx].
         """
         n = positive_int(n, "n")
+        check_generator(generator)
         if self.prior_net is not None:
             z = self.prior_net.sample(n, generator=generator)  # [n, Dz]
         else:
@@ -373,23 +375,41 @@ class VAE(nn.Module):
                 f"Python objects, which could run arbitrary code when loaded (torch.load weights_only=True "
                 f"said: {str(err).splitlines()[0]})"
             ) from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except (EOFError, OSError, RuntimeError, ValueError) as err:  # empty, truncated, not a torch file
+            said = str(err).splitlines()[0] if str(err) else "end of file"
+            raise ValueError(
+                f"cannot read {path}: it is empty, truncated or not a checkpoint written by VAE.save "
+                f"({type(err).__name__}: {said}); save the model again or use an intact copy"
+            ) from None
         if not (isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT
                 and isinstance(ckpt.get("config"), dict) and isinstance(ckpt.get("state_dict"), dict)):
             raise ValueError(f"{path} is not a checkpoint written by VAE.save (format {CHECKPOINT_FORMAT!r})")
         if ckpt.get("version", 0) > CHECKPOINT_VERSION:
             raise ValueError(f"{path} was written by a newer lvmlib (checkpoint version {ckpt['version']})")
-        config = dict(ckpt["config"])
-        if config.get("prior") is not None:
-            from lvmlib.priors import from_config
-
-            config["prior"] = from_config(config["prior"])
-        try:
-            model = cls(**config)
-        except TypeError as err:
-            raise ValueError(f"{path}: the stored config does not fit VAE(...): {err}") from None
         dtype = getattr(torch, str(ckpt.get("dtype", "float32")), None)
-        if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"{path}: unknown dtype {ckpt.get('dtype')!r}")
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"{path}: unknown dtype {ckpt.get('dtype')!r} (expected a floating dtype such as 'float32')")
+        config = dict(ckpt["config"])
+
+        def build():
+            cfg = dict(config)
+            if cfg.get("prior") is not None:
+                from lvmlib.priors import from_config
+
+                cfg["prior"] = from_config(cfg["prior"])
+            return cls(**cfg)
+
+        # First on the meta device (shapes only, no memory): a config that does not match the
+        # stored tensors (a forged hidden=[2**40]) is refused before any real weight is allocated.
+        try:
+            with torch.device("meta"):
+                shapes = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"{path}: the stored config does not fit VAE(...): {err}") from None
+        _check_state_shapes(path, config, shapes, ckpt["state_dict"])
+        model = build()
         model.to(dtype)
         model.load_state_dict(ckpt["state_dict"])
         if map_location is not None:
@@ -419,6 +439,25 @@ class VAE(nn.Module):
         _check_values(x, self.likelihood_name)
         ref = self._param()
         return x.to(device=ref.device, dtype=ref.dtype)
+
+
+def _check_state_shapes(path, config: dict, expected: dict, state: dict) -> None:
+    """The checkpoint's tensors against the shapes its config implies (a ValueError naming the file)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k} {tuple(state[k].shape) if isinstance(state[k], torch.Tensor) else type(state[k]).__name__} "
+             f"(the config says {expected[k]})"
+             for k in expected if k in state
+             and not (isinstance(state[k], torch.Tensor) and tuple(state[k].shape) == expected[k])]
+    if missing or unexpected or wrong:
+        said = "; ".join(part for part in (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"unexpected {', '.join(unexpected)}" if unexpected else "",
+            f"wrong shape: {', '.join(wrong[:4])}{' ...' if len(wrong) > 4 else ''}" if wrong else "",
+        ) if part)
+        shown = {k: config.get(k) for k in ("data_dim", "latent_dim", "hidden", "likelihood", "obs_scale")}
+        raise ValueError(f"{path}: the stored weights do not fit the stored config {shown} ({said}); "
+                         f"the file is damaged or was not written by VAE.save")
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

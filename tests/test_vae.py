@@ -465,7 +465,7 @@ class _Loader:
 def test_an_interrupted_run_keeps_its_history_and_a_usable_model(digits, error):
     x = digits.x_train[:64]
     reference = VAE(D, 2, (16,), generator=gen())
-    train(reference, _Loader(x, 0, None), 2, generator=gen(), progress=False)  # epochs 1-2, uninterrupted
+    train(reference, _Loader(x, 0, None), 2, x_valid=x, generator=gen(), progress=False)  # epochs 1-2, whole
     model = VAE(D, 2, (16,), generator=gen())
     with pytest.raises(type(error)) as info:
         train(model, _Loader(x, 3, error), 10, x_valid=x, generator=gen(), progress=False)
