@@ -53,7 +53,7 @@ from torch.distributions import (
     Uniform,
 )
 
-from lvmlib._util import DEFAULT_CHUNK_ELEMENTS, check_x, chunk_length, noise, positive_int
+from lvmlib._util import DEFAULT_CHUNK_ELEMENTS, check_generator, check_x, chunk_length, noise, positive_int
 from lvmlib.protocol import LatentVariableModel
 
 __all__ = [
@@ -112,6 +112,7 @@ def sample(
         differentiable w.r.t. the parameters of Normal / MultivariateNormal / Uniform.
     """
     sample_shape = torch.Size(sample_shape)
+    check_generator(generator)
     if generator is None:
         return dist.rsample(sample_shape) if dist.has_rsample else dist.sample(sample_shape)
     if type(dist) is Independent:
@@ -122,7 +123,7 @@ def sample(
     if type(dist) is MultivariateNormal:
         eps = _noise("randn", shape, dist.loc, generator)  # [..., Dz]
         return dist.loc + torch.matmul(dist._unbroadcasted_scale_tril, eps.unsqueeze(-1)).squeeze(-1)
-    if type(dist) is Uniform:
+    if type(dist) in (Uniform, _ClosedUniform):
         return torch.addcmul(dist.low, dist.high - dist.low, _noise("rand", shape, dist.low, generator))
     if type(dist) is Bernoulli:
         with torch.no_grad():
@@ -139,6 +140,23 @@ def sample(
     return dist.rsample(sample_shape) if dist.has_rsample else dist.sample(sample_shape)
 
 
+class _ClosedUniform(Uniform):
+    """``Uniform(low, high)`` whose density also counts the upper edge: log_prob = -log(high - low)
+    on the closed interval [low, high] (torch's ``support``), -inf outside.
+
+    ``low + (high - low) * u`` with u < 1 can round to exactly ``high`` (for u within 4e-6 of 1
+    in float32 when low = 100, high = 101), which ``Uniform.log_prob`` counts as outside: log q
+    = -inf and a log-weight of +inf.  The edge has probability zero, so counting it changes
+    no expectation; it only removes that +inf.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        inside = (self.low <= value) & (value <= self.high)
+        return torch.log(inside.type_as(self.low)) - torch.log(self.high - self.low)
+
+
 def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -> Distribution:
     """The lecture's uniform proposal: z ~ Uniform over the box [low, high]^Dz.
 
@@ -152,7 +170,9 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
         dim: Dz, needed when ``low`` and ``high`` are floats.
 
     Returns:
-        ``Independent(Uniform(low, high), 1)``, batch shape [], event shape [Dz].
+        ``Independent(Uniform(low, high), 1)``, batch shape [], event shape [Dz]; its density
+        counts the closed box (a float32 draw rounded onto the upper edge has density
+        1 / |box|, not 0), so no log-weight is +inf.
     """
     low = torch.as_tensor(low, dtype=dtype, device=device)
     high = torch.as_tensor(high, dtype=low.dtype if dtype is None else dtype, device=low.device)
@@ -165,7 +185,7 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
         )
     if not bool((high > low).all()):
         raise ValueError("uniform_box needs high > low in every coordinate")
-    return Independent(Uniform(low, high), 1)
+    return Independent(_ClosedUniform(low, high), 1)
 
 
 # ----------------------------------------------------------------------------------------
@@ -197,6 +217,14 @@ def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) 
             f"the proposal's event shape {tuple(q.event_shape)} differs from the prior's "
             f"{tuple(prior.event_shape)}: a proposal must be a distribution over the same z"
         )
+    q_dtype, p_dtype = _float_dtype(q), _float_dtype(prior)
+    if len(prior.event_shape) and q_dtype is not None and p_dtype is not None and q_dtype != p_dtype:
+        q_name, p_name = str(q_dtype).removeprefix("torch."), str(p_dtype).removeprefix("torch.")
+        raise ValueError(
+            f"the proposal is {q_name} but the model (its prior) is {p_name}: build the proposal in the "
+            f"model's dtype (e.g. its loc and scale with dtype=torch.{p_name}) or move the model with "
+            f"model.to(torch.{q_name})"
+        )
     B = x.shape[0]
     if q.batch_shape not in (torch.Size(), torch.Size([B])):
         if len(q.batch_shape) == 1 and q.batch_shape[0] == 1:
@@ -207,6 +235,15 @@ def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) 
                 f"points) or [B] = [{B}] (one q per point)"
             )
     return q
+
+
+def _float_dtype(dist: Distribution) -> torch.dtype | None:
+    """The floating dtype a distribution's parameters are in (from its mean), or None if it does not say."""
+    try:
+        mean = dist.mean
+    except (NotImplementedError, AttributeError, RuntimeError, ValueError):
+        return None
+    return mean.dtype if isinstance(mean, torch.Tensor) and mean.is_floating_point() else None
 
 
 def _chunk(num_samples: int, x: torch.Tensor, chunk_size: int | None) -> int:
@@ -285,6 +322,7 @@ def log_weights(
             model or the proposal gave a log-density that is not a number there.
     """
     num_samples = _check_num_samples(num_samples)
+    check_generator(generator)
     x = _check_x(x, model, nan=check)
     prior = model.prior()
     B = x.shape[0]
@@ -499,6 +537,9 @@ def effective_sample_size(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """
     if log_w.dim() < 2:
         raise ValueError(f"log_w must have shape [K, B] (samples along dim={dim}), got {tuple(log_w.shape)}")
+    if log_w.shape[dim] == 0:
+        raise ValueError(f"the effective sample size needs at least one sample; log_w has none along dim={dim} "
+                         f"(shape {tuple(log_w.shape)})")
     log_w_bar = log_w - torch.logsumexp(log_w, dim=dim, keepdim=True)  # normalized, same shape
     return torch.exp(-torch.logsumexp(2.0 * log_w_bar, dim=dim))
 
