@@ -22,6 +22,7 @@ import torch
 from torch.distributions import Distribution, Independent, Normal
 
 from lvmlib import estimators
+from lvmlib._util import check_generator
 
 __all__ = ["LocalQ", "optimize_local_q", "GapSplit", "gap_split"]
 
@@ -91,6 +92,7 @@ def optimize_local_q(model, x: torch.Tensor, init: Distribution, steps: int = 30
     loc = loc0.clone().requires_grad_(True)  # [B, Dz]
     log_scale = scale0.log().clone().requires_grad_(True)  # [B, Dz]
     opt = torch.optim.Adam([loc, log_scale], lr=lr)
+    check_generator(generator)
     eval_device = generator.device if generator is not None else x.device
 
     def evaluate(l, s):

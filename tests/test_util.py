@@ -101,3 +101,13 @@ def test_check_generator_says_what_a_generator_is():
         _util.check_generator("cuda")
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         _util.noise("randn", (2,), np.random.default_rng(0))
+
+
+def test_the_library_checks_the_generator_where_it_first_uses_one():
+    from lvmlib import gradients
+    from lvmlib.priors import MixturePrior
+
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        MixturePrior(3, 2).sample(4, generator=0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        gradients.gradient_samples(lambda z: z.sum(-1), torch.zeros(2), torch.ones(2), 8, generator="cuda")
