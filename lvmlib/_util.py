@@ -1,12 +1,14 @@
 """Private helpers shared by lvmlib's modules (not part of the API; import nothing else here).
 
 One home for each: noise from a ``torch.Generator`` on any device, the input checks
-(a positive int, a batch x of shape [B, D]) and the chunked loop over samples.  The
+(a positive int, a positive number, a generator, a batch x of shape [B, D]) and the chunked loop over samples.  The
 one-thread context manager lives in :mod:`lvmlib.device` (``one_thread``).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Iterator
 
 import numpy as np
@@ -33,6 +35,7 @@ def noise(kind: str, shape, generator: torch.Generator | None = None, *, dtype: 
     if kind not in ("randn", "rand"):
         raise ValueError(f"kind must be 'randn' or 'rand', got {kind!r}")
     fn = torch.randn if kind == "randn" else torch.rand
+    check_generator(generator)
     if generator is None:
         return fn(shape, dtype=dtype, device=device)
     return fn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
@@ -52,6 +55,41 @@ def positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive int (at least 1), got {value}")
     return value
+
+
+def positive_number(value, name: str) -> float:
+    """``value`` as a finite Python float > 0 (NumPy scalars and 0-d arrays accepted), or a clear error.
+
+    Raises:
+        TypeError: not a real number (a bool, a string or a tensor of several values is not one).
+        ValueError: zero, negative, NaN or infinite.
+    """
+    if isinstance(value, (np.generic, np.ndarray, torch.Tensor)) and getattr(value, "ndim", 0) == 0 \
+            and not isinstance(value, (np.bool_, bool)):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+def check_generator(generator, name: str = "generator") -> torch.Generator | None:
+    """``generator`` if it is a ``torch.Generator`` or None, else a TypeError that says what to pass.
+
+    A seed (``0``) or a device (``"cuda"``) is a common slip: the message shows how to make one.
+    """
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    hint = ""
+    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
+        hint = f" (for seed {generator}: torch.Generator().manual_seed({generator}))"
+    elif isinstance(generator, (str, torch.device)):
+        hint = f" (on that device: torch.Generator(device={str(generator)!r}).manual_seed(0))"
+    raise TypeError(
+        f"{name} must be a torch.Generator or None, got {generator!r} ({type(generator).__name__}){hint}"
+    )
 
 
 def check_x(x: torch.Tensor, data_dim: int | None = None, *, nan: bool = True) -> torch.Tensor:

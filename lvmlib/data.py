@@ -7,8 +7,12 @@ caches it on disk; offline it fails within seconds with a message naming ``"digi
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import numbers
 import os
-import socket
+import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,14 @@ TOYS = ("blobs", "moons", "rings")
 
 #: seconds to wait for OpenML before giving up (scikit-learn's default retries for minutes).
 MNIST_TIMEOUT = 5.0
+#: OpenML's id of ``mnist_784`` version 1 (its cached API answers are named after it).
+MNIST_OPENML_ID = 554
+
+#: the timeout of the OpenML requests made by this thread's current MNIST fetch (None: none under way)
+_REQUEST_TIMEOUT: contextvars.ContextVar = contextvars.ContextVar("lvmlib_openml_timeout", default=None)
+_URLOPEN_LOCK = threading.Lock()
+#: the folder names of ``tempfile.TemporaryDirectory`` (where scikit-learn puts a download in progress)
+_TEMP_DIR = re.compile(r"tmp[a-z0-9_]{8}")
 
 
 @dataclass
@@ -75,6 +87,35 @@ def _digits(seed: int, test_size: float):
     return x_tr, y_tr, x_te, y_te, (8, 8)
 
 
+def _request_timeout() -> None:
+    """Give each of scikit-learn's OpenML requests ``timeout=`` while an lvmlib fetch runs in this thread.
+
+    ``fetch_openml`` takes no timeout and calls ``urlopen(req)``; setting the process-wide
+    socket default would change every other socket of the process (and two overlapping calls
+    could leave it changed).  Instead its ``urlopen`` is wrapped, once: the wrapper adds the
+    timeout of the current thread's fetch (a context variable) and is a plain pass-through
+    otherwise, for other callers, other threads and after the fetch.
+    """
+    try:
+        from sklearn.datasets import _openml
+    except ImportError:  # scikit-learn moved it: requests run without lvmlib's timeout
+        return
+    with _URLOPEN_LOCK:
+        inner = getattr(_openml, "urlopen", None)
+        if inner is None or getattr(inner, "_lvmlib_timeout", False):
+            return
+
+        @functools.wraps(inner)
+        def urlopen(url, *args, **kwargs):
+            timeout = _REQUEST_TIMEOUT.get()
+            if timeout is not None and not args and "timeout" not in kwargs:
+                kwargs["timeout"] = timeout
+            return inner(url, *args, **kwargs)
+
+        urlopen._lvmlib_timeout = True
+        _openml.urlopen = urlopen
+
+
 def _fetch_mnist(data_home):
     """The network call, kept on its own so tests can replace it."""
     from sklearn.datasets import fetch_openml
@@ -90,28 +131,61 @@ def _openml_cache(data_home) -> Path:
     return Path(get_data_home(data_home)) / "openml"
 
 
+def _mnist_cache_files(cache: Path) -> list[Path]:
+    """MNIST's own entries in scikit-learn's OpenML cache: files at the final names that
+    ``fetch_openml("mnist_784")`` reads (its data set list, description, features, qualities and
+    the ARFF download), never another data set's, never a download in progress (those sit in a
+    ``tmpXXXXXXXX`` folder until scikit-learn moves them into place)."""
+    root = cache / "openml.org"
+    found = []
+    for path in sorted(root.rglob("*.gz")) if root.is_dir() else []:
+        parts = path.relative_to(root).parts
+        if any(_TEMP_DIR.fullmatch(part) for part in parts[:-1]):
+            continue
+        if "mnist_784" in parts or path.name.startswith("mnist_784") or (
+                "json" in parts and path.name == f"{MNIST_OPENML_ID}.gz"):
+            found.append(path)
+    return found
+
+
+def _expected_json(path: Path, content) -> bool:
+    """Whether a cached OpenML API answer has the content ``fetch_openml`` needs from that address."""
+    parts = path.parts
+    if not isinstance(content, dict):
+        return False
+    if "list" in parts:  # the data set list: at least one entry
+        listed = content.get("data", {}).get("dataset") if isinstance(content.get("data"), dict) else None
+        return isinstance(listed, list) and len(listed) > 0
+    if "features" in parts:
+        return isinstance(content.get("data_features"), dict)
+    if "qualities" in parts:
+        return isinstance(content.get("data_qualities"), dict)
+    return isinstance(content.get("data_set_description"), dict)
+
+
 def _corrupt_cache_files(cache: Path) -> list[Path]:
-    """Cached OpenML files that cannot be read back: not gzip, or (for the API's JSON) not JSON."""
+    """MNIST's cached OpenML files (:func:`_mnist_cache_files`) that cannot be used: not gzip, or
+    (an API answer) not JSON or JSON of the wrong content, such as an empty data set list."""
     import gzip
     import json
     import zlib
 
     bad = []
-    for path in sorted(cache.rglob("*.gz")) if cache.is_dir() else []:
+    for path in _mnist_cache_files(cache):
         try:
             with gzip.open(path, "rb") as f:
                 raw = f.read()
-            if "/json/" in path.as_posix():
-                json.loads(raw.decode("utf-8"))
+            if "json" in path.parts and not _expected_json(path, json.loads(raw.decode("utf-8"))):
+                bad.append(path)
         except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError):
             bad.append(path)
     return bad
 
 
 def _mnist(data_home):
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(MNIST_TIMEOUT)
+    token = _REQUEST_TIMEOUT.set(MNIST_TIMEOUT)
     try:
+        _request_timeout()
         bunch = _fetch_mnist(data_home)
     except Exception as err:  # URLError, timeouts, HTTP errors, or a corrupt cache
         cache = _openml_cache(data_home)
@@ -133,13 +207,21 @@ def _mnist(data_home):
                 'load_dataset("digits") (8x8 digits that ship with scikit-learn). '
                 f"(The fetch failed with {type(err).__name__}: {err})"
             ) from None
+        cached = [] if isinstance(err, OSError) else _mnist_cache_files(cache)  # OSError: URLError, timeouts
+        if cached:  # not the network, yet the cache looks fine: say which files a fresh download replaces
+            raise RuntimeError(
+                f"Could not load MNIST from the OpenML cache in {cache} ({type(err).__name__}: {err}). "
+                f"If it keeps failing, delete these cached files and run again with the network on: "
+                f"{', '.join(map(str, cached))}. Offline, use load_dataset(\"digits\") (8x8 digits that ship "
+                "with scikit-learn)."
+            ) from None
         raise RuntimeError(
             "Could not fetch MNIST from OpenML (needs the network once; afterwards it is cached "
             f"in {data_home or '~/scikit_learn_data'}): {type(err).__name__}: {err}. "
             'Offline, use load_dataset("digits") (8x8 digits that ship with scikit-learn).'
         ) from None
     finally:
-        socket.setdefaulttimeout(old)
+        _REQUEST_TIMEOUT.reset(token)
     x = np.asarray(bunch.data, dtype=np.float32) / 255.0
     y = np.asarray(bunch.target).astype(np.int64)
     return x[:60000], y[:60000], x[60000:], y[60000:], (28, 28)
@@ -161,8 +243,10 @@ def load_dataset(
             train/test split with ``test_size`` and ``seed``) or ``"mnist"`` (70000 28x28
             images from OpenML, the standard first-60000 / last-10000 split, cached in
             ``data_home``).
-        binarize: map pixels to {0, 1} with :func:`binarize_pixels` (threshold 0.5), for
-            Bernoulli likelihoods, so that log-likelihoods are in nats of a probability.
+        binarize: ``True`` maps pixels to {0, 1} with :func:`binarize_pixels` (threshold 0.5), for
+            Bernoulli likelihoods, so that log-likelihoods are in nats of a probability; a number
+            in (0, 1) is the threshold (1 where a pixel is above it, as in ``BernoulliMixture(binarize=)``);
+            ``False`` keeps the intensities.
         device: where the tensors go (default: the CPU).
         seed: seed of the digits split.
         test_size: fraction of the digits held out.
@@ -172,13 +256,15 @@ def load_dataset(
         a :class:`Dataset`.
 
     Raises:
-        ValueError: an unknown name (the message lists the choices).
+        ValueError: an unknown name (the message lists the choices), or a ``binarize`` that is not
+            True, False or a threshold in (0, 1) (TypeError for a string or None).
         RuntimeError: MNIST could not be fetched (offline); the message names ``"digits"``.
     """
     if not isinstance(name, str) or name.lower() not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))} "
                          f"(2-D toy sets come from lvmlib.data.toy_2d: {', '.join(TOYS)})")
     name = name.lower()
+    threshold = _binarize_threshold(binarize)
     if name == "digits":
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {test_size}")
@@ -186,9 +272,21 @@ def load_dataset(
     else:
         x_tr, y_tr, x_te, y_te, shape = _mnist(data_home)
     tensors = [torch.as_tensor(a, device=device) for a in (x_tr, y_tr, x_te, y_te)]
-    if binarize:
-        tensors[0], tensors[2] = binarize_pixels(tensors[0]), binarize_pixels(tensors[2])
+    if threshold is not None:
+        tensors[0], tensors[2] = binarize_pixels(tensors[0], threshold), binarize_pixels(tensors[2], threshold)
     return Dataset(*tensors, image_shape=shape, name=name)
+
+
+def _binarize_threshold(binarize) -> float | None:
+    """``load_dataset``'s ``binarize`` as a threshold (None: keep the intensities), or a clear error."""
+    if isinstance(binarize, (bool, np.bool_)):
+        return 0.5 if binarize else None
+    what = "binarize must be True, False or a threshold in (0, 1) (1 where a pixel is above it)"
+    if not isinstance(binarize, numbers.Real):
+        raise TypeError(f"{what}, got {binarize!r} ({type(binarize).__name__})")
+    if not 0.0 < float(binarize) < 1.0:
+        raise ValueError(f"{what}, got {binarize!r}")
+    return float(binarize)
 
 
 def toy_2d(name: str = "blobs", n: int = 500, *, noise: float = 0.1, centers: int = 3, seed: int = 0,

@@ -22,7 +22,7 @@ from torch.distributions import (
     Uniform,
 )
 
-from lvmlib._util import noise
+from lvmlib._util import check_generator, noise
 
 __all__ = ["sample", "uniform_box", "gaussian_proposals", "gaussian_mvn"]
 
@@ -31,6 +31,28 @@ def _noise(kind: str, shape: torch.Size, like: torch.Tensor, generator: torch.Ge
     """Standard normal ("randn") or uniform [0, 1) ("rand") noise of ``shape``, drawn from
     ``generator`` on the generator's device, returned on ``like``'s device and dtype."""
     return noise(kind, shape, generator, dtype=like.dtype, device=like.device)
+
+
+
+
+
+
+def gaussian_proposals(means, scales, *, dtype=torch.float64, device=None) -> Independent:
+    """q_b = N(means[b], scales[b]^2) over a 1-D latent: batch shape [B], event shape [1], on ``device``."""
+    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
+    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
+    loc, scale = torch.broadcast_tensors(loc, scale)
+    return Independent(Normal(loc, scale), 1)
+
+
+def gaussian_mvn(means, scales, *, dtype=torch.float64, device=None) -> MultivariateNormal:
+    """q_b = N(means[b], scales[b]^2) over a 1-D latent as a ``MultivariateNormal`` (batch [B],
+    event [1]), the type of ``LinearGaussian.posterior``, so ``kl_divergence(q, posterior)``
+    applies directly.  The same distributions as :func:`gaussian_proposals`."""
+    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
+    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype, device=device).reshape(-1, 1, 1)
+    loc, scale = torch.broadcast_tensors(loc, scale[..., 0])
+    return MultivariateNormal(loc, scale_tril=scale.unsqueeze(-1))
 
 
 def sample(
@@ -59,6 +81,7 @@ def sample(
         differentiable w.r.t. the parameters of Normal / MultivariateNormal / Uniform.
     """
     sample_shape = torch.Size(sample_shape)
+    check_generator(generator)
     if generator is None:
         return dist.rsample(sample_shape) if dist.has_rsample else dist.sample(sample_shape)
     if type(dist) is Independent:
@@ -69,7 +92,7 @@ def sample(
     if type(dist) is MultivariateNormal:
         eps = _noise("randn", shape, dist.loc, generator)  # [..., Dz]
         return dist.loc + torch.matmul(dist._unbroadcasted_scale_tril, eps.unsqueeze(-1)).squeeze(-1)
-    if type(dist) is Uniform:
+    if type(dist) in (Uniform, _ClosedUniform):
         return torch.addcmul(dist.low, dist.high - dist.low, _noise("rand", shape, dist.low, generator))
     if type(dist) is Bernoulli:
         with torch.no_grad():
@@ -86,6 +109,23 @@ def sample(
     return dist.rsample(sample_shape) if dist.has_rsample else dist.sample(sample_shape)
 
 
+class _ClosedUniform(Uniform):
+    """``Uniform(low, high)`` whose density also counts the upper edge: log_prob = -log(high - low)
+    on the closed interval [low, high] (torch's ``support``), -inf outside.
+
+    ``low + (high - low) * u`` with u < 1 can round to exactly ``high`` (for u within 4e-6 of 1
+    in float32 when low = 100, high = 101), which ``Uniform.log_prob`` counts as outside: log q
+    = -inf and a log-weight of +inf.  The edge has probability zero, so counting it changes
+    no expectation; it only removes that +inf.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        inside = (self.low <= value) & (value <= self.high)
+        return torch.log(inside.type_as(self.low)) - torch.log(self.high - self.low)
+
+
 def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -> Distribution:
     """The lecture's uniform proposal: z ~ Uniform over the box [low, high]^Dz.
 
@@ -99,7 +139,9 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
         dim: Dz, needed when ``low`` and ``high`` are floats.
 
     Returns:
-        ``Independent(Uniform(low, high), 1)``, batch shape [], event shape [Dz].
+        ``Independent(Uniform(low, high), 1)``, batch shape [], event shape [Dz]; its density
+        counts the closed box (a float32 draw rounded onto the upper edge has density
+        1 / |box|, not 0), so no log-weight is +inf.
     """
     low = torch.as_tensor(low, dtype=dtype, device=device)
     high = torch.as_tensor(high, dtype=low.dtype if dtype is None else dtype, device=low.device)
@@ -112,23 +154,4 @@ def uniform_box(low, high, dim: int | None = None, *, dtype=None, device=None) -
         )
     if not bool((high > low).all()):
         raise ValueError("uniform_box needs high > low in every coordinate")
-    return Independent(Uniform(low, high), 1)
-
-
-def gaussian_proposals(means, scales, *, dtype=torch.float64, device=None) -> Independent:
-    """q_b = N(means[b], scales[b]^2) over a 1-D latent: batch shape [B], event shape [1], on ``device``."""
-    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
-    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
-    loc, scale = torch.broadcast_tensors(loc, scale)
-    return Independent(Normal(loc, scale), 1)
-
-
-def gaussian_mvn(means, scales, *, dtype=torch.float64, device=None) -> MultivariateNormal:
-    """q_b = N(means[b], scales[b]^2) over a 1-D latent as a ``MultivariateNormal`` (batch [B],
-    event [1]), the type of ``LinearGaussian.posterior``, so ``kl_divergence(q, posterior)``
-    applies directly.  The same distributions as :func:`gaussian_proposals`."""
-    loc = torch.as_tensor(np.asarray(means, dtype=float), dtype=dtype, device=device).reshape(-1, 1)  # [B, 1]
-    scale = torch.as_tensor(np.asarray(scales, dtype=float), dtype=dtype, device=device).reshape(-1, 1, 1)
-    loc, scale = torch.broadcast_tensors(loc, scale[..., 0])
-    return MultivariateNormal(loc, scale_tril=scale.unsqueeze(-1))
-
+    return Independent(_ClosedUniform(low, high), 1)

@@ -71,19 +71,24 @@ def test_mnist_offline_is_fast_and_clear(monkeypatch, tmp_path):
     assert "network" in msg and 'load_dataset("digits")' in msg
 
 
-def test_mnist_sets_a_short_socket_timeout(monkeypatch):
+@pytest.mark.filterwarnings("ignore:A network error occurred")
+def test_mnist_sets_a_short_timeout_per_request_not_per_process(monkeypatch, tmp_path):
+    from urllib.error import URLError
+
+    import sklearn.datasets._openml as openml
+
     seen = {}
 
-    def record(data_home):
-        seen["timeout"] = socket.getdefaulttimeout()
-        raise TimeoutError("timed out")
+    def record(req, *args, **kwargs):
+        seen["timeout"], seen["default"] = kwargs.get("timeout"), socket.getdefaulttimeout()
+        raise URLError("timed out")
 
-    monkeypatch.setattr(data, "_fetch_mnist", record)
+    monkeypatch.setattr(openml, "urlopen", record)
     before = socket.getdefaulttimeout()
     with pytest.raises(RuntimeError):
-        load_dataset("mnist")
+        load_dataset("mnist", data_home=tmp_path)
     assert seen["timeout"] == data.MNIST_TIMEOUT <= 10
-    assert socket.getdefaulttimeout() == before
+    assert seen["default"] == before and socket.getdefaulttimeout() == before
 
 
 def test_mnist_path_with_fake_openml(monkeypatch):
@@ -139,3 +144,128 @@ def test_a_corrupt_mnist_cache_is_named_and_removed(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError) as err:  # next time: the plain offline message
         load_dataset("mnist", data_home=tmp_path)
     assert "was corrupt" not in str(err.value) and "network" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------
+# reliability (issue 24): binarize validated, the MNIST cache and timeout
+# ------------------------------------------------------------------------------------------
+
+
+def test_binarize_takes_true_false_or_a_threshold_like_bernoulli_mixture():
+    from lvmlib.mixtures import BernoulliMixture
+
+    raw = load_dataset("digits").x_train
+    assert torch.equal(load_dataset("digits", binarize=True).x_train, (raw > 0.5).float())
+    assert torch.equal(load_dataset("digits", binarize=np.bool_(True)).x_train, (raw > 0.5).float())
+    assert torch.equal(load_dataset("digits", binarize=False).x_train, raw)
+    low = load_dataset("digits", binarize=0.3).x_train
+    assert torch.equal(low, (raw > 0.3).float())
+    assert torch.equal(load_dataset("digits", binarize=np.float32(0.3)).x_train, low)
+    assert torch.equal(BernoulliMixture(binarize=0.3)._transform_input(raw), low)  # the same meaning
+    for bad in ("no", "False", 1.5, 0.0, 1.0, float("nan"), None, 2):
+        with pytest.raises((TypeError, ValueError), match=r"binarize must be True, False or a threshold in \(0, 1\)"):
+            load_dataset("digits", binarize=bad)
+
+
+def _fake_openml_cache(tmp_path):
+    """A cache with MNIST's answers where scikit-learn keeps them, and one for another data set."""
+    import gzip
+    import json
+
+    root = tmp_path / "openml" / "openml.org" / "api" / "v1" / "json" / "data"
+    listing = root / "list" / "data_name" / "mnist_784" / "limit" / "2" / "data_version" / "1.gz"
+    description = root / "554.gz"
+    other = root / "61.gz"
+    for path, content in ((listing, {"data": {"dataset": [{"did": 554, "name": "mnist_784"}]}}),
+                          (description, {"data_set_description": {"id": "554"}}),
+                          (other, {"data_set_description": {"id": "61"}})):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wb") as f:
+            f.write(json.dumps(content).encode())
+    return listing, description, other
+
+
+def test_a_failed_fetch_leaves_another_calls_download_in_progress_alone(monkeypatch, tmp_path):
+    listing, description, other = _fake_openml_cache(tmp_path)
+    in_progress = description.parent / "tmpab12cd_e" / "554.gz"  # scikit-learn's TemporaryDirectory
+    in_progress.parent.mkdir()
+    in_progress.write_bytes(b"\x1f\x8b half a download")  # not readable gzip yet
+    not_ours = other.parent / "61.gz"
+    not_ours.write_bytes(b"\x1f\x8b another data set's broken file")
+
+    def offline(data_home):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(data, "_fetch_mnist", offline)
+    with pytest.raises(RuntimeError, match="network"):
+        load_dataset("mnist", data_home=tmp_path)
+    assert in_progress.exists() and not_ours.exists() and listing.exists() and description.exists()
+
+
+def test_a_cached_answer_of_the_wrong_content_is_found_and_named(monkeypatch, tmp_path):
+    """Valid gzip, valid JSON, but an empty data set list: scikit-learn fails on it every time."""
+    import gzip
+    import json
+
+    listing, description, other = _fake_openml_cache(tmp_path)
+    with gzip.open(listing, "wb") as f:
+        f.write(json.dumps({"data": {"dataset": []}}).encode())
+
+    def fetch(data_home):  # what fetch_openml does with that listing
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(data, "_fetch_mnist", fetch)
+    with pytest.raises(RuntimeError) as err:
+        load_dataset("mnist", data_home=tmp_path)
+    msg = str(err.value)
+    assert str(listing) in msg and "removed" in msg and 'load_dataset("digits")' in msg
+    assert not listing.exists() and description.exists() and other.exists()
+
+
+def test_an_unexplained_failure_with_a_cache_names_the_files_to_delete(monkeypatch, tmp_path):
+    listing, description, other = _fake_openml_cache(tmp_path)
+
+    def fetch(data_home):
+        raise KeyError("features")  # the cache looks fine, yet scikit-learn cannot use it
+
+    monkeypatch.setattr(data, "_fetch_mnist", fetch)
+    with pytest.raises(RuntimeError) as err:
+        load_dataset("mnist", data_home=tmp_path)
+    msg = str(err.value)
+    assert "KeyError" in msg and str(listing) in msg and str(description) in msg and "delete" in msg
+    assert str(other) not in msg
+    assert listing.exists() and description.exists()
+
+
+@pytest.mark.filterwarnings("ignore:A network error occurred")
+def test_the_timeout_is_per_request_and_overlapping_calls_leave_the_socket_default_alone(monkeypatch, tmp_path):
+    import threading
+    from urllib.error import URLError
+
+    import sklearn.datasets._openml as openml
+
+    seen = []
+
+    def fake_urlopen(req, *args, **kwargs):
+        seen.append((kwargs.get("timeout"), socket.getdefaulttimeout()))
+        time.sleep(0.05)
+        raise URLError("offline")
+
+    monkeypatch.setattr(openml, "urlopen", fake_urlopen)
+    before = socket.getdefaulttimeout()
+    errors = []
+
+    def call(home):
+        try:
+            load_dataset("mnist", data_home=home)
+        except RuntimeError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=call, args=(tmp_path / str(i),)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 3 and seen
+    assert all(timeout == data.MNIST_TIMEOUT and default == before for timeout, default in seen), seen
+    assert socket.getdefaulttimeout() == before

@@ -585,3 +585,67 @@ def test_check_false_skips_only_the_nan_scan():
     assert "x contains NaN" not in str(err.value)
     with pytest.raises(ValueError, match="features"):
         est.elbo(torch.zeros(1, 3, dtype=torch.float64), model, model.prior(), 3, check=False)
+
+
+# ------------------------------------------------------------------------------------------
+# reliability (issue 24): the box's edge, entry checks
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_generator", [True, False])
+def test_a_float32_box_counts_the_samples_on_its_upper_edge(with_generator):
+    """100 + u * 1 rounds to 101 in float32 for u within 4e-6 of 1: such a draw must have a density."""
+    q = distributions.uniform_box(100.0, 101.0, dim=1)
+    if with_generator:
+        z = distributions.sample(q, (2_000_000,), gen(0))
+    else:
+        z = q.rsample((2_000_000,))
+    assert bool((z == 101.0).any()), "the test needs a draw on the edge"
+    assert bool(((z >= 100.0) & (z <= 101.0)).all())
+    log_q = q.log_prob(z)
+    assert torch.isfinite(log_q).all() and torch.allclose(log_q, torch.zeros(())), "density 1 on [100, 101]"
+    with pytest.raises(ValueError, match="support"):  # outside the box: torch's own check, as before
+        q.log_prob(torch.tensor([[101.01], [99.99]]))
+
+
+def test_naive_monte_carlo_with_a_float32_box_is_never_plus_inf():
+    model = LinearGaussian(torch.ones(1, 1), torch.full((1,), 100.5), 1.0)
+    x = torch.full((1, 1), 201.0)
+    box = distributions.uniform_box(100.0, 101.0, dim=1)
+    for seed in range(5):
+        value = est.naive_monte_carlo(x, model, 200_000, proposal=box, generator=gen(seed))
+        assert torch.isfinite(value).all(), seed
+
+
+def test_a_proposal_of_another_dtype_than_the_model_is_a_clear_error():
+    model = linear_model().to(torch.float32)
+    x = torch.zeros(2, 3)
+    q64 = Independent(Normal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)), 1)
+    for fn in (est.importance_sampling, est.elbo, est.iwae_bound, est.log_weights):
+        with pytest.raises(ValueError, match=r"float64.*float32.*dtype"):
+            fn(x, model, q64, 4, generator=gen())
+    with pytest.raises(ValueError, match=r"float64.*float32"):
+        est.naive_monte_carlo(x, model, 4, proposal=distributions.uniform_box(-1.0, 1.0, dim=2, dtype=F64))
+
+
+@pytest.mark.parametrize("bad", [0, "cuda", np.random.default_rng(0)])
+def test_a_generator_that_is_not_one_is_a_type_error(bad):
+    model = linear_model()
+    x = torch.zeros(2, 3, dtype=F64)
+    q = Independent(Normal(torch.zeros(2, dtype=F64), torch.ones(2, dtype=F64)), 1)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        est.importance_sampling(x, model, q, 4, generator=bad)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        est.naive_monte_carlo(x, model, 4, generator=bad)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        distributions.sample(Categorical(logits=torch.zeros(3)), (5,), bad)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        est.log_weights(torch.zeros(2, 2, dtype=F64), MixtureOfGaussians(torch.full((2,), 0.5, dtype=F64), torch.zeros(2, 2, dtype=F64), torch.ones(2, 2, dtype=F64), "diag"), Categorical(logits=torch.zeros(2, dtype=F64)), 3, generator=bad)
+
+
+def test_effective_sample_size_of_no_samples_is_an_error():
+    with pytest.raises(ValueError, match="at least one sample"):
+        est.effective_sample_size(torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="at least one sample"):
+        est.effective_sample_size(torch.zeros(2, 0, 3), dim=1)
+    assert est.effective_sample_size(torch.zeros(4, 0)).shape == (0,)  # no points is fine

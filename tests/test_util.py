@@ -77,3 +77,37 @@ def test_a_run_of_one_sample_has_ess_one_even_when_its_weight_underflows():
 def test_effective_sample_size_along_another_dim():
     log_w = torch.randn(4, 7, 2, generator=torch.Generator().manual_seed(3), dtype=F64)
     torch.testing.assert_close(est.effective_sample_size(log_w, dim=1)[2], est.effective_sample_size(log_w[2]))
+
+
+def test_positive_number_accepts_numpy_scalars_and_names_the_argument():
+    assert _util.positive_number(1e-3, "lr") == 1e-3 and _util.positive_number(2, "lr") == 2.0
+    value = _util.positive_number(np.float32(1e-3), "lr")
+    assert type(value) is float and value == pytest.approx(1e-3)
+    assert _util.positive_number(np.array(0.5), "lr") == 0.5 and _util.positive_number(torch.tensor(0.5), "lr") == 0.5
+    for bad in (True, "0.1", None, [0.1]):
+        with pytest.raises(TypeError, match="lr must be a positive number"):
+            _util.positive_number(bad, "lr")
+    for bad in (0, -1.0, float("nan"), float("inf"), np.float32("nan")):
+        with pytest.raises(ValueError, match="lr must be a positive number"):
+            _util.positive_number(bad, "lr")
+
+
+def test_check_generator_says_what_a_generator_is():
+    g = torch.Generator()
+    assert _util.check_generator(g) is g and _util.check_generator(None) is None
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator.*manual_seed\(0\)"):
+        _util.check_generator(0)
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator.*device='cuda'"):
+        _util.check_generator("cuda")
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        _util.noise("randn", (2,), np.random.default_rng(0))
+
+
+def test_the_library_checks_the_generator_where_it_first_uses_one():
+    from lvmlib import inference as gradients
+    from lvmlib.vae import MixturePrior
+
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        MixturePrior(3, 2).sample(4, generator=0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        gradients.gradient_samples(lambda z: z.sum(-1), torch.zeros(2), torch.ones(2), 8, generator="cuda")

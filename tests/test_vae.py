@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
+import os
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -400,3 +403,188 @@ def test_empty_inputs_are_clear_errors(digits):
         train(model, digits.x_train[:20], 1, x_valid=digits.x_test[:0], progress=False)
     with pytest.raises(ValueError, match="x_train is empty"):
         train(model, digits.x_train[:0], 1, progress=False)
+
+
+# ------------------------------------------------------------------------------------------
+# reliability (issue 24): atomic saves, history on interruption, safe loading, entry checks
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_save_cut_short_keeps_the_previous_checkpoint(tmp_path, trained, monkeypatch):
+    path = tmp_path / "model.pt"
+    trained.save(path)
+    before = path.read_bytes()
+
+    def full_disk(obj, f, *args, **kwargs):
+        handle = open(f, "wb") if isinstance(f, (str, os.PathLike)) else f
+        handle.write(b"PK\x03\x04 half a checkpoint")
+        handle.flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        VAE(D, DZ, (32,)).save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before  # the old checkpoint is whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # no temp file left behind
+    VAE.load(path)
+
+
+def test_save_replaces_the_file_and_keeps_writing_to_file_objects(tmp_path, trained):
+    path = tmp_path / "model.pt"
+    VAE(D, DZ, (32,)).save(path)
+    trained.save(str(path))
+    assert torch.equal(VAE.load(path).state_dict()["decoder_net.0.weight"], trained.state_dict()["decoder_net.0.weight"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+    buffer = io.BytesIO()
+    trained.save(buffer)
+    buffer.seek(0)
+    assert VAE.load(buffer).config == trained.config
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _Loader:
+    """A DataLoader stand-in: ``bad_epoch`` raises ``error`` in its second batch."""
+
+    def __init__(self, x, bad_epoch, error):
+        self.x, self.bad_epoch, self.error, self.epoch = x, bad_epoch, error, 0
+
+    def __iter__(self):
+        self.epoch += 1
+        yield self.x[:32]
+        if self.epoch == self.bad_epoch:
+            raise self.error
+        yield self.x[32:64]
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), _Interrupted("a corrupt image file")],
+                         ids=["ctrl-c", "bad-batch"])
+def test_an_interrupted_run_keeps_its_history_and_a_usable_model(digits, error):
+    x = digits.x_train[:64]
+    reference = VAE(D, 2, (16,), generator=gen())
+    train(reference, _Loader(x, 0, None), 2, x_valid=x, generator=gen(), progress=False)  # epochs 1-2, whole
+    model = VAE(D, 2, (16,), generator=gen())
+    with pytest.raises(type(error)) as info:
+        train(model, _Loader(x, 3, error), 10, x_valid=x, generator=gen(), progress=False)
+    history = info.value.history
+    assert history["epoch"] == [1, 2] and len(history["train"]) == 2 and len(history["valid"]) == 2
+    for k, v in model.state_dict().items():  # the weights that history describes: after epoch 2
+        assert torch.equal(v, reference.state_dict()[k]), k
+    assert all(p.grad is None for p in model.parameters())
+    assert torch.isfinite(model.elbo(x)).all()
+    train(model, x, 1, progress=False)  # and it trains on
+
+
+def test_a_bad_dataloader_batch_in_a_later_epoch_keeps_the_history(digits):
+    x = digits.x_train[:64]
+
+    class Loader(_Loader):
+        def __iter__(self):
+            self.epoch += 1
+            yield self.x[:32]
+            yield self.x[32:64, :10] if self.epoch == 2 else self.x[32:64]
+
+    model = VAE(D, 2, (16,), generator=gen())
+    with pytest.raises(ValueError, match="data_dim") as info:
+        train(model, Loader(x, 0, None), 5, generator=gen(), progress=False)
+    assert info.value.history["epoch"] == [1]
+
+
+def test_train_checks_every_argument_before_the_first_epoch(digits):
+    model = VAE(D, 2, (8,))
+    x = digits.x_train[:16]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(TypeError, match="x_valid .*NumPy.*torch"):
+        train(model, x, 1, x_valid=digits.x_test[:8].numpy(), progress=False)
+    with pytest.raises(TypeError, match="x_train .*NumPy.*torch"):
+        train(model, x.numpy(), 1, progress=False)
+    for bad in (0, "cuda", np.random.default_rng(0)):
+        with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+            train(model, x, 1, generator=bad, progress=False)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # nothing trained
+    history = train(model, x, 1, lr=np.float32(1e-3), progress=False)  # a NumPy scalar is a number
+    assert history["epoch"] == [1]
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        train(model, x, 1, lr=np.float64("nan"), progress=False)
+
+
+def test_vae_methods_refuse_a_generator_that_is_not_one(trained, digits):
+    from lvmlib.vae import MixturePrior
+    from lvmlib.vae import evaluate_points
+
+    x = digits.x_test[:4]
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        trained.elbo(x, generator=0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        trained.sample(3, generator="cuda")
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        evaluate_points(trained, x, 10, generator=0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        VAE(D, 2, (8,), generator=1)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        VAE(D, 2, (8,), prior=MixturePrior(3, 2)).sample(2, generator=0)
+
+
+def _forge(path, trained, **config):
+    ckpt = {"format": "lvmlib.vae.VAE", "version": 1, "config": {**trained.config, **config},
+            "dtype": "float32", "state_dict": {k: v.clone() for k, v in trained.state_dict().items()}}
+    torch.save(ckpt, path)
+
+
+@pytest.mark.parametrize("hidden", [2**19, 2**40])
+def test_a_forged_checkpoint_is_refused_before_any_network_is_built(tmp_path, trained, monkeypatch, hidden):
+    import lvmlib.vae.model as vae_module
+
+    built = []
+    real_mlp = vae_module.mlp
+
+    def recording_mlp(sizes, *args, **kwargs):
+        built.append((torch.empty(0).device.type, list(sizes)))
+        return real_mlp(sizes, *args, **kwargs)
+
+    monkeypatch.setattr(vae_module, "mlp", recording_mlp)
+    path = tmp_path / "forged.pt"
+    _forge(path, trained, hidden=[hidden])
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match="forged.pt") as info:
+        VAE.load(path)
+    assert "shape" in str(info.value) and "hidden" in str(info.value)
+    assert all(device == "meta" for device, _ in built), built  # no real weights were allocated
+
+
+def test_a_checkpoint_whose_tensors_do_not_fit_its_config_is_named(tmp_path, trained):
+    path = tmp_path / "mixed.pt"
+    _forge(path, trained, latent_dim=DZ + 1)
+    with pytest.raises(ValueError, match="mixed.pt.*shape"):
+        VAE.load(path)
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"]["latent_dim"] = DZ
+    del ckpt["state_dict"]["prior_loc"]
+    torch.save(ckpt, path)
+    with pytest.raises(ValueError, match="mixed.pt.*prior_loc"):
+        VAE.load(path)
+
+
+@pytest.mark.parametrize("cut", ["empty", "half", "header"])
+def test_a_truncated_or_empty_checkpoint_is_a_value_error_naming_the_file(tmp_path, trained, cut):
+    whole = tmp_path / "whole.pt"
+    trained.save(whole)
+    raw = whole.read_bytes()
+    path = tmp_path / f"{cut}.pt"
+    path.write_bytes({"empty": b"", "half": raw[: len(raw) // 2], "header": raw[:30]}[cut])
+    with pytest.raises(ValueError, match=f"{cut}.pt"):
+        VAE.load(path)
+    with pytest.raises(FileNotFoundError):
+        VAE.load(tmp_path / "missing.pt")
+
+
+def test_an_atomic_save_gives_the_file_the_usual_permissions(tmp_path, trained):
+    path = tmp_path / "model.pt"
+    trained.save(path)
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert path.stat().st_mode == plain.stat().st_mode

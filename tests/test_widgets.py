@@ -4,6 +4,7 @@ import importlib
 
 import ipywidgets as W
 import pytest
+from traitlets import TraitError
 
 from lvmlib import lessons
 from lvmlib.plotting import BinnedPoints, new_figure
@@ -108,3 +109,72 @@ def test_static_state_sees_a_changed_left_title_and_text():
     seen = app.full_draws
     app.set(k=3)  # a value warming did not visit: the left title is static, so a full draw
     assert app.full_draws == seen + 1
+
+
+# ------------------------------------------------------------------------------------------
+# a control set from code to None or NaN (issue 24): refused in one clear line, the picture kept
+# ------------------------------------------------------------------------------------------
+
+
+def _small_app(calls):
+    fig = new_figure(3, 2)
+    ax = fig.subplots()
+    (line,) = ax.plot([0, 1], [0, 1], animated=True)
+
+    def redraw(kind, x):
+        calls.append((kind, x))
+        line.set_ydata([0, x] if kind == "up" else [x, 0])
+        return f"{kind} {x:.2f}"
+
+    controls = {"kind": W.Dropdown(options=["up", "down"], value="up", description="kind"),
+                "x": W.FloatSlider(0.5, min=0, max=1, description="x")}
+    return SliderApp(fig, controls, redraw, name="test_refuse")
+
+
+@pytest.mark.parametrize("name, bad", [("kind", None), ("x", float("nan"))])
+def test_a_control_set_to_none_or_nan_is_refused_with_one_line(name, bad):
+    calls = []
+    app = _small_app(calls)
+    picture, text, before, n = app.image.value, app.text.value, app.controls[name].value, len(calls)
+    with pytest.raises(ValueError) as info:
+        app.set(**{name: bad})
+    msg = str(info.value)
+    assert "\n" not in msg and name in msg and "test_refuse" in msg
+    assert app.controls[name].value == before and len(calls) == n and app.image.value == picture
+    with pytest.raises(ValueError) as info:  # through the widget itself, as code would set it
+        app.controls[name].value = bad
+    assert str(info.value) == msg
+    assert app.controls[name].value == before and len(calls) == n and app.image.value == picture
+    assert msg in app.text.value  # the app says it too, on its text line
+    app.set(x=0.25)  # and works on
+    assert len(calls) == n + 1 and app.text.value == "up 0.25" and app.image.value != picture
+
+
+def _bad_value(control):
+    if hasattr(control, "options") and not hasattr(control, "min"):
+        return None
+    if isinstance(control.value, float):
+        return float("nan")
+    return None
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_app_refuses_none_and_nan_in_every_control(app):
+    for name, control in app.controls.items():
+        bad = _bad_value(control)
+        if bad is None and not (hasattr(control, "options") and not hasattr(control, "min")):
+            continue  # an int slider: traitlets refuses NaN itself
+        before, picture = control.value, app.image.value
+        with pytest.raises(ValueError, match=name):
+            app.set(**{name: bad})
+        try:
+            control.value = bad
+        except TraitError:  # a SelectionSlider's index refuses None itself, but leaves value at None
+            with pytest.raises(ValueError, match=name):
+                app.update()  # the app will not draw it
+            app.set(**{name: before})
+        except ValueError as err:
+            assert name in str(err)
+        else:
+            raise AssertionError(f"{app.name}: {name} = {bad} was accepted")
+        assert control.value == before and app.image.value == picture, f"{app.name}: {name}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Distribution, Independent, Normal
 
+from lvmlib._util import check_generator
 from lvmlib.inference import estimators
 
 __all__ = ["LocalQ", "optimize_local_q", "GapSplit", "gap_split"]
@@ -91,6 +92,7 @@ def optimize_local_q(model, x: torch.Tensor, init: Distribution, steps: int = 30
     loc = loc0.clone().requires_grad_(True)  # [B, Dz]
     log_scale = scale0.log().clone().requires_grad_(True)  # [B, Dz]
     opt = torch.optim.Adam([loc, log_scale], lr=lr)
+    check_generator(generator)
     eval_device = generator.device if generator is not None else x.device
 
     def evaluate(l, s):

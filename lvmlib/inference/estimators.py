@@ -48,7 +48,7 @@ from torch.distributions import (
     Normal,
 )
 
-from lvmlib._util import check_x, chunk_length, noise, positive_int
+from lvmlib._util import check_generator, check_x, chunk_length, noise, positive_int
 from lvmlib.distributions import sample
 from lvmlib.models import LatentVariableModel
 
@@ -98,6 +98,14 @@ def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) 
             f"the proposal's event shape {tuple(q.event_shape)} differs from the prior's "
             f"{tuple(prior.event_shape)}: a proposal must be a distribution over the same z"
         )
+    q_dtype, p_dtype = _float_dtype(q), _float_dtype(prior)
+    if len(prior.event_shape) and q_dtype is not None and p_dtype is not None and q_dtype != p_dtype:
+        q_name, p_name = str(q_dtype).removeprefix("torch."), str(p_dtype).removeprefix("torch.")
+        raise ValueError(
+            f"the proposal is {q_name} but the model (its prior) is {p_name}: build the proposal in the "
+            f"model's dtype (e.g. its loc and scale with dtype=torch.{p_name}) or move the model with "
+            f"model.to(torch.{q_name})"
+        )
     B = x.shape[0]
     if q.batch_shape not in (torch.Size(), torch.Size([B])):
         if len(q.batch_shape) == 1 and q.batch_shape[0] == 1:
@@ -108,6 +116,15 @@ def _resolve_proposal(x: torch.Tensor, proposal: Proposal, prior: Distribution) 
                 f"points) or [B] = [{B}] (one q per point)"
             )
     return q
+
+
+def _float_dtype(dist: Distribution) -> torch.dtype | None:
+    """The floating dtype a distribution's parameters are in (from its mean), or None if it does not say."""
+    try:
+        mean = dist.mean
+    except (NotImplementedError, AttributeError, RuntimeError, ValueError):
+        return None
+    return mean.dtype if isinstance(mean, torch.Tensor) and mean.is_floating_point() else None
 
 
 def _chunk(num_samples: int, x: torch.Tensor, chunk_size: int | None) -> int:
@@ -186,6 +203,7 @@ def log_weights(
             model or the proposal gave a log-density that is not a number there.
     """
     num_samples = _check_num_samples(num_samples)
+    check_generator(generator)
     x = _check_x(x, model, nan=check)
     prior = model.prior()
     B = x.shape[0]
@@ -400,6 +418,9 @@ def effective_sample_size(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """
     if log_w.dim() < 2:
         raise ValueError(f"log_w must have shape [K, B] (samples along dim={dim}), got {tuple(log_w.shape)}")
+    if log_w.shape[dim] == 0:
+        raise ValueError(f"the effective sample size needs at least one sample; log_w has none along dim={dim} "
+                         f"(shape {tuple(log_w.shape)})")
     log_w_bar = log_w - torch.logsumexp(log_w, dim=dim, keepdim=True)  # normalized, same shape
     return torch.exp(-torch.logsumexp(2.0 * log_w_bar, dim=dim))
 

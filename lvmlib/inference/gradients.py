@@ -28,6 +28,8 @@ from typing import Callable
 import torch
 from torch.distributions import Normal
 
+from lvmlib._util import check_generator
+
 __all__ = ["ESTIMATORS", "GradientSamples", "quadratic", "exact_quadratic_gradient", "gradient_samples",
            "estimator_variance", "gradient_terms"]
 
@@ -109,6 +111,7 @@ def gradient_samples(f: Callable[[torch.Tensor], torch.Tensor], loc, scale, num_
     if estimator == "baseline" and num_samples < 2:
         raise ValueError("the leave-one-out baseline needs num_samples >= 2 (one sample has no other to average)")
     loc, scale = _check(loc, scale)
+    check_generator(generator)
     dev = generator.device if generator is not None else loc.device
     eps = torch.randn((num_samples, loc.shape[0]), generator=generator, device=dev, dtype=loc.dtype)
     return gradient_terms(f, loc, scale, eps.to(loc.device), estimator)
@@ -171,6 +174,7 @@ def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < (2 if estimator == "baseline" else 1):
         raise ValueError(f"num_samples must be a positive int (>= 2 for the baseline), got {num_samples!r}")
     loc, scale = _check(loc, scale)
+    check_generator(generator)
     dev = generator.device if generator is not None else loc.device
     eps = torch.randn((repeats, num_samples, loc.shape[0]), generator=generator, device=dev, dtype=loc.dtype)
     terms = gradient_terms(f, loc, scale, eps.to(loc.device), estimator)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 
+from lvmlib._util import check_generator
 from lvmlib.models import LinearGaussian
 
 __all__ = ["Q_FAMILIES", "PPCASolution", "ppca_ml", "principal_angles", "LinearVAE", "LinearVAEHistory",
@@ -148,6 +149,7 @@ class LinearVAE(nn.Module):
         if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"sigma must be None (learned) or a positive number, got {sigma!r}")
         self.data_dim, self.latent_dim, self.q_family = data_dim, latent_dim, q
+        check_generator(generator)
         dev = generator.device if generator is not None else "cpu"
         r = lambda *s: torch.randn(s, generator=generator, device=dev, dtype=dtype)  # noqa: E731
         self.W = nn.Parameter(0.1 * r(data_dim, latent_dim))

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Bernoulli, Categorical, Independent, Normal
 
+from lvmlib._util import check_generator
 from lvmlib.nets import mlp
 
 __all__ = ["M2", "train_m2", "train_classifier", "accuracy", "label_subset", "M2History"]
@@ -142,6 +143,7 @@ class M2(nn.Module):
             if tuple(eps.shape) != tuple(shape):
                 raise ValueError(f"eps must have shape {tuple(shape)}, got {tuple(eps.shape)}")
             return eps.to(device=ref.device, dtype=ref.dtype)
+        check_generator(generator)
         g_dev = generator.device if generator is not None else ref.device
         return torch.randn(shape, generator=generator, device=g_dev, dtype=ref.dtype).to(ref.device)
 
@@ -271,6 +273,7 @@ def train_m2(model: M2, x_labelled: torch.Tensor, y_labelled: torch.Tensor, x_un
     steps = _pos_int(steps, "steps")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     hist, t0, run = M2History(), time.perf_counter(), []
+    check_generator(generator)
     g_dev = generator.device if generator is not None else torch.device("cpu")
     for step in tqdm(range(1, steps + 1), desc="M2", disable=not progress):
         il = torch.randint(x_l.shape[0], (min(batch_size, x_l.shape[0]),), generator=generator, device=g_dev)
@@ -312,6 +315,7 @@ def train_classifier(net: nn.Module, x_labelled: torch.Tensor, y_labelled: torch
         raise ValueError("labels must be non-negative")
     steps = _pos_int(steps, "steps")
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    check_generator(generator)
     g_dev = generator.device if generator is not None else torch.device("cpu")
     n = x_labelled.shape[0]
     for _ in range(steps):

@@ -26,6 +26,8 @@ Monte Carlo samples all take one; ``generator=None`` falls back to torch's globa
 from __future__ import annotations
 
 import math
+import os
+import secrets
 from typing import Sequence
 
 import torch
@@ -34,7 +36,7 @@ from torch import nn
 from torch.distributions import Bernoulli, Independent, Normal
 
 from lvmlib import inference as estimators
-from lvmlib._util import noise, positive_int
+from lvmlib._util import check_generator, noise, positive_int
 from lvmlib.distributions import sample
 from lvmlib.nets import mlp
 
@@ -95,6 +97,7 @@ class VAE(nn.Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
+        check_generator(generator)
         data_dim = positive_int(data_dim, "data_dim")
         latent_dim = positive_int(latent_dim, "latent_dim")
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
@@ -240,6 +243,7 @@ class VAE(nn.Module):
             tensor of shape [n, Dx].
         """
         n = positive_int(n, "n")
+        check_generator(generator)
         if self.prior_net is not None:
             z = self.prior_net.sample(n, generator=generator)  # [n, Dz]
         else:
@@ -310,12 +314,36 @@ class VAE(nn.Module):
         """Write the weights and the constructor's config (plain Python values) to ``path``.
 
         The file holds only tensors, dicts, lists, strings and numbers, so :meth:`load`
-        can read it with ``torch.load(weights_only=True)``.
+        can read it with ``torch.load(weights_only=True)``.  A file path is written
+        atomically: into a temporary file in the same folder, flushed to disk, then moved
+        over ``path`` with ``os.replace``, so a save cut short (a full disk, Ctrl-C) leaves
+        the previous checkpoint whole and no temporary file behind.  ``path`` may also be
+        an open binary file object (written directly).
         """
         dtype = str(self.prior_loc.dtype).removeprefix("torch.")
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
-        torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self.config,
-                    "dtype": dtype, "state_dict": state}, path)
+        ckpt = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": self.config,
+                "dtype": dtype, "state_dict": state}
+        if not isinstance(path, (str, os.PathLike)):
+            torch.save(ckpt, path)
+            return
+        path = os.fspath(path)
+        folder, name = os.path.split(os.path.abspath(path))
+        # O_EXCL: a name no one else holds; mode 0o666 less the umask, as a plain open() would give
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(ckpt, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     @classmethod
     def load(cls, path, map_location=None) -> "VAE":
@@ -341,23 +369,41 @@ class VAE(nn.Module):
                 f"Python objects, which could run arbitrary code when loaded (torch.load weights_only=True "
                 f"said: {str(err).splitlines()[0]})"
             ) from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise
+        except (EOFError, OSError, RuntimeError, ValueError) as err:  # empty, truncated, not a torch file
+            said = str(err).splitlines()[0] if str(err) else "end of file"
+            raise ValueError(
+                f"cannot read {path}: it is empty, truncated or not a checkpoint written by VAE.save "
+                f"({type(err).__name__}: {said}); save the model again or use an intact copy"
+            ) from None
         if not (isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT
                 and isinstance(ckpt.get("config"), dict) and isinstance(ckpt.get("state_dict"), dict)):
             raise ValueError(f"{path} is not a checkpoint written by VAE.save (format {CHECKPOINT_FORMAT!r})")
         if ckpt.get("version", 0) > CHECKPOINT_VERSION:
             raise ValueError(f"{path} was written by a newer lvmlib (checkpoint version {ckpt['version']})")
-        config = dict(ckpt["config"])
-        if config.get("prior") is not None:
-            from lvmlib.vae.priors import from_config
-
-            config["prior"] = from_config(config["prior"])
-        try:
-            model = cls(**config)
-        except TypeError as err:
-            raise ValueError(f"{path}: the stored config does not fit VAE(...): {err}") from None
         dtype = getattr(torch, str(ckpt.get("dtype", "float32")), None)
-        if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"{path}: unknown dtype {ckpt.get('dtype')!r}")
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"{path}: unknown dtype {ckpt.get('dtype')!r} (expected a floating dtype such as 'float32')")
+        config = dict(ckpt["config"])
+
+        def build():
+            cfg = dict(config)
+            if cfg.get("prior") is not None:
+                from lvmlib.vae.priors import from_config
+
+                cfg["prior"] = from_config(cfg["prior"])
+            return cls(**cfg)
+
+        # First on the meta device (shapes only, no memory): a config that does not match the
+        # stored tensors (a forged hidden=[2**40]) is refused before any real weight is allocated.
+        try:
+            with torch.device("meta"):
+                shapes = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"{path}: the stored config does not fit VAE(...): {err}") from None
+        _check_state_shapes(path, config, shapes, ckpt["state_dict"])
+        model = build()
         model.to(dtype)
         model.load_state_dict(ckpt["state_dict"])
         if map_location is not None:
@@ -387,6 +433,25 @@ class VAE(nn.Module):
         _check_values(x, self.likelihood_name)
         ref = self._param()
         return x.to(device=ref.device, dtype=ref.dtype)
+
+
+def _check_state_shapes(path, config: dict, expected: dict, state: dict) -> None:
+    """The checkpoint's tensors against the shapes its config implies (a ValueError naming the file)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k} {tuple(state[k].shape) if isinstance(state[k], torch.Tensor) else type(state[k]).__name__} "
+             f"(the config says {expected[k]})"
+             for k in expected if k in state
+             and not (isinstance(state[k], torch.Tensor) and tuple(state[k].shape) == expected[k])]
+    if missing or unexpected or wrong:
+        said = "; ".join(part for part in (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"unexpected {', '.join(unexpected)}" if unexpected else "",
+            f"wrong shape: {', '.join(wrong[:4])}{' ...' if len(wrong) > 4 else ''}" if wrong else "",
+        ) if part)
+        shown = {k: config.get(k) for k in ("data_dim", "latent_dim", "hidden", "likelihood", "obs_scale")}
+        raise ValueError(f"{path}: the stored weights do not fit the stored config {shown} ({said}); "
+                         f"the file is damaged or was not written by VAE.save")
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

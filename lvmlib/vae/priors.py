@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
+from lvmlib._util import check_generator
+
 __all__ = ["MixturePrior", "from_config", "aggregate_posterior", "aggregate_moments"]
 
 MIN_SCALE = 1e-4
@@ -86,6 +88,7 @@ class MixturePrior(nn.Module):
         """n draws [n, Dz]: a component k ~ pi, then m_k + s_k * eps (noise from ``generator``)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
+        check_generator(generator)
         g_dev = generator.device if generator is not None else self.loc.device
         k = torch.multinomial(self.weights().to(g_dev), n, replacement=True, generator=generator)  # [n]
         eps = torch.randn(n, self.latent_dim, generator=generator, device=g_dev, dtype=self.loc.dtype)

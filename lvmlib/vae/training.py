@@ -15,10 +15,11 @@ import math
 import time
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from lvmlib import inference as estimators
-from lvmlib._util import positive_int
+from lvmlib._util import check_generator, positive_int, positive_number
 from lvmlib.vae.model import OBJECTIVES, VAE
 
 __all__ = ["train", "evaluate", "evaluate_points"]
@@ -130,9 +131,15 @@ def train(
 
     Raises:
         FloatingPointError: the loss became NaN or infinite, or training diverged (see
-            :func:`_diverged`).  The model is restored to its weights at the start of that
-            epoch and the history so far is attached to the error as ``err.history``.
-        ValueError: bad arguments or data (shape, NaN, non-binary data for a Bernoulli VAE).
+            :func:`_diverged`).
+        ValueError, TypeError: bad arguments (all checked before the first epoch) or data (shape,
+            NaN, non-binary data for a Bernoulli VAE; a DataLoader's batches are checked as they come).
+
+    Whatever stops a run part-way (the errors above, an exception from a DataLoader, Ctrl-C's
+    ``KeyboardInterrupt``) propagates with the history of the completed epochs attached as
+    ``err.history``, and the model is left usable, with the weights at the start of the
+    interrupted epoch (those the history describes) and no gradients.  In Jupyter, after
+    Ctrl-C: ``import sys; history = sys.last_value.history``.
     """
     from tqdm.auto import tqdm
 
@@ -142,8 +149,12 @@ def train(
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
     batch_size = positive_int(batch_size, "batch_size")
     num_samples = positive_int(num_samples, "num_samples")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    lr = positive_number(lr, "lr")
+    generator = check_generator(generator)
+    for name, data in (("x_train", x_train), ("x_valid", x_valid)):
+        if isinstance(data, np.ndarray):
+            raise TypeError(f"{name} is a NumPy array: pass a tensor, torch.as_tensor({name}, dtype=torch.float32), "
+                            f"or a DataLoader")
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(map(repr, OBJECTIVES))}")
     if isinstance(x_train, torch.Tensor):
@@ -156,6 +167,8 @@ def train(
         x_valid = model._check_x(x_valid)
         if x_valid.shape[0] == 0:
             raise ValueError("x_valid is empty: pass at least one point, or x_valid=None to skip validation")
+    elif x_valid is not None and not hasattr(x_valid, "__iter__"):
+        raise TypeError(f"x_valid must be None, a tensor [M, D] or a DataLoader, got {type(x_valid).__name__}")
 
     label = "elbo" if objective == "elbo" else f"iwae{num_samples}"
     history = {"epoch": [], "train": [], "valid": [], "seconds": [], "objective": objective,
@@ -165,6 +178,7 @@ def train(
     start_time = time.perf_counter()
     start_bound = None
     bar = tqdm(range(1, epochs + 1), desc=f"VAE z={model.latent_dim} {label}", unit="epoch", disable=not progress)
+    snapshot = None
     try:
         for epoch in bar:
             snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -184,36 +198,53 @@ def train(
                 raise ValueError("x_train gave no batches")
             train_bound = float(total) / n  # the one sync of the epoch
             if not math.isfinite(train_bound):
-                model.load_state_dict(snapshot)
-                err = FloatingPointError(
+                raise FloatingPointError(
                     f"the training {label} became {train_bound} in epoch {epoch} (lr={lr:g}); the model was "
                     f"restored to its weights at the start of that epoch. Try a lower lr (e.g. {lr / 10:g}) "
                     f"and check the data for extreme values."
                 )
-                err.history = history
-                raise err
             best = max(history["train"] + [start_bound])
             if math.isfinite(best) and _diverged(train_bound, best, model.data_dim):
-                model.load_state_dict(snapshot)
-                err = FloatingPointError(
+                raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the mean training {label} fell from {best:.4g} (its best) "
                     f"to {train_bound:.4g} nats per point (lr={lr:g}); the model was restored to its weights at the "
                     f"start of that epoch. Lower the learning rate (e.g. lr={min(lr / 100, 1e-3):g}; the default is 1e-3)."
                 )
-                err.history = history
-                raise err
-            history["epoch"].append(epoch)
-            history["train"].append(train_bound)
             postfix = {label: f"{train_bound:.2f}"}
             if x_valid is not None:
                 valid = _mean_bound(model, x_valid, objective, num_samples, generator)
-                history["valid"].append(valid)
                 postfix["valid"] = f"{valid:.2f}"
+            # the epoch is complete: record it all at once (an interruption above records none of it)
+            history["epoch"].append(epoch)
+            history["train"].append(train_bound)
+            if x_valid is not None:
+                history["valid"].append(valid)
             history["seconds"].append(time.perf_counter() - start_time)
+            snapshot = None
             bar.set_postfix(postfix, refresh=False)
+    except BaseException as err:  # Ctrl-C, a bad batch, NaN, divergence, out of memory, ...
+        _rewind(model, optimizer, snapshot, history)
+        try:
+            err.history = history
+        except AttributeError:  # an exception type that takes no attributes: the history is lost with it
+            pass
+        raise
     finally:
         bar.close()
     return history
+
+
+def _rewind(model: VAE, optimizer, snapshot: dict | None, history: dict) -> None:
+    """After an interrupted epoch: the weights at its start (those ``history`` describes), no stale gradients.
+
+    The weights a half-done epoch left may be half-updated (an interrupted optimizer step);
+    the snapshot taken at the epoch's start is consistent with the recorded epochs.  Adam's
+    moments keep the half epoch's updates, which only shifts a continued run's first steps.
+    """
+    with torch.no_grad():
+        if snapshot is not None:
+            model.load_state_dict(snapshot)
+    optimizer.zero_grad(set_to_none=True)
 
 
 # ----------------------------------------------------------------------------------------

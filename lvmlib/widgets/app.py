@@ -26,6 +26,9 @@ label as wide as its text, so no label is cut off.
 from __future__ import annotations
 
 import gc
+import html
+import math
+import numbers
 import time
 from typing import Callable, Mapping
 
@@ -95,6 +98,7 @@ class SliderApp:
         self.name = name
         self._redraw = redraw
         self._hold = False
+        self._text_before_refusal: str | None = None  # the text line a refusal message covers
         self._backgrounds: dict = {}  # static state -> saved background
         self.full_draws = 0
         self.last_seconds = float("nan")
@@ -125,6 +129,11 @@ class SliderApp:
         unknown = set(values) - set(self.controls)
         if unknown:
             raise KeyError(f"{self.name}: no control named {sorted(unknown)}; controls are {sorted(self.controls)}")
+        for k, v in values.items():  # all refused before any is set: the app stays as it was
+            reason = self._refusal(k, v)
+            if reason is not None:
+                self._show_refusal(reason)
+                raise ValueError(reason)
         self._hold = True
         try:
             for k, v in values.items():
@@ -137,8 +146,17 @@ class SliderApp:
     def update(self) -> None:
         """Run the redraw callback on the current values and re-render the picture."""
         t0 = time.perf_counter()
-        text = self._redraw(**self.values())
+        values = self.values()
+        for k, v in values.items():  # e.g. a SelectionSlider left at None by a refused assignment
+            reason = self._refusal(k, v)
+            if reason is not None:
+                self._show_refusal(reason)
+                raise ValueError(reason)
+        text = self._redraw(**values)
         self._render()
+        if text is None and self._text_before_refusal is not None:
+            text = self._text_before_refusal  # a refusal message no longer applies
+        self._text_before_refusal = None
         if text is not None:
             self.text.value = text
         self.last_seconds = time.perf_counter() - t0
@@ -235,8 +253,51 @@ class SliderApp:
             self.image.value = canvas_png(self.canvas)
 
     def _on_change(self, change) -> None:
-        if not self._hold:
-            self.update()
+        if self._hold:
+            return
+        name = next((k for k, c in self.controls.items() if c is change["owner"]), None)
+        reason = None if name is None else self._refusal(name, change["new"])
+        if reason is not None:  # set from code (the browser sends only values a control offers)
+            self._hold = True
+            try:
+                change["owner"].value = change["old"]  # back to the value the picture shows
+            finally:
+                self._hold = False
+            self._show_refusal(reason)
+            raise ValueError(reason)
+        self.update()
+
+    def _refusal(self, name: str, value) -> str | None:
+        """Why control ``name`` cannot take ``value`` (None, or NaN for a number), or None if it can.
+
+        The one check for every app's callbacks: a redraw never sees a None or NaN it would crash
+        on or silently map to some grid point.
+        """
+        c = self.controls[name]
+        is_nan = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isnan(value)
+        if value is not None and not is_nan:
+            return None
+        if hasattr(c, "options") and not hasattr(c, "min"):
+            opts = [o[1] if isinstance(o, tuple) else o for o in c.options]
+            if value is None and any(o is None for o in opts):
+                return None  # None is one of this control's choices
+            labels = [str(o[0]) if isinstance(o, tuple) else repr(o) for o in c.options]
+            shown = ", ".join(labels[:6]) + (", ..." if len(labels) > 6 else "")
+            what = f"choose one of its options ({shown})"
+        elif isinstance(c, W.FloatLogSlider):
+            what = f"set it to a number from {c.base ** c.min:g} to {c.base ** c.max:g}"
+        elif hasattr(c, "min") and hasattr(c, "max"):
+            what = f"set it to a number from {c.min:g} to {c.max:g}"
+        else:
+            what = "set it to a value"
+        label = getattr(c, "description", "") or name
+        return f"{self.name}: control {name!r} ({label}) cannot be {'NaN' if is_nan else 'None'}; {what}"
+
+    def _show_refusal(self, reason: str) -> None:
+        """The refusal on the app's text line, in one line (the picture is left as it was)."""
+        if self._text_before_refusal is None:
+            self._text_before_refusal = self.text.value
+        self.text.value = f'<span style="color:#b3261e">{html.escape(reason, quote=False)}</span>'
 
     # -- display -------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
