@@ -26,12 +26,13 @@ import pkgutil
 import re
 
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, same, same_nan
+from lvmlib.exercises._choose import Chosen, choose
 from lvmlib.exercises.scaffold import hints, predict
 
 #: one module of checks per notebook, found from the files (not kept by hand)
 NOTEBOOK_MODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"nb\d\d", m.name)))
 
-__all__ = ["Case", "Mistake", "Report", "check_function", "same", "same_nan", "hints", "predict", "NOTEBOOK_MODULES"]
+__all__ = ["Case", "Mistake", "Report", "check_function", "same", "same_nan", "hints", "predict", "choose", "Chosen", "NOTEBOOK_MODULES"]
 
 for _name in NOTEBOOK_MODULES:  # every check_* of every notebook's module, as lvmlib.exercises.check_*
     _module = importlib.import_module(f"lvmlib.exercises.{_name}")
