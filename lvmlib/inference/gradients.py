@@ -200,16 +200,10 @@ def gradient_runs(f: Callable, loc, scale, num_samples: int, estimator: str, *, 
 def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str, *, repeats: int = 200,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """Total variance of the N-sample estimate (the trace of its covariance over the 2D
-    coordinates of (mu, sigma)), measured from ``repeats`` independent estimates (drawn at once).
-
-    Args:
-        f, loc, scale, estimator, generator: as in :func:`gradient_samples`; ``f`` must map
-            z [R, N, D] -> [R, N].
-        num_samples: N, samples per estimate.
-        repeats: R >= 2 independent estimates.
+    coordinates of (mu, sigma)), measured from ``repeats`` independent estimates (drawn at once):
+    ``gradient_runs(...).variance()``, arguments as in :func:`gradient_runs`.
 
     Returns:
-        a 0-dim tensor, sum over the 2D coordinates of the sample variance of the R estimates
-        (``gradient_runs(...).variance()``).
+        a 0-dim tensor, sum over the 2D coordinates of the sample variance of the R estimates.
     """
     return gradient_runs(f, loc, scale, num_samples, estimator, repeats=repeats, generator=generator).variance()
