@@ -1,6 +1,6 @@
 """M2 (Kingma et al. 2014) against a labelled-only classifier of the same architecture, on 8x8 digits.
 
-Notebook 10's recipe (lvmlib.lessons.nb10.M2_RECIPE), one seed per run: the seed picks the labelled
+Notebook 10's recipe (lvmlib.vae.M2_RECIPE), one seed per run: the seed picks the labelled
 digits and the initial weights of both models.  Prints, per labels-per-class setting, the test
 accuracy of M2's q(y|x) and of the classifier, and the margin's mean and spread over the seeds.
 
@@ -15,7 +15,7 @@ import time
 
 import lvmlib
 from lvmlib.device import one_thread
-from lvmlib.lessons.nb10 import train_label_settings
+from lvmlib.vae import train_label_settings
 
 
 def main(argv=None):

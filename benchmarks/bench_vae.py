@@ -141,14 +141,14 @@ def bench_recipe(data):
     total = 0.0
     for dz in (2, 4, 8, 16):
         g = torch.Generator().manual_seed(0)
-        model = VAE(64, dz, r["hidden"], generator=g)
+        model = VAE(64, dz, r.hidden, generator=g)
         t0 = time.perf_counter()
-        train(model, data.x_train, r["epochs"], batch_size=r["batch_size"], lr=r["lr"], generator=g, progress=False)
+        train(model, data.x_train, r.epochs, batch_size=r.batch_size, lr=r.lr, generator=g, progress=False)
         sec = time.perf_counter() - t0
         total += sec
         with torch.no_grad():
             held = model.elbo(data.x_test, 100, generator=g).mean().item()
-        print(f"| {dz} | {sec:.1f} | {1e3 * sec / r['epochs']:.0f} | {held:.2f} |")
+        print(f"| {dz} | {sec:.1f} | {1e3 * sec / r.epochs:.0f} | {held:.2f} |")
     print(f"\nall four: {total:.1f} s")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -78,12 +79,12 @@ def vae_numbers(model, x, generator):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=DIGITS_RECIPE["epochs"])
+    parser.add_argument("--epochs", type=int, default=DIGITS_RECIPE.epochs)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = dict(DIGITS_RECIPE, epochs=args.epochs)
+    recipe = dataclasses.replace(DIGITS_RECIPE, epochs=args.epochs)
     data = load_dataset("digits", binarize=True)
     x_train, x_test = data.x_train, data.x_test
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; digits binarized: train "
@@ -100,9 +101,9 @@ def main():
     for dz in LATENTS:
         for objective, k in (("elbo", 1), ("iwae", 5)):
             g = torch.Generator().manual_seed(0)
-            model = VAE(x_train.shape[1], dz, recipe["hidden"], generator=g)
+            model = VAE(x_train.shape[1], dz, recipe.hidden, generator=g)
             t0 = time.perf_counter()
-            train(model, x_train, recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+            train(model, x_train, recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                   objective=objective, num_samples=k, generator=g, progress=False)
             sec = time.perf_counter() - t0
             elbo, l5, log_p = vae_numbers(model, x_test, g)

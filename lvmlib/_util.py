@@ -1,7 +1,8 @@
 """Private helpers shared by lvmlib's modules (not part of the API; import nothing else here).
 
 One home for each: noise from a ``torch.Generator`` on any device, the input checks
-(a positive int, a positive number, a generator, a batch x of shape [B, D]) and the chunked loop over samples.  The
+(a positive int, a positive number, a generator, a batch x of shape [B, D]), the chunked loop over
+samples and the mean with its standard error.  The
 one-thread context manager lives in :mod:`lvmlib.device` (``one_thread``).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -135,3 +136,26 @@ def chunks(total: int, step: int) -> Iterator[slice]:
     """Slices ``[0, step), [step, 2 step), ...`` covering ``range(total)``."""
     for start in range(0, total, step):
         yield slice(start, min(total, start + step))
+
+
+class MeanSE(NamedTuple):
+    """A mean over points and its standard error across points (unpacks as ``mean, se``)."""
+
+    mean: float
+    se: float
+
+
+def mean_se(values) -> MeanSE:
+    """Mean of ``values`` and its standard error std / sqrt(B) (std with B - 1; NaN for B = 1).
+
+    Computed in the dtype of ``values`` (pass ``.double()`` for float64); any shape, flattened.
+
+    Raises:
+        ValueError: ``values`` is empty.
+    """
+    values = torch.as_tensor(values).detach().flatten()
+    b = values.numel()
+    if b == 0:
+        raise ValueError("mean_se needs at least one value; got an empty tensor")
+    se = float(values.std() / math.sqrt(b)) if b > 1 else float("nan")
+    return MeanSE(float(values.mean()), se)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lvmlib import _util
+
 DATASETS = ("digits", "mnist")
 TOYS = ("blobs", "moons", "rings")
 
@@ -324,3 +326,20 @@ def toy_2d(name: str = "blobs", n: int = 500, *, noise: float = 0.1, centers: in
     else:
         raise ValueError(f"unknown toy data set {name!r}; choose one of {', '.join(map(repr, TOYS))}")
     return torch.as_tensor(x, dtype=dtype), torch.as_tensor(y, dtype=torch.int64)
+
+
+def ppca_data(n: int = 500, data_dim: int = 10, signal=(2.5, 1.6, 1.0), sigma: float = 0.5, *,
+              generator: torch.Generator | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """n points from probabilistic PCA, x = W z + b + sigma eps, with W's columns orthogonal of
+    norms ``signal`` (float64; noise from ``generator``, on ``device``).
+
+    Returns:
+        (x [n, Dx], W_true [Dx, Dz]).
+    """
+    dz = len(signal)
+    r = lambda *s: _util.noise("randn", s, generator, dtype=torch.float64, device=device)  # noqa: E731
+    q, _ = torch.linalg.qr(r(data_dim, dz))
+    W = q * torch.tensor(signal, dtype=torch.float64, device=device)
+    b = r(data_dim)
+    x = r(n, dz) @ W.mT + b + sigma * r(n, data_dim)
+    return x, W

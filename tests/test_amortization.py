@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal
 
-from lvmlib.inference import gap_split, optimize_local_q
+from lvmlib.inference import gap_run, gap_split, optimize_local_q
 from lvmlib.models import LinearGaussian
 
 F64 = torch.float64
@@ -66,3 +66,16 @@ def test_bad_input(problem):
     init = Independent(Normal(torch.zeros(6, 2, dtype=F64), torch.ones(6, 2, dtype=F64)), 1)
     with pytest.raises(ValueError, match="lr"):
         optimize_local_q(model, x, init, 5, lr=-1.0)
+
+
+def test_gap_run_splits_add_up_and_start_at_zero_amortization():
+    from lvmlib.vae import VAE
+
+    x = (torch.rand(30, 12, generator=gen(1)) < 0.4).float()
+    model = VAE(12, 2, (8,), generator=gen(2)).requires_grad_(False)
+    run = gap_run(model, x, steps=20, record_every=10, eval_samples=20, is_samples=50, generator=gen(3))
+    assert len(run.splits) == len(run.local.steps) == 3 and run.latent_dim == 2 and run.log_p.shape == (30,)
+    assert run.splits[0].amortization == 0.0  # step 0: the "optimized" q is the encoder's
+    assert run.splits[-1].amortization >= 0.0
+    for s in run.splits:
+        assert abs(s.total - (s.approximation + s.amortization)) < 1e-9

@@ -269,3 +269,12 @@ def test_the_timeout_is_per_request_and_overlapping_calls_leave_the_socket_defau
     assert len(errors) == 3 and seen
     assert all(timeout == data.MNIST_TIMEOUT and default == before for timeout, default in seen), seen
     assert socket.getdefaulttimeout() == before
+def test_ppca_data_has_the_stated_columns_and_covariance():
+    from lvmlib.data import ppca_data
+
+    x, W = ppca_data(20000, 6, (2.0, 1.0), 0.3, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (20000, 6) and W.shape == (6, 2) and x.dtype == torch.float64
+    np.testing.assert_allclose(W.norm(dim=0).numpy(), [2.0, 1.0], rtol=1e-12)
+    np.testing.assert_allclose((W.mT @ W).numpy(), np.diag([4.0, 1.0]), atol=1e-12)  # orthogonal columns
+    # the closed form of pPCA: Cov[x] = W W^T + sigma^2 I
+    np.testing.assert_allclose(torch.cov(x.T).numpy(), (W @ W.mT).numpy() + 0.09 * np.eye(6), atol=0.2)

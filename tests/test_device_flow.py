@@ -29,7 +29,8 @@ from torch.overrides import TorchFunctionMode
 
 from lvmlib.lessons import nb01
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals
-from lvmlib.inference import block_estimates
+from lvmlib.inference import block_estimates, repeated_estimates
+from lvmlib.models import BinaryLatentModel, best_gaussian, binomial_mixture, weight_moments
 from lvmlib.lessons.toy import toy_problem
 from lvmlib.mixtures import em_bound
 from lvmlib.vae import train_vaes
@@ -41,7 +42,9 @@ from lvmlib.lessons import nb06
 from lvmlib.lessons import nb08
 
 ROOT = Path(__file__).resolve().parents[1]
-WIDGETS = str(ROOT / "lvmlib" / "lessons")
+#: the lesson modules, and the library modules their notebook math moved to
+WIDGETS = tuple(str(ROOT / "lvmlib" / p) for p in ("lessons", "models/binary.py", "models/quadrature.py",
+                                                   "inference/repeated.py"))
 FACTORIES = {torch.tensor, torch.as_tensor, torch.zeros, torch.ones, torch.full, torch.empty, torch.arange,
              torch.linspace, torch.logspace, torch.eye, torch.randn, torch.rand, torch.randint}
 
@@ -118,13 +121,14 @@ def _small_cases(device):
         ("nb03.integral_precompute", lambda: nb03.integral_precompute(
             nb03.integral_model(device=device), x_values=np.linspace(-1, 1, 3), resolutions=(3, 4),
             reference_resolution=101, z_plot=np.linspace(-1, 1, 5), x_curve=np.linspace(-1, 1, 5))),
-        ("nb03.equal_effect_model", lambda: nb03.equal_effect_model(3, [0.8, -0.5], [-2.0, 1.0], device=device)),
-        ("nb03.binomial_mixture", lambda: nb03.binomial_mixture(3, [0.8, -0.5], [-2.0, 1.0], device=device)),
-        ("nb03.configuration_mixture", lambda: nb03.configuration_mixture(
-            nb03.equal_effect_model(3, [0.8, -0.5], [-2.0, 1.0], device=device))),
+        ("BinaryLatentModel.equal_effect", lambda: BinaryLatentModel.equal_effect(3, [0.8, -0.5], [-2.0, 1.0],
+                                                                                  device=device)),
+        ("binomial_mixture", lambda: binomial_mixture(3, [0.8, -0.5], [-2.0, 1.0], device=device)),
+        ("BinaryLatentModel.as_mixture", lambda: BinaryLatentModel.equal_effect(
+            3, [0.8, -0.5], [-2.0, 1.0], device=device).as_mixture()),
         ("nb04.demo_model", lambda: model04),
-        ("nb04.weight_moments", lambda: nb04.weight_moments(x04, model04, resolution=101)),
-        ("nb04.repeated_estimates", lambda: nb04.repeated_estimates(x04, model04, (10, 30), 4, generator=g)),
+        ("weight_moments", lambda: weight_moments(x04, model04, resolution=101)),
+        ("repeated_estimates", lambda: repeated_estimates(x04, model04, (10, 30), 4, generator=g)),
         ("nb04.peaked_model", lambda: nb04.peaked_model(3, 0.1, device=device)),
         ("nb04.peaked_precompute", lambda: nb04.peaked_precompute(sigmas=(0.1,), dims=(1, 8), num_samples=10,
                                                                   repetitions=4, generator=g, device=device)),
@@ -138,8 +142,7 @@ def _small_cases(device):
         ("nb06.precompute", lambda: nb06.precompute(model05, x05, means=(0.0, 1.5), log2_scales=(-2.0, 0.0),
                                                     ks=(1, 2), total=20, surface_samples=5, generator=g)),
         ("nb06.nonlinear_problem", lambda: (nl_model, xn)),
-        ("nb06.best_gaussian", lambda: nb06.best_gaussian(nl_model.grid_posterior(xn, resolution=51),
-                                                          [0.0, 0.5], [0.5, 1.0])),
+        ("best_gaussian", lambda: best_gaussian(nl_model.grid_posterior(xn, resolution=51), [0.0, 0.5], [0.5, 1.0])),
         ("nb08.gaussian_norms", lambda: nb08.gaussian_norms((2, 3), 5, generator=g, device=device)),
     ]
 
@@ -176,9 +179,9 @@ def test_every_returned_tensor_is_on_the_device_given():
 @pytest.mark.parametrize("make", [
     lambda: nb01.story_decoders(sizes=(1, 3), device="meta"),
     lambda: nb03.integral_model(device="meta"),
-    lambda: nb03.equal_effect_model(3, [0.8, -0.5], [-2.0, 1.0], device="meta"),
+    lambda: BinaryLatentModel.equal_effect(3, [0.8, -0.5], [-2.0, 1.0], device="meta"),
     lambda: nb06.nonlinear_problem(device="meta"),
-], ids=["nb01.story_decoders", "nb03.integral_model", "nb03.equal_effect_model", "nb06.nonlinear_problem"])
+], ids=["nb01.story_decoders", "nb03.integral_model", "BinaryLatentModel.equal_effect", "nb06.nonlinear_problem"])
 def test_models_built_on_the_meta_device_live_there(make):
     found = list(tensors_in(make()))
     assert found and all(t.device.type == "meta" for t in found)
@@ -196,14 +199,14 @@ def test_notebook_helpers_run_on_cuda():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_vaes_train_and_score_on_cuda():
     from lvmlib.data import load_dataset
-    from lvmlib.lessons import nb07
+    from lvmlib.vae import score_vaes
 
     data = load_dataset("digits", binarize=True)
     g = torch.Generator().manual_seed(0)
     models, _ = train_vaes(data.x_train[:200], (2,), 1, generator=g, progress=False, device="cuda")
     assert next(models[2].parameters()).device.type == "cuda"
-    scores = nb07.score_vaes(models, data.x_test[:20], num_samples=10, elbo_samples=2, generator=g)
-    assert np.isfinite(scores[2]["log_p"])
+    scores = score_vaes(models, data.x_test[:20], num_samples=10, elbo_samples=2, generator=g)
+    assert np.isfinite(scores[2].log_p)
 
 
 # ----------------------------------------------------------------------------------------

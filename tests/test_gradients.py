@@ -92,3 +92,18 @@ def test_bad_input():
         G.gradient_samples(lambda z: z, loc, 1.0, 5)
     with pytest.raises(ValueError, match="repeats"):
         G.estimator_variance(f, loc, 1.0, 5, "score", repeats=1)
+
+
+def test_gradient_runs_variance_is_the_closed_form_for_reparameterization():
+    """f = ||z - a||^2, z = mu + s eps: per sample d/dmu = 2 (mu + s eps - a) and
+    d/ds = 2 (mu + s eps - a) eps, so one sample's variances are 4 s^2 and 4 (mu - a)^2 + 8 s^2 per
+    coordinate; an N-sample estimate divides them by N."""
+    d, n, s = 2, 5, 1.0
+    loc, a = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+    runs = G.gradient_runs(G.quadratic(a), loc, s, n, "reparam", repeats=4000, generator=gen(5))
+    assert runs.loc.shape == runs.scale.shape == (4000, d)
+    exact = d * (4 * s**2 + 4 * 1.0 + 8 * s**2) / n
+    assert float(runs.variance()) == pytest.approx(exact, rel=0.1)
+    same = G.estimator_variance(G.quadratic(a), loc, s, n, "reparam", repeats=4000, generator=gen(5))
+    assert float(same) == float(runs.variance())
+    torch.testing.assert_close(runs.loc.mean(0), 2 * (loc - a), rtol=0, atol=0.15)  # unbiased

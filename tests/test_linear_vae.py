@@ -11,7 +11,7 @@ from torch.distributions import MultivariateNormal, kl_divergence
 from lvmlib import inference as est
 from lvmlib.models import LinearGaussian
 from lvmlib.vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
-from lvmlib.lessons.nb09 import ppca_data
+from lvmlib.data import ppca_data
 
 F64 = torch.float64
 

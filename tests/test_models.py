@@ -13,6 +13,7 @@ from scipy import integrate, stats
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from lvmlib.models import BinaryLatentModel, GridPosterior, LinearGaussian, MixtureOfGaussians, NonlinearLVM, binary_configurations, grid_log_marginal, time_enumeration
+from lvmlib.models import best_gaussian, binomial_mixture, grid_kl, grid_posterior, weight_moments
 
 F64 = torch.float64
 
@@ -125,7 +126,9 @@ def test_mixture_matches_sklearn(covariance_type):
     full = {"full": lambda c: c, "diag": lambda c: np.stack([np.diag(v) for v in c]),
             "spherical": lambda c: np.stack([v * np.eye(3) for v in c]),
             "tied": lambda c: np.broadcast_to(c, (3, 3, 3))}[covariance_type](gm.covariances_)
-    np.testing.assert_allclose(model.covariances().numpy(), full, rtol=1e-10, atol=1e-12)
+    comps = model.components()
+    cov = comps.covariance_matrix if covariance_type in ("full", "tied") else torch.diag_embed(comps.variance)
+    np.testing.assert_allclose(cov.numpy(), full, rtol=1e-10, atol=1e-12)
 
 
 def test_mixture_from_tensor_attributes():
@@ -350,3 +353,75 @@ def test_binary_latent_model_errors():
         BinaryLatentModel(3, 3, prior_prob=1.5)
     with pytest.raises(ValueError, match="likelihood"):
         BinaryLatentModel(3, 3, likelihood="poisson")
+
+
+def test_mixture_log_joint_is_the_k_terms_of_the_marginal_and_the_posterior():
+    w, mu, var = [0.2, 0.5, 0.3], [-1.0, 0.5, 2.0], [0.3, 1.0, 0.5]
+    m = MixtureOfGaussians(torch.tensor(w, dtype=F64), torch.tensor(mu, dtype=F64)[:, None], torch.tensor(var, dtype=F64),
+                           "spherical")
+    x = torch.linspace(-4, 4, 17, dtype=F64)[:, None]
+    log_joint = m.log_joint(x)  # [17, 3]
+    ref = np.log(w) + stats.norm.logpdf(x.numpy(), loc=mu, scale=np.sqrt(var))  # scipy, term by term
+    np.testing.assert_allclose(log_joint.numpy(), ref, rtol=1e-12)
+    torch.testing.assert_close(torch.logsumexp(log_joint, -1), m.log_marginal(x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(log_joint.softmax(-1), m.posterior(x).probs, rtol=0, atol=1e-12)
+
+
+def test_equal_effects_collapse_to_a_binomial_mixture():
+    kw = dict(effect=[1.0, -0.3, 0.4], offset=[0.5, 0.0, -1.0], sigma=0.6, prior_prob=0.2)
+    model = BinaryLatentModel.equal_effect(7, **kw)
+    closed = binomial_mixture(7, **kw)
+    assert closed.n_components == 8 and model.dtype == F64
+    _, x = model.sample(5, generator=gen(1))
+    torch.testing.assert_close(model.log_marginal(x), closed.log_marginal(x), rtol=0, atol=1e-12)  # 2^7 terms vs 8
+    z = model.configurations()
+    torch.testing.assert_close(model.likelihood(z).mean,
+                               torch.tensor(kw["offset"], dtype=F64) + z.sum(1, keepdim=True) * torch.tensor(kw["effect"], dtype=F64))
+    np.testing.assert_allclose(closed.weights.numpy(), stats.binom.pmf(np.arange(8), 7, 0.2), rtol=1e-12)
+
+
+def test_a_gaussian_binary_latent_model_is_a_mixture_of_its_configurations():
+    model = BinaryLatentModel(5, 2, hidden=(4,), sigma=0.3, generator=gen(2), dtype=F64)
+    mix = model.as_mixture()
+    assert mix.n_components == 32
+    _, x = model.sample(4, generator=gen(3))
+    with torch.no_grad():
+        torch.testing.assert_close(model.log_marginal(x), mix.log_marginal(x), rtol=0, atol=1e-12)
+    also = BinaryLatentModel.equal_effect(6, [0.8, -0.5], [-2.0, 1.0], sigma=0.5, prior_prob=0.3)
+    _, x = also.sample(6, generator=gen(4))  # three ways to one log p(x)
+    torch.testing.assert_close(also.as_mixture().log_marginal(x), binomial_mixture(6, [0.8, -0.5], [-2.0, 1.0], sigma=0.5,
+                               prior_prob=0.3).log_marginal(x), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="Gaussian"):
+        BinaryLatentModel(3, 2, "bernoulli", dtype=F64).as_mixture()
+
+
+def test_weight_moments_match_the_gaussian_closed_form():
+    w, s = 1.5, 0.3
+    model = LinearGaussian(torch.tensor([[w]], dtype=F64), torch.zeros(1, dtype=F64), s)
+    x = torch.tensor([[0.7]], dtype=F64)
+    m1, m2 = weight_moments(x, model)
+    assert m1 == pytest.approx(float(model.log_marginal(x)), abs=1e-10)
+    # E_p(z)[N(x; w z, s^2)^2] = N(x; 0, w^2 + s^2 / 2) / (2 s sqrt(pi))
+    ref = stats.norm.logpdf(0.7, scale=math.sqrt(w**2 + s**2 / 2)) - math.log(2 * s * math.sqrt(math.pi))
+    assert m2 == pytest.approx(ref, abs=1e-6)
+    # a uniform box on [-5, 5]: E[w] is still p(x) (the box covers the posterior), E[w^2] larger
+    box = torch.distributions.Independent(torch.distributions.Uniform(torch.full((1,), -5.0, dtype=F64),
+                                                                      torch.full((1,), 5.0, dtype=F64)), 1)
+    b1, b2 = weight_moments(x, model, box, low=-5.0, high=5.0)
+    assert b1 == pytest.approx(m1, abs=1e-6) and b2 > m2
+
+
+def test_best_gaussian_finds_the_exact_posterior_on_its_grid():
+    model = LinearGaussian(torch.tensor([[1.5]], dtype=F64), torch.zeros(1, dtype=F64), 0.5)
+    x = torch.tensor([[1.2]], dtype=F64)
+    post = model.posterior(x)
+    mu, sd = float(post.mean[0, 0]), float(post.variance[0, 0]) ** 0.5
+    gp = grid_posterior(x, model, resolution=4001)
+    means, scales = [mu - 0.2, mu, mu + 0.3], [0.7 * sd, sd, 1.4 * sd]
+    m, s, kl = best_gaussian(gp, means, scales)
+    assert (m, s) == pytest.approx((mu, sd), rel=1e-12) and abs(kl) < 1e-8
+    # every other KL is the closed form of two Gaussians, and larger
+    q = torch.distributions.Normal(torch.tensor(mu + 0.3, dtype=F64), torch.tensor(0.7 * sd, dtype=F64))
+    closed = torch.distributions.kl_divergence(q, torch.distributions.Normal(torch.tensor(mu, dtype=F64),
+                                                                             torch.tensor(sd, dtype=F64)))
+    torch.testing.assert_close(grid_kl(q, gp), closed, rtol=0, atol=1e-8)

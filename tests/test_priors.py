@@ -59,7 +59,7 @@ def test_sample_is_reproducible_and_checks_n():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="num_components"):
         MixturePrior(0, 2)
-    with pytest.raises(ValueError, match="latent_dim"):
+    with pytest.raises(TypeError, match="latent_dim"):  # _util.positive_int: not an int is a TypeError
         MixturePrior(3, 2.5)
     with pytest.raises(ValueError, match="last dimension 2"):
         _prior().log_prob(torch.zeros(4, 3, dtype=torch.float64))
@@ -107,3 +107,47 @@ def test_mixture_prior_with_one_component_at_the_origin_is_the_standard_normal()
     want = Independent(Normal(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)), 1).log_prob(z)
     assert torch.allclose(p.log_prob(z), want, atol=1e-4)  # scale 1 up to MIN_SCALE
     assert math.isclose(p.scale()[0, 0].item(), 1.0, abs_tol=1e-6)
+
+
+class _FixedCodes(torch.nn.Module):
+    """A stand-in VAE whose every code is q(z | x) = N(0, scale^2 I) and whose prior is N(0, I)."""
+
+    latent_dim = 2
+    prior_net = None
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+        self.register_buffer("prior_loc", torch.zeros(2))
+
+    def prior(self):
+        return Independent(Normal(torch.zeros(2), torch.ones(2)), 1)
+
+    def encoder(self, x):
+        return Independent(Normal(torch.zeros(x.shape[0], 2), torch.full((x.shape[0], 2), self.scale)), 1)
+
+
+def test_prior_coverage_against_the_closed_forms_of_two_gaussians():
+    from lvmlib.vae import prior_coverage
+
+    s = 0.5
+    cover = prior_coverage(_FixedCodes(s), torch.zeros(7, 3), 40000, generator=torch.Generator().manual_seed(0))
+    # q(z) = N(0, s^2 I) in 2-D: KL(q || p) = s^2 - 1 - log s^2, KL(p || q) = 1 / s^2 - 1 + log s^2
+    assert cover.kl_aggregate == pytest.approx(s**2 - 1 - math.log(s**2), abs=0.02)
+    assert cover.kl_prior == pytest.approx(1 / s**2 - 1 + math.log(s**2), abs=0.05)
+    # a hole: log p - log q = |z|^2 (1/s^2 - 1) / 2 + 2 log s > log 2 ; |z|^2 ~ chi^2_2 under p: P = exp(-t / 2)
+    t = (math.log(2) - 2 * math.log(s)) * 2 / (1 / s**2 - 1)
+    assert cover.hole_mass == pytest.approx(math.exp(-t / 2), abs=0.01)
+    same = prior_coverage(_FixedCodes(1.0), torch.zeros(7, 3), 1000, generator=torch.Generator().manual_seed(0))
+    assert abs(same.kl_aggregate) < 1e-5 and abs(same.kl_prior) < 1e-5 and same.hole_mass == 0.0
+
+
+def test_sample_aggregate_draws_from_the_pooled_gaussians():
+    from lvmlib.vae import sample_aggregate
+
+    q = Independent(Normal(torch.tensor([[-3.0], [3.0]], dtype=torch.float64), torch.tensor([[0.5], [0.5]],
+                                                                                             dtype=torch.float64)), 1)
+    z = sample_aggregate(q, 20000, torch.Generator().manual_seed(1))
+    assert z.shape == (20000, 1) and z.dtype == torch.float64
+    assert float(z.mean()) == pytest.approx(0.0, abs=0.06)
+    assert float(z.var()) == pytest.approx(9.0 + 0.25, rel=0.03)  # a mixture's variance

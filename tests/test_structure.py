@@ -38,7 +38,8 @@ def test_the_models_satisfy_the_protocol():
 #: the layers, lowest first: a module may import from its own layer's other modules or from below,
 #: never from above.  A family is a subpackage; its ``__init__`` is its public API.
 LAYERS = (
-    {"_util", "device", "data", "nets", "plotting"},
+    {"_util"},  # the shared helpers: every module may use them, they import nothing of lvmlib
+    {"device", "data", "nets", "plotting"},
     {"distributions"},
     {"models"},
     {"inference"},

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lvmlib.models import BinaryLatentModel, MixtureOfGaussians, NonlinearLVM
+from lvmlib.models import MixtureOfGaussians, NonlinearLVM
 from lvmlib.lessons import nb03
 
 F64 = torch.float64
@@ -37,20 +37,12 @@ def test_mixture_family_adds_components_and_renormalizes():
         nb03.mixture_family(0)
 
 
-def test_mixture_terms_add_up_to_the_marginal():
-    m = nb03.mixture_family()[5]
-    x = torch.linspace(-5, 5, 41, dtype=F64)[:, None]
-    terms = nb03.mixture_terms(m, x)
-    assert terms.shape == (41, 5)
-    torch.testing.assert_close(terms.sum(1), m.log_marginal(x).exp())
-
-
 def test_mixture_app_shows_the_terms_of_the_chosen_x_and_k(mixture_pre):
     app = nb03.mixture_app(mixture_pre)
     app.set(x=-0.5, k=4)
     model = nb03.mixture_family()[4]
     x = torch.tensor([[-0.5]], dtype=F64)
-    terms = nb03.mixture_terms(model, x)[0].numpy()
+    terms = model.log_joint(x)[0].exp().numpy()
     p = math.exp(float(model.log_marginal(x)))
     assert f"p(x) = {p:.4f}" in app.text.value and "K = 4" in app.text.value
     ax_b = app.fig.axes[1]
@@ -120,26 +112,3 @@ def test_enumeration_app_extrapolates_the_measured_rate():
     assert nb03.human_time(rate * 2.0**64) in app.text.value
     dot = app.fig.axes[0].lines[-1]
     assert dot.get_ydata()[0] == pytest.approx(rate * 2.0**64)
-
-
-def test_equal_effects_collapse_to_a_binomial_mixture():
-    kw = dict(effect=[1.0, -0.3, 0.4], offset=[0.5, 0.0, -1.0], sigma=0.6, prior_prob=0.2)
-    model = nb03.equal_effect_model(7, **kw)
-    closed = nb03.binomial_mixture(7, **kw)
-    assert closed.n_components == 8
-    _, x = model.sample(5, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(model.log_marginal(x), closed.log_marginal(x), rtol=0, atol=1e-12)
-    z = model.configurations()
-    torch.testing.assert_close(model.likelihood(z).mean,
-                               torch.tensor(kw["offset"], dtype=F64) + z.sum(1, keepdim=True) * torch.tensor(kw["effect"], dtype=F64))
-
-
-def test_configuration_mixture_is_the_enumeration():
-    model = BinaryLatentModel(5, 2, hidden=(4,), sigma=0.3, generator=torch.Generator().manual_seed(2), dtype=F64)
-    mix = nb03.configuration_mixture(model)
-    assert mix.n_components == 32
-    _, x = model.sample(4, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        torch.testing.assert_close(model.log_marginal(x), mix.log_marginal(x), rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="Gaussian"):
-        nb03.configuration_mixture(BinaryLatentModel(3, 2, "bernoulli", dtype=F64))

@@ -25,53 +25,14 @@ def samples_pre():
     model = nb04.demo_model()
     x = torch.tensor([[nb04.DEMO_X]], dtype=F64)
     ns = (10, 100, 1000)
-    log_p_hat = nb04.repeated_estimates(x, model, ns, 30, generator=gen(1))
-    return nb04.num_samples_precompute(log_p_hat, ns, float(model.log_marginal(x)), nb04.relative_std_one_sample(x, model))
+    log_p_hat = est.repeated_estimates(x, model, ns, 30, generator=gen(1))
+    return nb04.num_samples_precompute(log_p_hat, ns, float(model.log_marginal(x)), est.relative_std_one_sample(x, model))
 
 
 @pytest.fixture(scope="module")
 def peaked_pre():
     return nb04.peaked_precompute(nb04.PEAKED_X[:3], sigmas=(0.1, 1.0), dims=(1, 3), num_samples=50, repetitions=40,
                                   generator=gen(2))
-
-
-def test_weight_moments_match_the_gaussian_closed_form():
-    model = nb04.demo_model()
-    x = torch.tensor([[0.7]], dtype=F64)
-    w, s = 1.5, 0.3
-    m1, m2 = nb04.weight_moments(x, model)
-    assert m1 == pytest.approx(float(model.log_marginal(x)), abs=1e-10)
-    # E_p(z)[N(x; w z, s^2)^2] = N(x; 0, w^2 + s^2 / 2) / (2 s sqrt(pi))
-    ref = Normal(0.0, math.sqrt(w**2 + s**2 / 2)).log_prob(torch.tensor(0.7)).item() - math.log(2 * s * math.sqrt(math.pi))
-    assert m2 == pytest.approx(ref, abs=1e-6)
-    # a uniform box: E[w^2] = V * integral over the box of p(x, z)^2
-    box = distributions.uniform_box(-5.0, 5.0, dim=1, dtype=F64)
-    b1, b2 = nb04.weight_moments(x, model, box, low=-5.0, high=5.0)
-    assert b1 == pytest.approx(m1, abs=1e-6)
-    assert nb04.relative_std_one_sample(x, model, box, low=-5.0, high=5.0) > nb04.relative_std_one_sample(x, model)
-
-
-def test_repeated_estimates_are_nested_averages_of_log_weights():
-    model = nb04.demo_model()
-    x = torch.tensor([[1.0]], dtype=F64)
-    got = nb04.repeated_estimates(x, model, (5, 20, 50), 6, generator=gen(3), block=4)
-    assert got.shape == (3, 6)
-    g = gen(3)
-    first = est.log_weights(x.expand(4, -1), model, model.prior(), 50, generator=g)  # runs 0..3
-    second = est.log_weights(x.expand(2, -1), model, model.prior(), 50, generator=g)  # runs 4..5
-    log_w = torch.cat([first, second], 1)  # [50, 6]
-    for i, n in enumerate((5, 20, 50)):
-        np.testing.assert_allclose(got[i], (torch.logsumexp(log_w[:n], 0) - math.log(n)).numpy(), rtol=1e-12)
-    with pytest.raises(ValueError, match="increasing"):
-        nb04.repeated_estimates(x, model, (10, 5), 2)
-
-
-def test_repeated_estimates_are_unbiased():
-    model = nb04.demo_model()
-    x = torch.tensor([[1.0]], dtype=F64)
-    ratio = np.exp(nb04.repeated_estimates(x, model, (20,), 3000, generator=gen(4)) - float(model.log_marginal(x)))
-    se = ratio.std() / math.sqrt(ratio.size)
-    assert se < 0.01 and abs(ratio.mean() - 1) < 4 * se
 
 
 def test_num_samples_precompute(samples_pre):
@@ -92,16 +53,6 @@ def test_num_samples_app_shows_the_chosen_n(samples_pre):
     assert list(dot.get_xdata()) == [1000] and dot.get_ydata()[0] == pytest.approx(samples_pre["rel_std"][2])
     app.set(num_samples=90.0)  # snaps to the nearest N on the grid (log scale)
     assert "N = 100:" in app.text.value
-
-
-def test_fraction_carrying():
-    equal = torch.zeros(1000, dtype=F64)
-    assert nb04.fraction_carrying(equal) == pytest.approx(0.99, abs=0.002)
-    one = torch.full((1000,), -50.0, dtype=F64)
-    one[17] = 0.0
-    assert nb04.fraction_carrying(one) == pytest.approx(1 / 1000)
-    shares = nb04.weight_shares(torch.log(torch.tensor([1.0, 3.0, 6.0], dtype=F64)))
-    torch.testing.assert_close(shares, torch.tensor([0.6, 0.9, 1.0], dtype=F64))
 
 
 def test_peaked_precompute_collapses_with_small_noise_and_more_dimensions(peaked_pre):

@@ -14,7 +14,7 @@ from lvmlib.models import grid_posterior
 from lvmlib.lessons import nb05
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals
 from lvmlib.lessons.toy import toy_problem
-from lvmlib.models import grid_kl
+from lvmlib.models import best_gaussian, grid_kl
 from lvmlib.lessons import nb06
 
 
@@ -83,7 +83,7 @@ def test_grid_kl_matches_kl_divergence_for_a_gaussian_posterior(problem):
     q = Normal(torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64), torch.tensor([0.7, 0.25, 0.3], dtype=torch.float64))
     ref = kl_divergence(gaussian_mvn([0.5, 1.5, 2.0], [0.7, 0.25, 0.3]), model.posterior(x))
     torch.testing.assert_close(grid_kl(q, gp), ref, rtol=0, atol=1e-8)
-    m, s, kl = nb06.best_gaussian(gp, np.linspace(1.0, 2.0, 21), [0.2, 0.25, 0.3])
+    m, s, kl = best_gaussian(gp, np.linspace(1.0, 2.0, 21), [0.2, 0.25, 0.3])
     assert (m, s) == (1.5, 0.25) and abs(kl) < 1e-8
 
 
@@ -93,7 +93,7 @@ def test_nonlinear_problem_has_two_modes_and_a_gap():
     p = torch.exp(gp.log_posterior[0]).numpy()
     peaks = (p[1:-1] > p[:-2]) & (p[1:-1] > p[2:]) & (p[1:-1] > 0.1 * p.max())
     assert peaks.sum() == 2
-    m, s, kl = nb06.best_gaussian(gp, np.linspace(-2.5, 1.0, 36), np.geomspace(0.05, 2.0, 41))
+    m, s, kl = best_gaussian(gp, np.linspace(-2.5, 1.0, 36), np.geomspace(0.05, 2.0, 41))
     assert kl > 0.3
     log_w = est.log_weights(x, model, gaussian_proposals([m], [s]), 50_000, generator=gen(1))
     se = log_w.std().item() / math.sqrt(log_w.shape[0])

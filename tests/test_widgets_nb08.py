@@ -11,10 +11,10 @@ from lvmlib.data import load_dataset
 from lvmlib.plotting import tile_images
 from lvmlib.vae import slerp
 from lvmlib.lessons import nb08
-from lvmlib.vae import aggregate_moments, per_class, train_vaes
+from lvmlib.vae import DigitsRecipe, aggregate_moments, per_class, train_vaes
 from lvmlib.device import one_thread
 
-RECIPE = {"hidden": (32,), "epochs": 3, "lr": 3e-3, "batch_size": 64}
+RECIPE = DigitsRecipe(hidden=(32,), epochs=3, lr=3e-3, batch_size=64)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
-"""Notebook 09's precomputations: the gradient grid, the pPCA data, the gap runs."""
+"""Notebook 09's precomputation: the gradient grid (the pPCA data and the gap runs are the library's)."""
 
 import numpy as np
 import torch
 
-from lvmlib.vae import VAE
+from lvmlib.inference import estimator_variance, quadratic
 from lvmlib.lessons import nb09
 
 
@@ -23,18 +23,10 @@ def test_gradient_grid_orders_the_estimators_and_falls_with_n():
     assert abs(grid.first["reparam"][1, 0, 1].mean() - grid.exact_first) < 0.05
 
 
-def test_ppca_data_has_the_stated_column_norms():
-    x, W = nb09.ppca_data(100, 6, (2.0, 1.0), 0.3, generator=gen())
-    assert x.shape == (100, 6) and W.shape == (6, 2)
-    np.testing.assert_allclose(W.norm(dim=0).numpy(), [2.0, 1.0], rtol=1e-12)
-
-
-def test_gap_run_splits_add_up_and_start_at_zero_amortization():
-    x = (torch.rand(30, 12, generator=gen(1)) < 0.4).float()
-    model = VAE(12, 2, (8,), generator=gen(2)).requires_grad_(False)
-    run = nb09.gap_run(model, x, steps=20, record_every=10, eval_samples=20, is_samples=50, generator=gen(3))
-    assert len(run.splits) == len(run.local.steps) == 3
-    assert run.splits[0].amortization == 0.0  # step 0: the "optimized" q is the encoder's
-    assert run.splits[-1].amortization >= 0.0
-    for s in run.splits:
-        assert abs(s.total - (s.approximation + s.amortization)) < 1e-9
+def test_gradient_grid_variance_is_estimator_variance():
+    grid = nb09.gradient_grid((5,), (0.3,), (2,), repeats=50, generator=gen(7))
+    g = gen(7)
+    f = quadratic(torch.ones(2, dtype=torch.float64))
+    for e in ("score", "baseline", "reparam"):  # the grid's loop order: one draw per estimator
+        ref = estimator_variance(f, torch.zeros(2, dtype=torch.float64), 0.3, 5, e, repeats=50, generator=g)
+        assert grid.variance[e][0, 0, 0] == float(ref)

@@ -9,7 +9,7 @@
 Sampling with an explicit generator lives one layer down, in :mod:`lvmlib.distributions`.
 """
 
-from lvmlib.inference.amortization import GapSplit, LocalQ, gap_split, optimize_local_q
+from lvmlib.inference.amortization import GapRun, GapSplit, LocalQ, gap_run, gap_split, optimize_local_q
 from lvmlib.inference.estimators import (
     effective_sample_size,
     elbo,
@@ -21,9 +21,11 @@ from lvmlib.inference.estimators import (
 )
 from lvmlib.inference.gradients import (
     ESTIMATORS,
+    GradientRuns,
     GradientSamples,
     estimator_variance,
     exact_quadratic_gradient,
+    gradient_runs,
     gradient_samples,
     gradient_terms,
     quadratic,
@@ -32,7 +34,11 @@ from lvmlib.inference.repeated import (
     BlockEstimates,
     RunEstimates,
     block_estimates,
+    fraction_carrying,
+    relative_std_one_sample,
+    repeated_estimates,
     run_estimates,
+    weight_shares,
 )
 
 __all__ = [
@@ -47,15 +53,23 @@ __all__ = [
     "run_estimates",
     "BlockEstimates",
     "block_estimates",
+    "repeated_estimates",
+    "weight_shares",
+    "fraction_carrying",
+    "relative_std_one_sample",
     "ESTIMATORS",
     "GradientSamples",
     "quadratic",
     "exact_quadratic_gradient",
     "gradient_samples",
+    "GradientRuns",
+    "gradient_runs",
     "estimator_variance",
     "gradient_terms",
     "LocalQ",
     "optimize_local_q",
     "GapSplit",
     "gap_split",
+    "GapRun",
+    "gap_run",
 ]

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Distribution, Independent, Normal
 
-from lvmlib._util import check_generator
+from lvmlib._util import check_generator, mean_se, positive_int
 from lvmlib.inference import estimators
 
-__all__ = ["LocalQ", "optimize_local_q", "GapSplit", "gap_split"]
+__all__ = ["LocalQ", "optimize_local_q", "GapSplit", "gap_split", "GapRun", "gap_run"]
 
 
 @dataclass
@@ -48,12 +48,6 @@ class LocalQ:
     def q(self) -> Independent:
         """The optimized q as a distribution: batch [B], event [Dz]."""
         return Independent(Normal(self.loc, self.scale), 1)
-
-
-def _positive_int(v, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return v
 
 
 def optimize_local_q(model, x: torch.Tensor, init: Distribution, steps: int = 300, *, lr: float = 0.02,
@@ -85,8 +79,8 @@ def optimize_local_q(model, x: torch.Tensor, init: Distribution, steps: int = 30
         raise ValueError(f"init must have batch shape [B] = [{x.shape[0]}] and event [Dz], got loc of shape {tuple(loc0.shape)}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    num_samples, eval_samples = _positive_int(num_samples, "num_samples"), _positive_int(eval_samples, "eval_samples")
-    record_every = _positive_int(record_every, "record_every")
+    num_samples, eval_samples = positive_int(num_samples, "num_samples"), positive_int(eval_samples, "eval_samples")
+    record_every = positive_int(record_every, "record_every")
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     loc = loc0.clone().requires_grad_(True)  # [B, Dz]
@@ -160,13 +154,50 @@ def gap_split(log_p: torch.Tensor, elbo_optimal: torch.Tensor, elbo_amortized: t
     if not all(bool(torch.isfinite(v).all()) for v in t):
         raise ValueError("log_p, elbo_optimal and elbo_amortized must be finite")
     lp, opt, amo = t
-    n = lp.numel() ** 0.5
-
-    def ms(d):
-        return float(d.mean()), float(d.std() / n)
-
-    a, a_se = ms(lp - opt)
-    m, m_se = ms(opt - amo)
-    tot, tot_se = ms(lp - amo)
+    a, a_se = mean_se(lp - opt)
+    m, m_se = mean_se(opt - amo)
+    tot, tot_se = mean_se(lp - amo)
     return GapSplit(float(lp.mean()), float(opt.mean()), float(amo.mean()), a, a_se, m, m_se, tot, tot_se)
 
+
+
+@dataclass
+class GapRun:
+    """One model: per-point log p(x), the local q's ELBO along its optimization, the gap splits.
+
+    Attributes:
+        latent_dim: Dz.
+        log_p: [B] importance-sampled log p(x), with the optimized q as proposal.
+        local: the :class:`LocalQ` (``elbo[0]`` is the encoder's ELBO).
+        splits: one :class:`GapSplit` per recorded step.
+    """
+
+    latent_dim: int
+    log_p: torch.Tensor
+    local: LocalQ
+    splits: list
+
+
+def gap_run(model, x: torch.Tensor, *, steps: int = 300, lr: float = 0.02, num_samples: int = 4,
+            eval_samples: int = 100, record_every: int = 25, is_samples: int = 1000,
+            generator: torch.Generator | None = None) -> GapRun:
+    """Optimize a q per point from the encoder's q (:func:`optimize_local_q`), then estimate log p(x)
+    by importance sampling with the optimized q as proposal (``is_samples`` samples), and split the
+    gap (:func:`gap_split`) at every recorded step.
+
+    Args:
+        model: follows the model protocol and has an ``encoder(x)`` returning
+            ``Independent(Normal(loc [B, Dz], scale [B, Dz]), 1)`` (a VAE).
+        x: [B, Dx].
+
+    Returns:
+        a :class:`GapRun`.
+    """
+    with torch.no_grad():
+        q0 = model.encoder(x)
+    local = optimize_local_q(model, x, q0, steps, lr=lr, num_samples=num_samples, eval_samples=eval_samples,
+                             record_every=record_every, generator=generator)
+    with torch.no_grad():
+        log_p = estimators.importance_sampling(x, model, local.q(), is_samples, generator=generator)
+    splits = [gap_split(log_p, local.elbo[t], local.elbo[0]) for t in range(len(local.steps))]
+    return GapRun(model.latent_dim, log_p, local, splits)

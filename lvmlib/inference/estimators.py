@@ -150,10 +150,7 @@ def _sample_with_log_prob(q: Distribution, sample_shape: tuple, generator) -> tu
         z = sample(q, sample_shape, generator)
         return z, q.log_prob(z)
     shape = base._extended_shape(torch.Size(sample_shape))
-    if generator is None:
-        eps = torch.randn(shape, dtype=base.loc.dtype, device=base.loc.device)
-    else:
-        eps = noise("randn", shape, generator, dtype=base.loc.dtype, device=base.loc.device)
+    eps = noise("randn", shape, generator, dtype=base.loc.dtype, device=base.loc.device)
     z = torch.addcmul(base.loc, base.scale, eps)
     log_q = -0.5 * eps.square() - torch.log(base.scale) - 0.5 * math.log(2 * math.pi)  # base's shape
     if reinterpreted:

@@ -28,10 +28,10 @@ from typing import Callable
 import torch
 from torch.distributions import Normal
 
-from lvmlib._util import check_generator
+from lvmlib._util import noise, positive_int
 
 __all__ = ["ESTIMATORS", "GradientSamples", "quadratic", "exact_quadratic_gradient", "gradient_samples",
-           "estimator_variance", "gradient_terms"]
+           "GradientRuns", "gradient_runs", "estimator_variance", "gradient_terms"]
 
 ESTIMATORS = ("score", "baseline", "reparam")
 
@@ -106,15 +106,16 @@ def gradient_samples(f: Callable[[torch.Tensor], torch.Tensor], loc, scale, num_
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    _check_num_samples(num_samples, estimator)
+    loc, scale = _check(loc, scale)
+    eps = noise("randn", (num_samples, loc.shape[0]), generator, dtype=loc.dtype, device=loc.device)
+    return gradient_terms(f, loc, scale, eps, estimator)
+
+
+def _check_num_samples(num_samples, estimator: str) -> None:
+    positive_int(num_samples, "num_samples")
     if estimator == "baseline" and num_samples < 2:
         raise ValueError("the leave-one-out baseline needs num_samples >= 2 (one sample has no other to average)")
-    loc, scale = _check(loc, scale)
-    check_generator(generator)
-    dev = generator.device if generator is not None else loc.device
-    eps = torch.randn((num_samples, loc.shape[0]), generator=generator, device=dev, dtype=loc.dtype)
-    return gradient_terms(f, loc, scale, eps.to(loc.device), estimator)
 
 
 def gradient_terms(f: Callable, loc: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor, estimator: str) -> GradientSamples:
@@ -153,10 +154,28 @@ def _check_values(values: torch.Tensor, shape) -> None:
         raise ValueError(f"f must map z of shape [..., N, D] to shape [..., N] = {list(shape)}, got {list(values.shape)}")
 
 
-def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str, *, repeats: int = 200,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """Total variance of the N-sample estimate (the trace of its covariance over the 2D
-    coordinates of (mu, sigma)), measured from ``repeats`` independent estimates (drawn at once).
+@dataclass
+class GradientRuns:
+    """R independent N-sample estimates of one estimator (from :func:`gradient_runs`).
+
+    Attributes:
+        loc: [R, D], the estimates of d/dmu (each the mean of N per-sample terms).
+        scale: [R, D], the estimates of d/dsigma.
+    """
+
+    loc: torch.Tensor
+    scale: torch.Tensor
+
+    def variance(self) -> torch.Tensor:
+        """Total variance of the estimate: the trace of the sample covariance of the R estimates
+        over the 2D coordinates of (mu, sigma), a 0-dim tensor."""
+        est = torch.cat([self.loc, self.scale], -1)  # [R, 2D]
+        return est.var(0).sum()
+
+
+def gradient_runs(f: Callable, loc, scale, num_samples: int, estimator: str, *, repeats: int = 200,
+                  generator: torch.Generator | None = None) -> GradientRuns:
+    """``repeats`` independent N-sample estimates, drawn at once (eps [R, N, D] from ``generator``).
 
     Args:
         f, loc, scale, estimator, generator: as in :func:`gradient_samples`; ``f`` must map
@@ -165,18 +184,26 @@ def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str
         repeats: R >= 2 independent estimates.
 
     Returns:
-        a 0-dim tensor, sum over the 2D coordinates of the sample variance of the R estimates.
+        a :class:`GradientRuns` (``loc``, ``scale`` of shape [R, D]).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
         raise ValueError(f"repeats must be an int >= 2, got {repeats!r}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < (2 if estimator == "baseline" else 1):
-        raise ValueError(f"num_samples must be a positive int (>= 2 for the baseline), got {num_samples!r}")
+    _check_num_samples(num_samples, estimator)
     loc, scale = _check(loc, scale)
-    check_generator(generator)
-    dev = generator.device if generator is not None else loc.device
-    eps = torch.randn((repeats, num_samples, loc.shape[0]), generator=generator, device=dev, dtype=loc.dtype)
-    terms = gradient_terms(f, loc, scale, eps.to(loc.device), estimator)
-    est = torch.cat([terms.loc.mean(-2), terms.scale.mean(-2)], -1)  # [R, 2D]
-    return est.var(0).sum()
+    eps = noise("randn", (repeats, num_samples, loc.shape[0]), generator, dtype=loc.dtype, device=loc.device)
+    terms = gradient_terms(f, loc, scale, eps, estimator)  # [R, N, D] each
+    return GradientRuns(terms.loc.mean(-2), terms.scale.mean(-2))
+
+
+def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str, *, repeats: int = 200,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """Total variance of the N-sample estimate (the trace of its covariance over the 2D
+    coordinates of (mu, sigma)), measured from ``repeats`` independent estimates (drawn at once):
+    ``gradient_runs(...).variance()``, arguments as in :func:`gradient_runs`.
+
+    Returns:
+        a 0-dim tensor, sum over the 2D coordinates of the sample variance of the R estimates.
+    """
+    return gradient_runs(f, loc, scale, num_samples, estimator, repeats=repeats, generator=generator).variance()

@@ -2,12 +2,16 @@
 
 :func:`run_estimates` reduces log-weights of R runs of N samples ([R, N, B]) to one estimate and one
 effective sample size per run; :func:`block_estimates` draws one long stream per proposal and cuts
-it into disjoint runs for every N of a list.
+it into disjoint runs for every N of a list; :func:`repeated_estimates` gives nested estimates (the
+first N samples of each run) for every N.  :func:`weight_shares` / :func:`fraction_carrying` say how
+few samples carry the weight, :func:`relative_std_one_sample` the exact spread of one weight.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -17,8 +21,10 @@ from torch.distributions import (
 
 from lvmlib.inference import estimators as est
 from lvmlib.inference.estimators import effective_sample_size, log_mean_exp
+from lvmlib.models import weight_moments
 
-__all__ = ["RunEstimates", "run_estimates", "BlockEstimates", "block_estimates"]
+__all__ = ["RunEstimates", "run_estimates", "BlockEstimates", "block_estimates", "repeated_estimates",
+           "weight_shares", "fraction_carrying", "relative_std_one_sample"]
 
 
 @dataclass
@@ -154,3 +160,74 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, tota
         out["log_w"] = log_w[:keep].cpu().numpy()
     return BlockEstimates(**out)
 
+
+
+@torch.no_grad()
+def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetitions: int, *, proposal=None,
+                       generator: torch.Generator | None = None, block: int = 20) -> np.ndarray:
+    """log p-hat_N for ``repetitions`` independent runs at every N in ``n_values``.
+
+    Each run r draws max(N) samples z ~ q once (``log_weights`` on ``repetitions`` copies of x,
+    so every copy has its own samples) and the estimate at N averages its first N weights:
+    p-hat_N = (1/N) sum_{k <= N} w_k, reduced by :func:`run_estimates` (log space).  Runs are
+    independent; the estimates of one run at different N share samples (nested), which is how
+    one would grow N in practice.
+
+    Args:
+        x: one point, shape [1, Dx].
+        n_values: increasing sample sizes.
+        repetitions: independent runs.
+        proposal: None for the prior (naive Monte Carlo), or e.g. ``uniform_box(...)``.
+        block: runs drawn per call (bounds memory to block * max(N) weights).
+
+    Returns:
+        array of shape [len(n_values), repetitions].
+    """
+    n_values = [int(n) for n in n_values]
+    if any(b <= a for a, b in zip(n_values, n_values[1:])):
+        raise ValueError("n_values must be increasing")
+    q = model.prior() if proposal is None else proposal
+    out = np.empty((len(n_values), repetitions))
+    for start in range(0, repetitions, block):
+        b = min(block, repetitions - start)
+        log_w = est.log_weights(x[:1].expand(b, -1), model, q, n_values[-1], generator=generator)  # [Nmax, b]
+        runs = log_w.T.unsqueeze(-1)  # [b runs, Nmax samples, 1 point]
+        for i, n in enumerate(n_values):
+            out[i, start:start + b] = run_estimates(runs[:, :n]).log_estimate[:, 0].cpu().numpy()  # first n weights
+    return out
+
+
+def weight_shares(log_w: torch.Tensor) -> torch.Tensor:
+    """Share of the total weight carried by the k heaviest samples, for k = 1..K.
+
+    Args:
+        log_w: log weights, any shape (flattened to K).
+
+    Returns:
+        tensor of shape [K], increasing to 1.
+    """
+    lw = log_w.reshape(-1)
+    return torch.cumsum(torch.sort(lw - torch.logsumexp(lw, 0), descending=True).values.exp(), 0)
+
+
+def fraction_carrying(log_w: torch.Tensor, share: float = 0.99, *, shares: torch.Tensor | None = None) -> float:
+    """The smallest fraction of the samples whose weights add up to ``share`` of the total.
+
+    Args:
+        log_w: log weights, any shape (flattened).
+        shares: :func:`weight_shares` of ``log_w`` if already computed.
+
+    Returns:
+        a float in (0, 1]: ~``share`` for equal weights, 1/K when one sample holds it all.
+    """
+    shares = weight_shares(log_w) if shares is None else shares
+    k = int(torch.searchsorted(shares, torch.tensor([share], dtype=shares.dtype, device=shares.device))) + 1
+    return min(k, shares.numel()) / shares.numel()
+
+
+def relative_std_one_sample(x: torch.Tensor, model, proposal=None, **kwargs) -> float:
+    """sqrt(Var_q[w]) / p(x) for one weight w = p(x, z) / q(z), from the exact moments of
+    :func:`lvmlib.models.weight_moments` (``kwargs``: its grid): the relative error of p-hat_N
+    is this / sqrt(N)."""
+    m1, m2 = weight_moments(x, model, proposal, **kwargs)
+    return math.sqrt(math.expm1(m2 - 2 * m1))

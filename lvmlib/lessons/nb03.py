@@ -10,10 +10,10 @@ Three apps, each fed by a precomputation that does all the model evaluations onc
 - :func:`enumeration_app` (from measured ``lvmlib.models.time_enumeration`` timings): the
   cost of summing 2^n terms, measured and extrapolated, up to image-sized latents.
 
-Plus the checks' closed forms: :func:`equal_effect_model` / :func:`binomial_mixture` (n
-binary latents with the same effect collapse 2^n terms into n + 1) and
-:func:`configuration_mixture` (any binary-latent model with a Gaussian likelihood is a
-mixture of 2^n Gaussians).
+The checks' closed forms live with the models: ``MixtureOfGaussians.log_joint`` (the K terms),
+``BinaryLatentModel.equal_effect`` / ``lvmlib.models.binomial_mixture`` (n binary latents with the
+same effect collapse 2^n terms into n + 1) and ``BinaryLatentModel.as_mixture`` (a Gaussian
+likelihood makes a mixture of 2^n Gaussians).
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ import ipywidgets as W
 import numpy as np
 import torch
 from matplotlib.patches import Polygon
-from torch.distributions import Binomial
 
-from lvmlib.models import BinaryLatentModel, MixtureOfGaussians, NonlinearLVM
+from lvmlib.models import MixtureOfGaussians, NonlinearLVM
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.app import SliderApp
 
@@ -55,19 +54,6 @@ def mixture_family(max_k: int = 6, *, device=None) -> dict[int, MixtureOfGaussia
     return out
 
 
-def mixture_terms(model: MixtureOfGaussians, x: torch.Tensor) -> torch.Tensor:
-    """The K terms of the sum, pi_k N(x; mu_k, Sigma_k), for each x.
-
-    Args:
-        x: shape [B, D].
-
-    Returns:
-        tensor of shape [B, K] (their sum over K is p(x)).
-    """
-    log_terms = torch.log(model.weights) + model.components().log_prob(x.unsqueeze(-2))  # [B, K]
-    return log_terms.exp()
-
-
 def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=None, x_curve=None) -> dict:
     """Everything the mixture app draws, for every K and every x on the slider (computed on the
     mixtures' device).
@@ -92,9 +78,9 @@ def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=N
            "curve_terms": {}, "curve_p": {}, "posterior": {}, "means": {}}
     with torch.no_grad():
         for k, model in mixtures.items():
-            pre["terms"][k] = mixture_terms(model, xv).cpu().numpy()  # [X, K]
+            pre["terms"][k] = model.log_joint(xv).exp().cpu().numpy()  # [X, K]: pi_k N(x; mu_k, sigma_k^2)
             pre["log_p"][k] = model.log_marginal(xv).cpu().numpy()  # [X]
-            pre["curve_terms"][k] = mixture_terms(model, xc).cpu().numpy()  # [C, K]
+            pre["curve_terms"][k] = model.log_joint(xc).exp().cpu().numpy()  # [C, K]
             pre["curve_p"][k] = model.log_marginal(xc).exp().cpu().numpy()  # [C]
             pre["posterior"][k] = model.posterior(xv).probs.cpu().numpy()  # [X, K]
             pre["means"][k] = model.means[:, 0].cpu().numpy()
@@ -387,56 +373,6 @@ def enumeration_app(seconds: Mapping[int, float], *, n: int = 20, n_max: int = 1
                 f"per term that is about {human_time(t)}")
 
     return SliderApp(fig, controls, redraw, name=name)
-
-
-# ----------------------------------------------------------------------------------------
-# closed forms for the checks
-# ----------------------------------------------------------------------------------------
-
-
-def equal_effect_model(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5,
-                       device=None) -> BinaryLatentModel:
-    """A ``BinaryLatentModel`` whose n latents all have the same effect:
-    x | z ~ N(offset + (sum_i z_i) * effect, sigma^2 I)  (a linear decoder with equal columns).
-
-    Args:
-        effect, offset: [Dx].
-        device: where the model lives (default CPU).
-    """
-    effect = torch.as_tensor(effect, dtype=F64, device=device)
-    offset = torch.as_tensor(offset, dtype=F64, device=device)
-    model = BinaryLatentModel(n, effect.shape[0], hidden=(), sigma=sigma, prior_prob=prior_prob, dtype=F64).to(device)
-    with torch.no_grad():
-        model.decoder[0].weight.copy_(effect[:, None].expand(-1, n))
-        model.decoder[0].bias.copy_(offset)
-    return model.requires_grad_(False)
-
-
-def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5,
-                     device=None) -> MixtureOfGaussians:
-    """The closed form of :func:`equal_effect_model`: only the count k = sum_i z_i matters,
-    k ~ Binomial(n, prior_prob), so p(x) = sum_{k=0}^n Binom(k; n, p) N(x; offset + k effect,
-    sigma^2 I), a mixture of n + 1 Gaussians instead of a sum of 2^n terms."""
-    effect = torch.as_tensor(effect, dtype=F64, device=device)
-    offset = torch.as_tensor(offset, dtype=F64, device=device)
-    k = torch.arange(n + 1, dtype=F64, device=device)
-    weights = Binomial(n, probs=torch.tensor(prior_prob, dtype=F64, device=device)).log_prob(k).exp()  # [n + 1]
-    means = offset + k[:, None] * effect  # [n + 1, Dx]
-    var = torch.full((n + 1,), sigma**2, dtype=F64, device=device)
-    return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
-
-
-def configuration_mixture(model: BinaryLatentModel) -> MixtureOfGaussians:
-    """A Gaussian-likelihood ``BinaryLatentModel`` written as an explicit mixture of 2^n
-    Gaussians: weight p(z) and mean f(z) for every configuration z (feasible for small n)."""
-    if model.likelihood_type != "gaussian":
-        raise ValueError("configuration_mixture needs a Gaussian likelihood")
-    with torch.no_grad():
-        z = model.configurations()  # [2^n, n]
-        weights = model.prior().log_prob(z).exp()  # [2^n]
-        means = model.likelihood(z).mean  # [2^n, Dx]
-    var = torch.full((z.shape[0],), float(model.sigma) ** 2, dtype=means.dtype, device=means.device)
-    return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
 
 
 # ----------------------------------------------------------------------------------------

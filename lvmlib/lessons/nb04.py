@@ -2,7 +2,7 @@
 
 Two apps, each fed by a precomputation that draws every sample once:
 
-- :func:`num_samples_app` (from :func:`repeated_estimates` + :func:`num_samples_precompute`):
+- :func:`num_samples_app` (from ``lvmlib.inference.repeated_estimates`` + :func:`num_samples_precompute`):
   the histogram of many repeated estimates p-hat_N against the exact p(x), and the relative
   error against N with the 1 / sqrt(N) line from the exact variance of one weight.
 - :func:`peaked_app` (from :func:`peaked_precompute`): as the likelihood gets peaked (small
@@ -10,7 +10,9 @@ Two apps, each fed by a precomputation that draws every sample once:
   the samples and most estimates are near zero, with rare huge ones.
 
 All estimates go through ``lvmlib.inference.log_weights`` (the prior, or a uniform box, as
-the proposal); the helpers here only reduce and count.
+the proposal); the statistics (``repeated_estimates``, ``weight_shares``, ``fraction_carrying``,
+``relative_std_one_sample``) are ``lvmlib.inference``'s, the exact moments of one weight
+``lvmlib.models.weight_moments``; the helpers here only histogram and draw.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from lvmlib.inference import effective_sample_size, log_weights, run_estimates
+from lvmlib.inference import (
+    effective_sample_size,
+    fraction_carrying,
+    log_weights,
+    relative_std_one_sample,
+    repeated_estimates,
+    run_estimates,
+    weight_shares,
+)
 from lvmlib.models import LinearGaussian
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.app import SliderApp, log_slider
@@ -45,86 +55,12 @@ def demo_model(*, device=None) -> LinearGaussian:
                           0.3)
 
 
-def weight_moments(x: torch.Tensor, model, proposal=None, *, low: float = -10.0, high: float = 10.0,
-                   resolution: int = 20001) -> tuple[float, float]:
-    """Exact first and second moments of one weight w = p(x, z) / q(z), z ~ q, for a 1-D latent.
-
-    E_q[w] = integral over q's support of p(x, z) dz (= p(x) when q covers the posterior) and
-    E_q[w^2] = integral of p(x, z)^2 / q(z) dz, both by the midpoint rule on [low, high]
-    (pass q's support for a uniform box).  For q = the prior, w = p(x | z).
-
-    Args:
-        x: one point, shape [1, Dx].
-        model: follows the model protocol, latent_dim 1.
-        proposal: a Distribution over z (event shape [1]); None for the prior.
-
-    Returns:
-        (log E[w], log E[w^2]) as floats.
-    """
-    q = model.prior() if proposal is None else proposal
-    h = (high - low) / resolution
-    z = low + h * (torch.arange(resolution, dtype=x.dtype, device=x.device) + 0.5)[:, None]  # [R, 1]
-    with torch.no_grad():
-        log_joint = model.prior().log_prob(z) + model.likelihood(z).log_prob(x)  # [R]
-        log_q = q.log_prob(z)  # [R]
-    m1 = torch.logsumexp(log_joint, 0) + math.log(h)
-    m2 = torch.logsumexp(2 * log_joint - log_q, 0) + math.log(h)
-    return float(m1), float(m2)
-
-
-def relative_std_one_sample(x: torch.Tensor, model, proposal=None, **kwargs) -> float:
-    """sqrt(Var_q[w]) / p(x) for one weight: the relative error of p-hat_N is this / sqrt(N)."""
-    m1, m2 = weight_moments(x, model, proposal, **kwargs)
-    return math.sqrt(math.expm1(m2 - 2 * m1))
-
-
-# ----------------------------------------------------------------------------------------
-# repeated estimates for every N at once
-# ----------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetitions: int, *, proposal=None,
-                       generator: torch.Generator | None = None, block: int = 20) -> np.ndarray:
-    """log p-hat_N for ``repetitions`` independent runs at every N in ``n_values``.
-
-    Each run r draws max(N) samples z ~ q once (``log_weights`` on ``repetitions`` copies of x,
-    so every copy has its own samples) and the estimate at N averages its first N weights:
-    p-hat_N = (1/N) sum_{k <= N} w_k, reduced by :func:`lvmlib.inference.run_estimates` (log
-    space).  Runs are independent; the estimates of one run at different N share samples
-    (nested), which is how one would grow N in practice.
-
-    Args:
-        x: one point, shape [1, Dx].
-        n_values: increasing sample sizes.
-        repetitions: independent runs.
-        proposal: None for the prior (naive Monte Carlo), or e.g. ``uniform_box(...)``.
-        block: runs drawn per call (bounds memory to block * max(N) weights).
-
-    Returns:
-        array of shape [len(n_values), repetitions].
-    """
-    n_values = [int(n) for n in n_values]
-    if any(b <= a for a, b in zip(n_values, n_values[1:])):
-        raise ValueError("n_values must be increasing")
-    q = model.prior() if proposal is None else proposal
-    out = np.empty((len(n_values), repetitions))
-    for start in range(0, repetitions, block):
-        b = min(block, repetitions - start)
-        log_w = log_weights(x[:1].expand(b, -1), model, q, n_values[-1], generator=generator)  # [Nmax, b]
-        runs = log_w.T.unsqueeze(-1)  # [b runs, Nmax samples, 1 point]
-        for i, n in enumerate(n_values):
-            est = run_estimates(runs[:, :n])  # the first n weights of each run
-            out[i, start:start + b] = est.log_estimate[:, 0].cpu().numpy()
-    return out
-
-
 def num_samples_precompute(log_p_hat: np.ndarray, n_values: Sequence[int], log_p: float, rel_std_one: float, *,
                            bins: int = 90, x_max: float = 3.0) -> dict:
     """Histograms and error summaries of repeated estimates, for :func:`num_samples_app`.
 
     Args:
-        log_p_hat: [len(n_values), repetitions] from :func:`repeated_estimates`.
+        log_p_hat: [len(n_values), repetitions] from ``lvmlib.inference.repeated_estimates``.
         log_p: the exact log p(x).
         rel_std_one: sqrt(Var[w]) / p(x) of one weight (the theory line).
         bins, x_max: histogram of p-hat / p on [0, x_max] (values beyond go to the last bin).
@@ -202,34 +138,6 @@ def num_samples_app(pre: dict, *, num_samples: int = 100, name: str = "04_num_sa
 # ----------------------------------------------------------------------------------------
 # why it fails: a peaked likelihood
 # ----------------------------------------------------------------------------------------
-
-
-def weight_shares(log_w: torch.Tensor) -> torch.Tensor:
-    """Share of the total weight carried by the k heaviest samples, for k = 1..K.
-
-    Args:
-        log_w: log weights, any shape (flattened to K).
-
-    Returns:
-        tensor of shape [K], increasing to 1.
-    """
-    lw = log_w.reshape(-1)
-    return torch.cumsum(torch.sort(lw - torch.logsumexp(lw, 0), descending=True).values.exp(), 0)
-
-
-def fraction_carrying(log_w: torch.Tensor, share: float = 0.99, *, shares: torch.Tensor | None = None) -> float:
-    """The smallest fraction of the samples whose weights add up to ``share`` of the total.
-
-    Args:
-        log_w: log weights, any shape (flattened).
-        shares: :func:`weight_shares` of ``log_w`` if already computed.
-
-    Returns:
-        a float in (0, 1]: ~``share`` for equal weights, 1/K when one sample holds it all.
-    """
-    shares = weight_shares(log_w) if shares is None else shares
-    k = int(torch.searchsorted(shares, torch.tensor([share], dtype=shares.dtype, device=shares.device))) + 1
-    return min(k, shares.numel()) / shares.numel()
 
 
 def peaked_model(dim: int, sigma: float, *, device=None) -> LinearGaussian:

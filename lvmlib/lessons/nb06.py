@@ -9,7 +9,7 @@ Carlo estimates from :mod:`lvmlib.inference`: the identity is checked, not assum
 :func:`precompute` computes everything the app shows for every q on the slider grid; the
 callback only picks.  A second part, for a non-Gaussian posterior, works on the 1-D
 ``NonlinearLVM`` whose posterior is known on a grid (:func:`nonlinear_problem`,
-:func:`grid_kl`, :func:`best_gaussian`).
+``lvmlib.models.grid_kl``, ``lvmlib.models.best_gaussian``).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from lvmlib.distributions import gaussian_mvn, gaussian_proposals
 # the toy problem and the repeated estimates live in a core module; re-exported for the notebook
 from lvmlib.inference import block_estimates
 from lvmlib.lessons.toy import LOG2_SCALES, MEANS, proposal_controls, toy_problem
-from lvmlib.models import NonlinearLVM, grid_kl
+from lvmlib.models import NonlinearLVM
 from lvmlib.plotting import new_figure
 from lvmlib.widgets.app import SliderApp
 
-__all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "nonlinear_problem", "best_gaussian", "nonlinear_figure", "examples"]
+__all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "nonlinear_problem", "nonlinear_figure", "examples"]
 
 #: numbers of samples K of the IWAE bound offered by the K slider.
 K_VALUES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -280,21 +280,6 @@ def nonlinear_problem(*, device=None) -> tuple[NonlinearLVM, torch.Tensor]:
     """
     model = NonlinearLVM(1, 2, sigma=0.3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     return model.requires_grad_(False).to(device), torch.tensor([[-0.5, -0.4]], dtype=torch.float64, device=device)
-
-
-def best_gaussian(gp, means, scales) -> tuple[float, float, float]:
-    """The Gaussian q = N(mean, scale^2) of the given grid with the smallest KL(q || p(z | x)),
-    i.e. the largest ELBO (log p(x) - ELBO(q) = KL(q || p(z | x))).
-
-    Returns:
-        (mean, scale, KL).
-    """
-    m = torch.as_tensor(np.asarray(means, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
-    s = torch.as_tensor(np.asarray(scales, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
-    with torch.no_grad(), one_thread():
-        kl = torch.stack([grid_kl(Normal(mi, s, validate_args=False), gp) for mi in m])  # [M, S], a mean at a time
-    i, j = divmod(int(kl.argmin()), kl.shape[1])
-    return float(m[i]), float(s[j]), float(kl[i, j])
 
 
 def nonlinear_figure(gp, q_mean: float, q_scale: float, iwae_k, iwae_mean, log_p: float, elbo: float):

@@ -1,96 +1,29 @@
 """Notebook 07, the variational autoencoder: a network instead of a lookup table, trained once
 per latent size, then compared in nats with the mixture of Bernoullis and independent pixels.
 
-The notebook trains one VAE per latent size (:func:`train_vaes` is the same loop), scores
-them on the held-out digits (:func:`score_vaes`: ELBO and an importance-sampled estimate of
-log p(x) with the encoder as proposal) and the lookup-table baselines
-(:func:`baseline_scores`), then :func:`gallery` decodes everything the latent-size slider
+The notebook trains one VAE per latent size (:func:`lvmlib.vae.train_vaes` is the same loop),
+scores them on the held-out digits (:func:`lvmlib.vae.score_vaes`: ELBO and an importance-sampled
+estimate of log p(x) with the encoder as proposal) and the lookup-table baselines
+(:func:`lvmlib.vae.baseline_scores`), then :func:`gallery` decodes everything the latent-size slider
 shows.  :func:`vae_app` only picks from the gallery: no network runs in its callback.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import ipywidgets as W
 import numpy as np
 import torch
-from torch.distributions import Bernoulli, Distribution, Independent
 
 from lvmlib.plotting import new_figure, tile_images
-from lvmlib.vae import LATENT_SIZES, evaluate_points, per_class, train_vaes
+from lvmlib.vae import LATENT_SIZES, baseline_scores, independent_pixels, per_class, score_vaes, train_vaes
 from lvmlib.widgets.app import SliderApp
 
-__all__ = ["MIXTURE_SIZES", "score_vaes", "independent_pixels", "baseline_scores", "Gallery", "gallery", "vae_app", "curves_figure", "examples"]
+__all__ = ["MIXTURE_SIZES", "Gallery", "gallery", "vae_app", "curves_figure", "examples"]
 
 #: numbers of components of the mixture-of-Bernoullis baselines.
 MIXTURE_SIZES = (10, 50)
-
-
-def _mean_se(values: torch.Tensor) -> tuple[float, float]:
-    """Mean over points and its standard error across points (std / sqrt(B))."""
-    values = values.double()
-    return float(values.mean()), float(values.std() / math.sqrt(values.numel()))
-
-
-@torch.no_grad()
-def score_vaes(models: dict, x: torch.Tensor, *, num_samples: int = 1000, elbo_samples: int = 100,
-               generator: torch.Generator | None = None) -> dict:
-    """Held-out ELBO and importance-sampled log p(x) of each VAE, in nats per point.
-
-    ELBO: ``model.elbo(x, elbo_samples)`` (the mean of ``elbo_samples`` one-sample terms per
-    point).  log p(x): :func:`lvmlib.vae.evaluate_points` (what ``vae.evaluate`` averages:
-    importance sampling with the encoder as proposal) with ``num_samples`` samples (its own,
-    independent of the ELBO's), log (1/K) sum_k
-    p(x, z_k) / q(z_k | x), a lower bound in expectation that tightens as K grows (Burda et al.
-    2016 use K = 5000).
-
-    Returns:
-        dict latent size -> dict with ``"elbo"``, ``"elbo_se"``, ``"log_p"``, ``"log_p_se"``,
-        ``"gap"``, ``"gap_se"`` (floats: means over the B points and standard errors across
-        points; the gap's is paired), ``"k"`` (= num_samples) and the per-point arrays
-        ``"elbo_points"``, ``"log_p_points"`` of shape (B,).
-    """
-    out = {}
-    for d, model in models.items():
-        elbo = model.elbo(x, elbo_samples, generator=generator)  # [B]
-        log_p = evaluate_points(model, x, num_samples, generator=generator)  # [B]
-        row = {"k": num_samples, "elbo_points": elbo.cpu().numpy(), "log_p_points": log_p.cpu().numpy()}
-        row["elbo"], row["elbo_se"] = _mean_se(elbo)
-        row["log_p"], row["log_p_se"] = _mean_se(log_p)
-        row["gap"], row["gap_se"] = _mean_se(log_p - elbo)
-        out[d] = row
-    return out
-
-
-def independent_pixels(x_train: torch.Tensor, alpha: float = 1.0) -> Distribution:
-    """p(x) = prod_d Bernoulli(x_d; p_d), p_d = (ones_d + alpha) / (N + 2 alpha) (Laplace
-    smoothing, as ``BernoulliMixture`` with K = 1): the model with no latent at all.
-
-    Returns:
-        ``Independent(Bernoulli(probs=p), 1)``, event shape [D].
-    """
-    p = (x_train.sum(0) + alpha) / (x_train.shape[0] + 2 * alpha)  # [D]
-    return Independent(Bernoulli(probs=p), 1)
-
-
-def baseline_scores(pixels: Distribution, mixtures: dict, x: torch.Tensor) -> dict:
-    """Exact held-out log p(x) of the latent-free model and of fitted ``BernoulliMixture`` s.
-
-    Args:
-        pixels: :func:`independent_pixels`.
-        mixtures: K -> fitted ``BernoulliMixture``.
-        x: tensor [B, D].
-
-    Returns:
-        dict name -> (mean, standard error) in nats per point; names ``"independent pixels"``
-        and ``"mixture K=10"``, ...
-    """
-    out = {"independent pixels": _mean_se(pixels.log_prob(x))}
-    for k, mixture in mixtures.items():
-        out[f"mixture K={k}"] = _mean_se(torch.as_tensor(mixture.score_samples(x)))
-    return out
 
 
 @dataclass
@@ -105,8 +38,8 @@ class Gallery:
     samples: dict  # d -> [m, D] decoded means of z ~ p(z)
     valid: dict  # d -> [epochs] held-out ELBO per epoch
     train: dict  # d -> [epochs] training bound per epoch
-    scores: dict  # d -> score_vaes row (floats only)
-    baselines: dict  # name -> (mean, se)
+    scores: dict  # d -> lvmlib.vae.VAEScore
+    baselines: dict  # name -> MeanSE (mean, se)
     colors: dict = field(default_factory=dict)  # d -> colour
 
 
@@ -119,14 +52,13 @@ def gallery(models: dict, histories: dict, scores: dict, baselines: dict, x_test
     idx = per_class(y_test, per)
     x = x_test[idx]
     sizes = tuple(sorted(models))
-    floats = {d: {k: v for k, v in s.items() if not k.endswith("_points")} for d, s in scores.items()}
     return Gallery(
         sizes=sizes, image_shape=tuple(image_shape), data=x.cpu().numpy(), labels=np.asarray(y_test)[idx],
         recon={d: models[d].reconstruct(x).cpu().numpy() for d in sizes},
         samples={d: models[d].sample(num_samples, generator=generator).cpu().numpy() for d in sizes},
         valid={d: np.asarray(histories[d]["valid"]) for d in sizes},
         train={d: np.asarray(histories[d]["train"]) for d in sizes},
-        scores=floats, baselines=dict(baselines),
+        scores=dict(scores), baselines=dict(baselines),
         colors={d: f"C{i}" for i, d in enumerate(sizes)},
     )
 
@@ -175,16 +107,16 @@ def vae_app(gal: Gallery, *, latent_size: int | None = None, name: str = "07_lat
         else:
             s = gal.scores[key]
             c = gal.colors[key]
-            ax_sc.plot([s["elbo"], s["log_p"]], [y, y], "-", color=c, lw=1.5)
-            ax_sc.plot(s["log_p"], y, "o", color=c, ms=6)
-            ax_sc.plot(s["elbo"], y, "o", mfc="white", mec=c, ms=6)
+            ax_sc.plot([s.elbo, s.log_p], [y, y], "-", color=c, lw=1.5)
+            ax_sc.plot(s.log_p, y, "o", color=c, ms=6)
+            ax_sc.plot(s.elbo, y, "o", mfc="white", mec=c, ms=6)
     ax_sc.set_yticks(ys, [label for label, _ in rows], fontsize=9)
-    values = [v[0] for v in gal.baselines.values()] + [s[k] for s in gal.scores.values() for k in ("elbo", "log_p")]
+    values = [v[0] for v in gal.baselines.values()] + [v for s in gal.scores.values() for v in (s.elbo, s.log_p)]
     lo, hi = min(values), max(values)
     pad = 0.08 * (hi - lo) + 0.1
     ax_sc.set_xlim(lo - pad, hi + pad)
     ax_sc.set_ylim(-0.7, len(rows) - 0.3)
-    k = next(iter(gal.scores.values()))["k"]
+    k = next(iter(gal.scores.values())).k
     ax_sc.set_xlabel(f"held-out log p(x), nats per digit (higher is better)\n"
                      f"filled: exact, or importance sampling k={k}; open: ELBO", fontsize=9)
     ax_sc.tick_params(labelsize=9)
@@ -225,10 +157,10 @@ def vae_app(gal: Gallery, *, latent_size: int | None = None, name: str = "07_lat
         line_valid.set_color(gal.colors[d])
         line_train.set_data(np.arange(1, len(gal.train[d]) + 1), gal.train[d])
         s = gal.scores[d]
-        ax_cv.set_title(f"z = {d}: held-out ELBO {s['elbo']:.2f} after {len(ep)} epochs", fontsize=10)
+        ax_cv.set_title(f"z = {d}: held-out ELBO {s.elbo:.2f} after {len(ep)} epochs", fontsize=10)
         best = max(gal.baselines.items(), key=lambda kv: kv[1][0])
-        return (f"<b>VAE z = {d}</b>: held-out ELBO {s['elbo']:.2f}, log p(x) &asymp; {s['log_p']:.2f} "
-                f"(importance sampling, k = {s['k']}), gap {s['gap']:.2f} nats per digit; "
+        return (f"<b>VAE z = {d}</b>: held-out ELBO {s.elbo:.2f}, log p(x) &asymp; {s.log_p:.2f} "
+                f"(importance sampling, k = {s.k}), gap {s.gap:.2f} nats per digit; "
                 f"best lookup table ({best[0]}) {best[1][0]:.2f}")
 
     return SliderApp(fig, controls, redraw, name=name)

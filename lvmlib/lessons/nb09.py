@@ -7,8 +7,9 @@ Three apps, each drawing from results computed once before it is built:
   latent dimension of the grid, and the spread of the estimates of one coordinate;
 - :func:`linear_vae_app` over the :class:`lvmlib.vae.LinearVAEHistory` of each q family:
   exact log p(x), ELBO, reconstruction and KL along training, KL per latent dimension;
-- :func:`gap_app` over a :class:`GapRun` per latent size (:func:`gap_run`): the ELBO of the
-  per-digit q along its optimization, and the split of the gap at the chosen step.
+- :func:`gap_app` over a :class:`lvmlib.inference.GapRun` per latent size
+  (:func:`lvmlib.inference.gap_run`): the ELBO of the per-digit q along its optimization, and the
+  split of the gap at the chosen step.
 """
 
 from __future__ import annotations
@@ -19,20 +20,14 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from lvmlib import inference as est
-from lvmlib.inference import (
-    ESTIMATORS,
-    LocalQ,
-    gap_split,
-    gradient_terms,
-    optimize_local_q,
-    quadratic,
-)
+from lvmlib.data import ppca_data
+from lvmlib.inference import ESTIMATORS, GapRun, gap_run, gradient_runs, quadratic
 from lvmlib.plotting import new_figure
 from lvmlib.vae import LinearVAE, LinearVAEHistory, ppca_ml, train_linear_vae
 from lvmlib.widgets.app import SliderApp
 
-__all__ = ["SAMPLE_SIZES", "SCALES", "DIMS", "GradientGrid", "gradient_grid", "gradient_app", "ppca_data", "linear_vae_app", "collapse_figure", "GapRun", "gap_run", "gap_app", "examples"]
+__all__ = ["SAMPLE_SIZES", "SCALES", "DIMS", "GradientGrid", "gradient_grid", "gradient_app", "linear_vae_app",
+           "collapse_figure", "gap_app", "examples"]
 
 SAMPLE_SIZES = (2, 5, 20, 100, 500)
 SCALES = (0.1, 0.3, 1.0, 3.0)
@@ -72,7 +67,9 @@ class GradientGrid:
 
 def gradient_grid(ns=SAMPLE_SIZES, scales=SCALES, dims=DIMS, *, repeats: int = 100,
                   generator: torch.Generator | None = None, device=None) -> GradientGrid:
-    """Run every estimator ``repeats`` times at every grid point (float64, on ``device``)."""
+    """Run every estimator ``repeats`` times at every grid point (float64, on ``device``):
+    :func:`lvmlib.inference.gradient_runs`, whose ``variance()`` is ``estimator_variance``; the
+    runs are kept for the spread of d/dmu_1 (from the same draws as the variance)."""
     var = {e: np.zeros((len(ns), len(scales), len(dims))) for e in ESTIMATORS}
     first = {e: np.zeros((len(ns), len(scales), len(dims), repeats)) for e in ESTIMATORS}
     for k, d in enumerate(dims):
@@ -83,18 +80,10 @@ def gradient_grid(ns=SAMPLE_SIZES, scales=SCALES, dims=DIMS, *, repeats: int = 1
             for i, n in enumerate(ns):
                 for e in ESTIMATORS:
                     # R independent runs of N samples at once: the baseline is left-one-out within each run
-                    gs = _runs(f, loc, s, n, e, repeats, generator)
-                    estimate = torch.cat([gs.loc.mean(-2), gs.scale.mean(-2)], -1)  # [R, 2D]
-                    var[e][i, j, k] = float(estimate.var(0).sum())
-                    first[e][i, j, k] = gs.loc.mean(-2)[:, 0].cpu().numpy()
+                    runs = gradient_runs(f, loc, s, n, e, repeats=repeats, generator=generator)  # [R, D] each
+                    var[e][i, j, k] = float(runs.variance())
+                    first[e][i, j, k] = runs.loc[:, 0].cpu().numpy()
     return GradientGrid(tuple(ns), tuple(scales), tuple(dims), repeats, var, first, -2.0)
-
-
-def _runs(f, loc, scale, n, estimator, repeats, generator):
-    """``repeats`` independent runs of N samples (:func:`lvmlib.inference.gradient_terms`): terms [R, N, D]."""
-    dev = generator.device if generator is not None else loc.device
-    eps = torch.randn((repeats, n, loc.shape[0]), generator=generator, device=dev, dtype=loc.dtype).to(loc.device)
-    return gradient_terms(f, loc, torch.full_like(loc, scale), eps, estimator)
 
 
 def gradient_app(grid: GradientGrid, *, n: int = 10, scale: float = 1.0, dim: int = 4) -> SliderApp:
@@ -145,23 +134,6 @@ def gradient_app(grid: GradientGrid, *, n: int = 10, scale: float = 1.0, dim: in
 # ----------------------------------------------------------------------------------------
 # 2. a linear VAE against the pPCA maximum-likelihood answer
 # ----------------------------------------------------------------------------------------
-
-
-def ppca_data(n: int = 500, data_dim: int = 10, signal=(2.5, 1.6, 1.0), sigma: float = 0.5, *,
-              generator: torch.Generator | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """n points from pPCA with orthogonal columns of norms ``signal`` and noise ``sigma`` (float64).
-
-    Returns:
-        (x [n, Dx], W_true [Dx, Dz]).
-    """
-    dz = len(signal)
-    dev = generator.device if generator is not None else "cpu"
-    r = lambda *s: torch.randn(s, generator=generator, device=dev, dtype=torch.float64).to(device)  # noqa: E731
-    q, _ = torch.linalg.qr(r(data_dim, dz))
-    W = q * torch.tensor(signal, dtype=torch.float64, device=device)
-    b = r(data_dim)
-    x = r(n, dz) @ W.mT + b + sigma * r(n, data_dim)
-    return x, W
 
 
 def linear_vae_app(histories: dict[str, LinearVAEHistory], log_p_ml: float, *, q: str = "full",
@@ -246,38 +218,6 @@ def collapse_figure(sigmas, kl_per_dim: np.ndarray, eigenvalues):
 # ----------------------------------------------------------------------------------------
 # 3. the amortization gap
 # ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class GapRun:
-    """One latent size: per-digit log p(x), the local q's ELBO along its optimization, the splits.
-
-    Attributes:
-        latent_dim: Dz.
-        log_p: [B] importance-sampled log p(x).
-        local: the :class:`lvmlib.inference.LocalQ` (``elbo[0]`` is the encoder's ELBO).
-        splits: one :class:`lvmlib.inference.GapSplit` per recorded step.
-    """
-
-    latent_dim: int
-    log_p: torch.Tensor
-    local: LocalQ
-    splits: list
-
-
-def gap_run(model, x: torch.Tensor, *, steps: int = 300, lr: float = 0.02, num_samples: int = 4,
-            eval_samples: int = 100, record_every: int = 25, is_samples: int = 1000,
-            generator: torch.Generator | None = None) -> GapRun:
-    """Optimize a q per point from the encoder's q, then estimate log p(x) by importance sampling
-    with the optimized q as proposal (``is_samples`` samples), and split the gap at every recorded step."""
-    with torch.no_grad():
-        q0 = model.encoder(x)
-    local = optimize_local_q(model, x, q0, steps, lr=lr, num_samples=num_samples, eval_samples=eval_samples,
-                             record_every=record_every, generator=generator)
-    with torch.no_grad():
-        log_p = est.importance_sampling(x, model, local.q(), is_samples, generator=generator)
-    splits = [gap_split(log_p, local.elbo[t], local.elbo[0]) for t in range(len(local.steps))]
-    return GapRun(model.latent_dim, log_p, local, splits)
 
 
 def gap_app(runs: dict[int, GapRun], *, latent: int | None = None, step: int | None = None) -> SliderApp:

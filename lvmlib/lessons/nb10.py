@@ -1,47 +1,39 @@
 """Notebook 10, priors and labels: a learned mixture prior against N(0, I), and the semi-supervised M2.
 
 Everything a control can show is computed once: :func:`prior_views` (densities on a grid, codes,
-batches of samples, for both priors) and :func:`train_label_settings` + :func:`analogies` (one M2
+batches of samples and ``lvmlib.vae.prior_coverage``, for both priors of
+``lvmlib.vae.train_prior_pair``) and ``lvmlib.vae.train_label_settings`` + :func:`analogies` (one M2
 and one classifier per labels-per-class setting, and every picture they generate).  The apps'
 callbacks only pick arrays and update artists.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import ipywidgets as W
 import numpy as np
 import torch
-from torch import nn
 
-from lvmlib.nets import mlp
 from lvmlib.plotting import new_figure, tile_images
 from lvmlib.vae import (
-    DIGITS_RECIPE,
-    M2,
-    VAE,
-    MixturePrior,
-    accuracy,
+    LABEL_SETTINGS,
+    M2_RECIPE,
     aggregate_posterior,
-    label_subset,
-    train,
-    train_classifier,
-    train_m2,
+    prior_coverage,
+    train_label_settings,
+    train_prior_pair,
 )
 from lvmlib.widgets.app import SliderApp
 
-__all__ = ["PRIORS", "M2_RECIPE", "SETTINGS", "train_prior_pair", "PriorView", "prior_views", "prior_app", "LabelResult", "train_label_settings", "Analogies", "analogies", "labels_app", "examples"]
+__all__ = ["SETTINGS", "setting_name", "PriorView", "prior_views", "prior_app", "Analogies", "analogies", "labels_app",
+           "examples"]
 
 IMG = dict(cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-PRIORS = ("N(0, I)", "mixture")
-
-#: M2 and its baseline on 8x8 digits: 4-D style, one hidden layer of 128 units in each network, 600
-#: Adam steps of 64 labelled + 64 unlabelled digits, alpha = 10 (benchmarks/bench_m2.py).
-M2_RECIPE = {"latent_dim": 4, "hidden": (128,), "steps": 600, "batch_size": 64, "lr": 3e-3, "alpha": 10.0}
 #: labels per class the notebook's slider offers (None: every training digit labelled).
-SETTINGS = (1, 3, 10, 30, None)
+SETTINGS = LABEL_SETTINGS
 
 
 def setting_name(k) -> str:
@@ -51,26 +43,6 @@ def setting_name(k) -> str:
 # ----------------------------------------------------------------------------------------
 # part 1: a richer prior
 # ----------------------------------------------------------------------------------------
-
-
-def train_prior_pair(x_train: torch.Tensor, latent_dim: int = 2, num_components: int = 10,
-                     epochs: int = DIGITS_RECIPE["epochs"], *, seed: int = 0, progress: bool = False) -> dict:
-    """Two VAEs with the same recipe, weights and batches, one with N(0, I) and one with a mixture prior.
-
-    Returns:
-        dict ``PRIORS[i]`` -> trained :class:`VAE`.
-    """
-    models = {}
-    for name in PRIORS:
-        g = torch.Generator().manual_seed(seed)
-        prior = MixturePrior(num_components, latent_dim, generator=torch.Generator().manual_seed(seed + 1)) \
-            if name == "mixture" else None
-        model = VAE(x_train.shape[1], latent_dim, DIGITS_RECIPE["hidden"], prior=prior, generator=g)
-        model.to(x_train.device)
-        train(model, x_train, epochs, batch_size=DIGITS_RECIPE["batch_size"], lr=DIGITS_RECIPE["lr"],
-              generator=g, progress=progress)
-        models[name] = model
-    return models
 
 
 @dataclass
@@ -84,7 +56,7 @@ class PriorView:
     codes: np.ndarray  # [P, N, 2] mu(x) of the held-out digits
     labels: np.ndarray  # [N]
     samples: np.ndarray  # [P, R, S, D] R batches of S decoded prior samples
-    hole_mass: np.ndarray  # [P] P_{z ~ p}[q(z) < p(z) / hole_ratio]
+    hole_mass: np.ndarray  # [P] P_{z ~ p}[q(z) < p(z) / hole_ratio]  (lvmlib.vae.prior_coverage)
     kl_aggregate: np.ndarray  # [P] KL(q(z) || p(z)), Monte Carlo
     kl_prior: np.ndarray  # [P] KL(p(z) || q(z)), Monte Carlo: large when the prior has mass where no code lies
     hole_ratio: float
@@ -99,7 +71,8 @@ def prior_views(models: dict, x_train: torch.Tensor, x_test: torch.Tensor, y_tes
 
     A *hole* is where the codes' density q(z) is below p(z) / ``hole_ratio``; ``hole_mass`` is the prior's
     probability there.  ``kl_aggregate`` is KL(q(z) || p(z)) with z drawn from q(z), ``kl_prior``
-    KL(p(z) || q(z)) with z drawn from p(z) (the prior's samples that land in holes weigh most).
+    KL(p(z) || q(z)) with z drawn from p(z) (the prior's samples that land in holes weigh most):
+    :func:`lvmlib.vae.prior_coverage`, after the sample batches (the generator's order).
     """
     names = tuple(models)
     v = torch.linspace(-limit, limit, grid)
@@ -109,31 +82,18 @@ def prior_views(models: dict, x_train: torch.Tensor, x_test: torch.Tensor, y_tes
         m = models[name]
         if m.latent_dim != 2:
             raise ValueError(f"prior_views draws 2-D latents; model {name!r} has latent_dim={m.latent_dim}")
-        dev = m.prior_loc.device
         prior, agg = m.prior(), aggregate_posterior(m.encoder(x_train))
-        z = zz.to(dev)
+        z = zz.to(m.prior_loc.device)
         pd.append(prior.log_prob(z).exp().reshape(grid, grid).cpu().numpy())
         ad.append(agg.log_prob(z).exp().reshape(grid, grid).cpu().numpy())
         codes.append(m.encoder(x_test).mean.cpu().numpy())
         samples.append(np.stack([m.sample(per_batch, generator=generator).cpu().numpy() for _ in range(batches)]))
-        zp = m.prior_net.sample(mc, generator=generator) if m.prior_net is not None else \
-            torch.randn(mc, 2, generator=generator).to(dev)
-        log_ratio = prior.log_prob(zp) - agg.log_prob(zp)  # [mc] log p(z) / q(z), z ~ p
-        holes.append(float((log_ratio > math.log(hole_ratio)).double().mean()))
-        klp.append(float(log_ratio.mean()))
-        zq = _sample_aggregate(m.encoder(x_train), mc, generator)
-        kls.append(float((agg.log_prob(zq) - prior.log_prob(zq)).mean()))
+        cover = prior_coverage(m, x_train, mc, hole_ratio=hole_ratio, generator=generator)
+        holes.append(cover.hole_mass)
+        klp.append(cover.kl_prior)
+        kls.append(cover.kl_aggregate)
     return PriorView(names, v.numpy(), np.stack(pd), np.stack(ad), np.stack(codes), y_test.cpu().numpy(),
                      np.stack(samples), np.array(holes), np.array(kls), np.array(klp), float(hole_ratio), tuple(image_shape))
-
-
-def _sample_aggregate(q, n: int, generator) -> torch.Tensor:
-    """n draws [n, Dz] from (1/N) sum_n q(z | x_n): a point, then its Gaussian."""
-    loc, scale = q.base_dist.loc, q.base_dist.scale  # [N, Dz]
-    g_dev = generator.device if generator is not None else loc.device
-    i = torch.randint(loc.shape[0], (n,), generator=generator, device=g_dev).to(loc.device)
-    eps = torch.randn(n, loc.shape[1], generator=generator, device=g_dev, dtype=loc.dtype).to(loc.device)
-    return loc[i] + scale[i] * eps
 
 
 def prior_app(view: PriorView, *, prior: str = "N(0, I)", batch: int = 0, name: str = "10_priors") -> SliderApp:
@@ -179,50 +139,6 @@ def prior_app(view: PriorView, *, prior: str = "N(0, I)", batch: int = 0, name: 
 # ----------------------------------------------------------------------------------------
 # part 2: labels steer the latents (M2)
 # ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class LabelResult:
-    """One labels-per-class setting: the trained M2, the labelled-only classifier, their test accuracies."""
-
-    per_class: int | None
-    labelled: torch.Tensor  # [L] indices into the training set
-    model: M2
-    classifier: nn.Module
-    m2_accuracy: float
-    classifier_accuracy: float
-
-
-def train_label_settings(data, settings=SETTINGS, *, seed: int = 0, recipe: dict = M2_RECIPE) -> dict:
-    """For each labels-per-class setting, one M2 and one same-architecture classifier on the same labels.
-
-    Setting k uses ``torch.Generator().manual_seed(1000 * seed + k)`` (k = 0 for "all") for the choice
-    of labelled digits, both models' weights and their batches, so a setting's result does not depend
-    on which other settings are trained.  Unlabelled digits: the rest of the training set.
-
-    Returns:
-        dict setting -> :class:`LabelResult`.
-    """
-    out = {}
-    x, y = data.x_train, data.y_train
-    c = int(y.max()) + 1
-    for k in settings:
-        s = 1000 * seed + (0 if k is None else k)
-        g = torch.Generator().manual_seed(s)
-        idx = label_subset(y, k, generator=g)
-        rest = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-        rest[idx] = False
-        model = M2(x.shape[1], c, recipe["latent_dim"], recipe["hidden"], generator=g).to(x.device)
-        train_m2(model, x[idx], y[idx], x[rest], recipe["steps"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                 alpha=recipe["alpha"], generator=g)
-        g2 = torch.Generator().manual_seed(s)
-        label_subset(y, k, generator=g2)  # the same state as M2's after its choice of labels
-        clf = mlp([x.shape[1], *recipe["hidden"], c], nn.ReLU, generator=g2, gain=math.sqrt(2.0)).to(x.device)
-        train_classifier(clf, x[idx], y[idx], recipe["steps"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-                         generator=g2)
-        out[k] = LabelResult(k, idx, model, clf, accuracy(model.predict, data.x_test, data.y_test),
-                             accuracy(lambda xx: clf(xx).argmax(-1), data.x_test, data.y_test))
-    return out
 
 
 @dataclass
@@ -324,7 +240,7 @@ def examples():
         g = torch.Generator().manual_seed(0)
         models = train_prior_pair(data.x_train, epochs=2)
         view = prior_views(models, data.x_train, data.x_test, data.y_test, grid=41, mc=2000, generator=g)
-        recipe = dict(M2_RECIPE, steps=20)
+        recipe = dataclasses.replace(M2_RECIPE, steps=20)
         results = train_label_settings(data, (1, 10), recipe=recipe)
         an = analogies(results, data.x_test, data.y_test, [0, 1, 2], generator=g)
     yield "priors", prior_app(view, prior="mixture")

@@ -16,20 +16,18 @@ every function here falls through to plain torch.  The interface:
 
 Why lanes instead of torch's own (OpenMP) threads.  An EM iteration is ~30 small kernels;
 with torch's threads each is a parallel region ending in a spinning barrier, and on a busy
-machine (this project's 2 shared cores) one descheduled worker stalls every region for a
-scheduler time slice.  Lanes split an iteration into a few big blocks (components, rows or
+machine one descheduled worker stalls every region for a scheduler time slice.  Lanes split an iteration into a few big blocks (components, rows or
 columns) that meet twice per iteration and wait without spinning.  Each lane takes a
 contiguous block, so results do not depend on the number of lanes beyond BLAS rounding.
 
 Why NumPy's BLAS for the products (``CPU_MATMUL = "numpy"``).  torch's x86 wheels multiply
-with MKL, NumPy's with OpenBLAS; single-threaded, OpenBLAS was the faster of the two for the
-shapes of these EM steps on the machines this was tuned on (AMD EPYC).  Where MKL is faster,
-set ``CPU_MATMUL = "torch"``.  ``benchmarks/bench_gmm.py --matmul torch`` measures the
+with MKL, NumPy's with OpenBLAS; which is faster for the shapes of these EM steps depends on
+the machine.  Where MKL is faster, set ``CPU_MATMUL = "torch"``.  ``benchmarks/bench_gmm.py --matmul torch`` measures the
 difference and the README's GMM section reports it; the ``lvmlib, 1 thread`` column of that
 benchmark shows what the lanes bring.
 
 Why reusable buffers.  Fresh multi-MB temporaries twice per iteration cost a page fault per
-4 kB page; on a VM that was a large share of a digits EM iteration.
+page (the measurements are in benchmarks/).
 """
 
 from __future__ import annotations

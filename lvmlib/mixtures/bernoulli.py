@@ -15,9 +15,9 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import distributions as D
 
+from lvmlib._util import noise
 from lvmlib.mixtures._cpu import Workspace, mm
 from lvmlib.mixtures.em import ConvergenceWarning, EMHistory, MixtureBase
-from lvmlib.mixtures.init import uniform
 from lvmlib.mixtures.sklearn_api import FittedParam
 
 __all__ = ["BernoulliMixture", "ConvergenceWarning", "EMHistory"]
@@ -172,7 +172,7 @@ class BernoulliMixture(MixtureBase):
         rows = torch.repeat_interleave(torch.arange(len(counts), device=mu.device),
                                        torch.tensor(counts, device=mu.device))
         p = mu[rows]  # [n, D]
-        return (uniform(gen, tuple(p.shape), p.dtype, p.device) < p).to(p.dtype)
+        return (noise("rand", tuple(p.shape), gen, dtype=p.dtype, device=p.device) < p).to(p.dtype)
 
     def to_distribution(self) -> D.MixtureSameFamily:
         """The fitted mixture as a ``torch.distributions.MixtureSameFamily``, event shape (D,)."""

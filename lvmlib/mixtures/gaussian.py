@@ -16,9 +16,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import distributions as D
 
+from lvmlib._util import noise
 from lvmlib.mixtures import gaussian_steps as steps
 from lvmlib.mixtures.em import MixtureBase
-from lvmlib.mixtures.init import standard_normal
 from lvmlib.mixtures.sklearn_api import FittedParam, to_output
 
 __all__ = ["GaussianMixture"]
@@ -203,7 +203,7 @@ class GaussianMixture(MixtureBase):
     def _sample_from(self, params: dict, counts: list[int], gen: torch.Generator) -> torch.Tensor:
         means, cov = params["means"], params["covariances"]
         k, d = len(counts), means.shape[1]
-        z = standard_normal(gen, (sum(counts), d), means.dtype, means.device)  # [n, D]
+        z = noise("randn", (sum(counts), d), gen, dtype=means.dtype, device=means.device)  # [n, D]
         full = self.covariance_type in ("full", "tied")
         if full:
             L = torch.linalg.cholesky(cov).expand(k, d, d)  # Sigma = L L^T

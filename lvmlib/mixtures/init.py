@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from lvmlib._util import noise
 from lvmlib.mixtures._cpu import mm, sum_last
 
-__all__ = ["INIT_METHODS", "initial_responsibilities", "kmeans_plusplus", "lloyd", "make_generator", "uniform",
-           "standard_normal"]
+__all__ = ["INIT_METHODS", "initial_responsibilities", "kmeans_plusplus", "lloyd", "make_generator"]
 
 INIT_METHODS = ("kmeans", "k-means++", "kmeans++", "random", "random_from_data")
 
@@ -60,16 +60,6 @@ def make_generator(random_state, device: torch.device) -> torch.Generator:
         return torch.Generator().manual_seed(seed)
 
 
-def uniform(gen: torch.Generator, shape, dtype, device) -> torch.Tensor:
-    """Uniform [0, 1) draws from ``gen`` (on the generator's device), moved to ``device``."""
-    return torch.rand(shape, generator=gen, dtype=dtype, device=gen.device).to(device)
-
-
-def standard_normal(gen: torch.Generator, shape, dtype, device) -> torch.Tensor:
-    """Standard-normal draws from ``gen``, moved to ``device``."""
-    return torch.randn(shape, generator=gen, dtype=dtype, device=gen.device).to(device)
-
-
 def wide_float(device: torch.device) -> torch.dtype:
     """float64 where the device has it (for cumulative sums), else float32 (Apple MPS)."""
     return torch.float32 if device.type == "mps" else torch.float64
@@ -103,12 +93,12 @@ def kmeans_plusplus(X: torch.Tensor, n_clusters: int, generator: torch.Generator
         n_local_trials = 2 + int(math.log(n_clusters))
     x_sq = sum_last(X * X)  # [N]
     wide = wide_float(X.device)
-    first = (uniform(generator, (1,), wide, X.device) * n).long().clamp_(max=n - 1)
+    first = (noise("rand", (1,), generator, dtype=wide, device=X.device) * n).long().clamp_(max=n - 1)
     indices = [first]
     closest = _sq_distances(X[first], X, x_sq)[0]  # [N]
     for _ in range(1, n_clusters):
         cum = torch.cumsum(closest.to(wide), 0)  # [N]
-        u = uniform(generator, (n_local_trials,), wide, X.device) * cum[-1]
+        u = noise("rand", (n_local_trials,), generator, dtype=wide, device=X.device) * cum[-1]
         cand = torch.searchsorted(cum, u).clamp_(max=n - 1)  # [T]
         d = torch.minimum(_sq_distances(X[cand], X, x_sq), closest)  # [T, N]
         best = d.sum(1).argmin()
@@ -150,10 +140,10 @@ def initial_responsibilities(X: torch.Tensor, n_components: int, method: str, ge
     """
     n, k, device = X.shape[0], n_components, X.device
     if method == "random":
-        resp = uniform(generator, (n, k), dtype, device)
+        resp = noise("rand", (n, k), generator, dtype=dtype, device=device)
         return resp / resp.sum(1, keepdim=True)  # [N, K]
     if method == "random_from_data":
-        seeds = uniform(generator, (n,), wide_float(device), device).argsort()[:k]  # k distinct rows, uniformly
+        seeds = noise("rand", (n,), generator, dtype=wide_float(device), device=device).argsort()[:k]  # k distinct rows
     else:
         seeds = kmeans_plusplus(X, k, generator)  # [K]
     if method == "kmeans":

@@ -31,6 +31,7 @@ follow the constructor's tensors.  Densities come from ``torch.distributions``.
 from lvmlib.models.binary import (
     BinaryLatentModel,
     binary_configurations,
+    binomial_mixture,
     time_enumeration,
 )
 from lvmlib.models.linear import LinearGaussian
@@ -39,9 +40,11 @@ from lvmlib.models.nonlinear import NonlinearLVM
 from lvmlib.models.protocol import ExactModel, LatentVariableModel
 from lvmlib.models.quadrature import (
     GridPosterior,
+    best_gaussian,
     grid_kl,
     grid_log_marginal,
     grid_posterior,
+    weight_moments,
 )
 
 __all__ = [
@@ -53,6 +56,9 @@ __all__ = [
     "BinaryLatentModel",
     "GridPosterior",
     "binary_configurations",
+    "binomial_mixture",
+    "best_gaussian",
+    "weight_moments",
     "grid_kl",
     "grid_log_marginal",
     "grid_posterior",

@@ -11,7 +11,7 @@ from torch.distributions import (
     Normal,
 )
 
-from lvmlib._util import check_x
+from lvmlib._util import check_x, positive_int
 from lvmlib.distributions import sample
 
 
@@ -66,9 +66,8 @@ class _LatentVariableModel(nn.Module):
         Returns:
             (z, x): z of shape [n, Dz] (or [n] for a categorical z), x of shape [n, Dx].
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        z = sample(self.prior(), (int(n),), generator)  # [n, Dz] or [n]
+        n = positive_int(n, "n")
+        z = sample(self.prior(), (n,), generator)  # [n, Dz] or [n]
         x = sample(self.likelihood(z), (), generator)  # [n, Dx]
         return z, x
 

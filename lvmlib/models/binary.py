@@ -1,4 +1,10 @@
-"""n independent binary latents: p(x) is a sum over 2^n configurations (and what enumerating them costs)."""
+"""n independent binary latents: p(x) is a sum over 2^n configurations (and what enumerating them costs).
+
+Two closed forms check the enumeration: a Gaussian-likelihood model is a mixture of 2^n
+Gaussians (:meth:`BinaryLatentModel.as_mixture`), and n latents with the same effect
+(:meth:`BinaryLatentModel.equal_effect`) collapse into n + 1 binomially weighted ones
+(:func:`binomial_mixture`).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,23 @@ import math
 import time
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.distributions import (
     Bernoulli,
+    Binomial,
     Independent,
     Normal,
 )
 
-from lvmlib._util import chunk_length, chunks
+from lvmlib._util import chunk_length, chunks, positive_int
 from lvmlib.models._base import _check_x, _LatentVariableModel
+from lvmlib.models.mixture import MixtureOfGaussians
 from lvmlib.nets import mlp
 
-__all__ = ["BinaryLatentModel", "binary_configurations", "time_enumeration"]
+__all__ = ["BinaryLatentModel", "binary_configurations", "binomial_mixture", "time_enumeration"]
+
+F64 = torch.float64
 
 
 def binary_configurations(n: int, start: int = 0, stop: int | None = None, *, dtype=torch.float32, device=None):
@@ -66,8 +75,7 @@ class BinaryLatentModel(_LatentVariableModel):
         device=None,
     ):
         super().__init__()
-        if isinstance(n_latents, bool) or not isinstance(n_latents, (int, np.integer)) or n_latents < 1:
-            raise ValueError(f"n_latents must be a positive int, got {n_latents!r}")
+        n_latents = positive_int(n_latents, "n_latents")
         if likelihood not in ("gaussian", "bernoulli"):
             raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
         if not 0 < prior_prob < 1:
@@ -103,7 +111,7 @@ class BinaryLatentModel(_LatentVariableModel):
 
         Args:
             x: shape [B, Dx].
-            chunk_size: configurations per chunk (default: about 4M elements per chunk).
+            chunk_size: configurations per chunk (default: ``lvmlib._util.chunk_length``'s).
 
         Returns:
             tensor of shape [B].
@@ -120,6 +128,37 @@ class BinaryLatentModel(_LatentVariableModel):
             acc = torch.logaddexp(acc, torch.logsumexp(log_joint, dim=0))
         return acc
 
+    @classmethod
+    def equal_effect(cls, n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5,
+                     device=None) -> "BinaryLatentModel":
+        """n latents that all have the same effect (float64, linear, no gradients):
+        x | z ~ N(offset + (sum_i z_i) * effect, sigma^2 I), a linear decoder with equal columns.
+        Its closed form is :func:`binomial_mixture`.
+
+        Args:
+            effect, offset: [Dx].
+            device: where the model lives (default CPU).
+        """
+        effect = torch.as_tensor(effect, dtype=F64, device=device)
+        offset = torch.as_tensor(offset, dtype=F64, device=device)
+        model = cls(n, effect.shape[0], hidden=(), sigma=sigma, prior_prob=prior_prob, dtype=F64).to(device)
+        with torch.no_grad():
+            model.decoder[0].weight.copy_(effect[:, None].expand(-1, n))
+            model.decoder[0].bias.copy_(offset)
+        return model.requires_grad_(False)
+
+    def as_mixture(self) -> MixtureOfGaussians:
+        """A Gaussian-likelihood model written as an explicit mixture of 2^n Gaussians: weight p(z)
+        and mean f(z) for every configuration z, covariance sigma^2 I (feasible for small n)."""
+        if self.likelihood_type != "gaussian":
+            raise ValueError("as_mixture needs a Gaussian likelihood (a Bernoulli one is a mixture of Bernoullis)")
+        with torch.no_grad():
+            z = self.configurations()  # [2^n, n]
+            weights = self.prior().log_prob(z).exp()  # [2^n]
+            means = self.likelihood(z).mean  # [2^n, Dx]
+        var = torch.full((z.shape[0],), float(self.sigma) ** 2, dtype=means.dtype, device=means.device)
+        return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
+
     @property
     def dtype(self) -> torch.dtype:
         return self.sigma.dtype
@@ -127,6 +166,27 @@ class BinaryLatentModel(_LatentVariableModel):
     @property
     def device(self) -> torch.device:
         return self.sigma.device
+
+
+def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: float = 0.5,
+                     device=None) -> MixtureOfGaussians:
+    """The closed form of :meth:`BinaryLatentModel.equal_effect`: only the count k = sum_i z_i
+    matters, k ~ Binomial(n, prior_prob), so
+
+        p(x) = sum_{k=0}^n Binom(k; n, p) N(x; offset + k effect, sigma^2 I),
+
+    a mixture of n + 1 Gaussians instead of a sum of 2^n terms (float64).
+
+    Args:
+        effect, offset: [Dx].
+    """
+    effect = torch.as_tensor(effect, dtype=F64, device=device)
+    offset = torch.as_tensor(offset, dtype=F64, device=device)
+    k = torch.arange(n + 1, dtype=F64, device=device)
+    weights = Binomial(n, probs=torch.tensor(prior_prob, dtype=F64, device=device)).log_prob(k).exp()  # [n + 1]
+    means = offset + k[:, None] * effect  # [n + 1, Dx]
+    var = torch.full((n + 1,), sigma**2, dtype=F64, device=device)
+    return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
 
 
 def time_enumeration(

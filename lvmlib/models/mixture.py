@@ -92,12 +92,6 @@ class MixtureOfGaussians(_LatentVariableModel):
         ctype = getattr(fitted, "covariance_type", "full")
         return cls(fitted.weights_, fitted.means_, fitted.covariances_, ctype, dtype=dtype, device=device)
 
-    def covariances(self) -> torch.Tensor:
-        """The full covariance matrices, shape [K, D, D]."""
-        if self.scale_tril is not None:
-            return self.scale_tril @ self.scale_tril.mT
-        return torch.diag_embed(self.scale**2)
-
     def prior(self) -> Categorical:
         """p(z) = Categorical(weights), batch shape [], event shape []."""
         return Categorical(probs=self.weights)
@@ -135,13 +129,24 @@ class MixtureOfGaussians(_LatentVariableModel):
         _check_x(x, self.data_dim)
         return self.marginal().log_prob(x)
 
+    def log_joint(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x, z = k) = log w_k + log N(x; mu_k, Sigma_k) for every component: the K terms
+        whose logsumexp is log p(x) and whose softmax is p(z | x).
+
+        Args:
+            x: shape [B, D].
+
+        Returns:
+            tensor of shape [B, K].
+        """
+        _check_x(x, self.data_dim)
+        return torch.log(self.weights) + self.components().log_prob(x.unsqueeze(-2))  # [B, K]
+
     def posterior(self, x: torch.Tensor) -> Categorical:
         """p(z | x) = Categorical(responsibilities), batch shape [B].
 
         Args:
             x: shape [B, D].
         """
-        _check_x(x, self.data_dim)
-        log_joint = torch.log(self.weights) + self.components().log_prob(x.unsqueeze(-2))  # [B, K]
-        return Categorical(logits=log_joint)
+        return Categorical(logits=self.log_joint(x))
 

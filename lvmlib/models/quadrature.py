@@ -3,7 +3,9 @@
 For any model in the protocol (``lvmlib.models.LatentVariableModel``) with a standard
 normal prior on a 1-D or 2-D z: the midpoint rule over [-bound, bound]^Dz, decoding each grid
 point once, chunked so memory stays bounded.  ``lvmlib.models.NonlinearLVM`` uses it for its
-``log_marginal``; notebooks 03 and 06 draw its posteriors.
+``log_marginal``; notebooks 03 and 06 draw its posteriors.  On the same grids: the KL of a
+Gaussian q to the posterior (:func:`grid_kl`) and the best Gaussian of a grid of them
+(:func:`best_gaussian`), and the exact moments of one importance weight (:func:`weight_moments`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import torch
 from torch.distributions import Normal
 
 from lvmlib._util import check_x, chunk_length, chunks
+from lvmlib.device import one_thread
 
-__all__ = ["GridPosterior", "grid_log_marginal", "grid_posterior"]
+__all__ = ["GridPosterior", "grid_log_marginal", "grid_posterior", "grid_kl", "best_gaussian", "weight_moments"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -141,3 +144,49 @@ def grid_kl(q: Normal, gp) -> torch.Tensor:
     log_post = gp.log_posterior[0].reshape((-1,) + (1,) * len(q.batch_shape))  # [R, 1...]
     return (torch.exp(log_q) * (log_q - log_post)).sum(0) * gp.cell_volume
 
+
+
+def best_gaussian(gp, means, scales) -> tuple[float, float, float]:
+    """The Gaussian q = N(mean, scale^2) of the given grid with the smallest KL(q || p(z | x)),
+    i.e. the largest ELBO (log p(x) - ELBO(q) = KL(q || p(z | x))), by :func:`grid_kl`.
+
+    Args:
+        gp: a :class:`GridPosterior` for one point and a 1-D latent.
+        means: [M] candidate means; scales: [S] candidate scales.
+
+    Returns:
+        (mean, scale, KL) of the best pair, floats.
+    """
+    m = torch.as_tensor(np.asarray(means, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
+    s = torch.as_tensor(np.asarray(scales, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
+    with torch.no_grad(), one_thread():
+        kl = torch.stack([grid_kl(Normal(mi, s, validate_args=False), gp) for mi in m])  # [M, S], a mean at a time
+    i, j = divmod(int(kl.argmin()), kl.shape[1])
+    return float(m[i]), float(s[j]), float(kl[i, j])
+
+
+def weight_moments(x: torch.Tensor, model, proposal=None, *, low: float = -10.0, high: float = 10.0,
+                   resolution: int = 20001) -> tuple[float, float]:
+    """Exact first and second moments of one weight w = p(x, z) / q(z), z ~ q, for a 1-D latent.
+
+    E_q[w] = integral over q's support of p(x, z) dz (= p(x) when q covers the posterior) and
+    E_q[w^2] = integral of p(x, z)^2 / q(z) dz, both by the midpoint rule on [low, high]
+    (pass q's support for a uniform box).  For q = the prior, w = p(x | z).
+
+    Args:
+        x: one point, shape [1, Dx].
+        model: follows the model protocol, latent_dim 1.
+        proposal: a Distribution over z (event shape [1]); None for the prior.
+
+    Returns:
+        (log E[w], log E[w^2]) as floats.
+    """
+    q = model.prior() if proposal is None else proposal
+    h = (high - low) / resolution
+    z = low + h * (torch.arange(resolution, dtype=x.dtype, device=x.device) + 0.5)[:, None]  # [R, 1]
+    with torch.no_grad():
+        log_joint = model.prior().log_prob(z) + model.likelihood(z).log_prob(x)  # [R]
+        log_q = q.log_prob(z)  # [R]
+    m1 = torch.logsumexp(log_joint, 0) + math.log(h)
+    m2 = torch.logsumexp(2 * log_joint - log_q, 0) + math.log(h)
+    return float(m1), float(m2)

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from lvmlib._util import check_generator
+from lvmlib._util import noise, positive_int
 from lvmlib.models import LinearGaussian
 
 __all__ = ["Q_FAMILIES", "PPCASolution", "ppca_ml", "principal_angles", "LinearVAE", "LinearVAEHistory",
@@ -142,16 +142,13 @@ class LinearVAE(nn.Module):
                  generator: torch.Generator | None = None, dtype=torch.float64):
         super().__init__()
         for name, v in (("data_dim", data_dim), ("latent_dim", latent_dim)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            positive_int(v, name)
         if q not in Q_FAMILIES:
             raise ValueError(f"q must be one of {Q_FAMILIES}, got {q!r}")
         if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"sigma must be None (learned) or a positive number, got {sigma!r}")
         self.data_dim, self.latent_dim, self.q_family = data_dim, latent_dim, q
-        check_generator(generator)
-        dev = generator.device if generator is not None else "cpu"
-        r = lambda *s: torch.randn(s, generator=generator, device=dev, dtype=dtype)  # noqa: E731
+        r = lambda *s: noise("randn", s, generator, dtype=dtype)  # noqa: E731  (on the generator's device)
         self.W = nn.Parameter(0.1 * r(data_dim, latent_dim))
         self.b = nn.Parameter(torch.zeros(data_dim, dtype=dtype))
         self.A = nn.Parameter(0.1 * r(latent_dim, data_dim))
@@ -268,8 +265,7 @@ def train_linear_vae(model: LinearVAE, x: torch.Tensor, steps: int = 3000, lr: f
     """
     model._check_x(x)
     for name, v in (("steps", steps), ("record_every", record_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+        positive_int(v, name)
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -32,18 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Bernoulli, Categorical, Independent, Normal
 
-from lvmlib._util import check_generator
+from lvmlib._util import check_generator, noise, positive_int
 from lvmlib.nets import mlp
 
 __all__ = ["M2", "train_m2", "train_classifier", "accuracy", "label_subset", "M2History"]
 
 MIN_SCALE = 1e-5
-
-
-def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class M2(nn.Module):
@@ -63,13 +57,13 @@ class M2(nn.Module):
     def __init__(self, data_dim: int, num_classes: int, latent_dim: int, hidden=(128,), *,
                  generator: torch.Generator | None = None):
         super().__init__()
-        self.data_dim = _pos_int(data_dim, "data_dim")
-        self.num_classes = _pos_int(num_classes, "num_classes")
-        self.latent_dim = _pos_int(latent_dim, "latent_dim")
+        self.data_dim = positive_int(data_dim, "data_dim")
+        self.num_classes = positive_int(num_classes, "num_classes")
+        self.latent_dim = positive_int(latent_dim, "latent_dim")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         hidden = [hidden] if isinstance(hidden, int) else list(hidden)
-        self.hidden = tuple(_pos_int(h, "every hidden size") for h in hidden)
+        self.hidden = tuple(positive_int(h, "every hidden size") for h in hidden)
         gain = math.sqrt(2.0)
         c, d, dz = self.num_classes, self.data_dim, self.latent_dim
         with torch.random.fork_rng(devices=[], enabled=generator is not None):
@@ -115,11 +109,6 @@ class M2(nn.Module):
         """p(z) = N(0, I): event shape [Dz]."""
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1)
 
-    def label_prior(self) -> Categorical:
-        """p(y) = uniform over the C classes."""
-        return Categorical(logits=torch.zeros(self.num_classes, dtype=self.prior_loc.dtype,
-                                              device=self.prior_loc.device))
-
     def classifier(self, x: torch.Tensor) -> Categorical:
         """q(y | x) for x [B, Dx]: batch shape [B]."""
         return Categorical(logits=self.classifier_net(self.check_x(x)), validate_args=False)
@@ -143,16 +132,14 @@ class M2(nn.Module):
             if tuple(eps.shape) != tuple(shape):
                 raise ValueError(f"eps must have shape {tuple(shape)}, got {tuple(eps.shape)}")
             return eps.to(device=ref.device, dtype=ref.dtype)
-        check_generator(generator)
-        g_dev = generator.device if generator is not None else ref.device
-        return torch.randn(shape, generator=generator, device=g_dev, dtype=ref.dtype).to(ref.device)
+        return noise("randn", shape, generator, dtype=ref.dtype, device=ref.device)
 
     def _labelled(self, x, y, eps):
         """B_l for checked x [..., Dx], y [...], noise eps [S, ..., Dz]; returns [...] (mean over S)."""
         q = self.encoder(x, y)
         z = q.base_dist.loc + q.base_dist.scale * eps  # [S, ..., Dz], reparameterized
         log_w = (self.likelihood(z, y).log_prob(x) + self.prior().log_prob(z) - q.log_prob(z)
-                 - math.log(self.num_classes))  # log p(y) = -log C
+                 - math.log(self.num_classes))  # log p(y) = -log C: the label prior is uniform
         return log_w.mean(0)
 
     def labelled_bound(self, x: torch.Tensor, y: torch.Tensor, num_samples: int = 1, *,
@@ -169,7 +156,7 @@ class M2(nn.Module):
         """
         x = self.check_x(x)
         y = self.check_y(y, x.shape[0])
-        eps = self._noise((_pos_int(num_samples, "num_samples"), x.shape[0], self.latent_dim), eps, generator)
+        eps = self._noise((positive_int(num_samples, "num_samples"), x.shape[0], self.latent_dim), eps, generator)
         return self._labelled(x, y, eps)
 
     def unlabelled_bound(self, x: torch.Tensor, num_samples: int = 1, *, eps: torch.Tensor | None = None,
@@ -185,7 +172,7 @@ class M2(nn.Module):
         """
         x = self.check_x(x)
         b, c = x.shape[0], self.num_classes
-        eps = self._noise((_pos_int(num_samples, "num_samples"), c, b, self.latent_dim), eps, generator)
+        eps = self._noise((positive_int(num_samples, "num_samples"), c, b, self.latent_dim), eps, generator)
         ys = torch.arange(c, device=x.device).unsqueeze(1).expand(c, b)  # [C, B]
         bl = self._labelled(x.unsqueeze(0).expand(c, b, self.data_dim), ys, eps)  # [C, B]
         log_q = torch.log_softmax(self.classifier_net(x), -1)  # [B, C]
@@ -270,7 +257,7 @@ def train_m2(model: M2, x_labelled: torch.Tensor, y_labelled: torch.Tensor, x_un
     from tqdm.auto import tqdm
 
     x_l, y_l, x_u = _check_split(model, x_labelled, y_labelled, x_unlabelled)
-    steps = _pos_int(steps, "steps")
+    steps = positive_int(steps, "steps")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     hist, t0, run = M2History(), time.perf_counter(), []
     check_generator(generator)
@@ -313,7 +300,7 @@ def train_classifier(net: nn.Module, x_labelled: torch.Tensor, y_labelled: torch
         raise ValueError(f"y_labelled must be integer labels of shape [{x_labelled.shape[0]}]")
     if int(y_labelled.min()) < 0:
         raise ValueError("labels must be non-negative")
-    steps = _pos_int(steps, "steps")
+    steps = positive_int(steps, "steps")
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     check_generator(generator)
     g_dev = generator.device if generator is not None else torch.device("cpu")
@@ -334,7 +321,7 @@ def label_subset(y: torch.Tensor, per_class: int | None, *, generator: torch.Gen
     """
     if per_class is None:
         return torch.arange(y.shape[0], device=y.device)
-    per_class = _pos_int(per_class, "per_class")
+    per_class = positive_int(per_class, "per_class")
     picks = []
     for c in torch.unique(y).tolist():
         idx = (y == c).nonzero().flatten()

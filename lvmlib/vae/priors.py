@@ -19,6 +19,7 @@ trained with the rest of the VAE by the same ELBO (the KL is then estimated by s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,9 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
-from lvmlib._util import check_generator
+from lvmlib._util import check_generator, noise, positive_int
 
-__all__ = ["MixturePrior", "from_config", "aggregate_posterior", "aggregate_moments"]
+__all__ = ["MixturePrior", "from_config", "aggregate_posterior", "aggregate_moments", "sample_aggregate",
+           "PriorCoverage", "prior_coverage"]
 
 MIN_SCALE = 1e-4
 
@@ -51,8 +53,7 @@ class MixturePrior(nn.Module):
                  generator: torch.Generator | None = None):
         super().__init__()
         for value, name in ((num_components, "num_components"), (latent_dim, "latent_dim")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(value, name)
         if not (init_scale >= 0 and math.isfinite(init_scale)):
             raise ValueError(f"init_scale must be a non-negative number, got {init_scale!r}")
         self.num_components, self.latent_dim, self.init_scale = num_components, latent_dim, float(init_scale)
@@ -86,13 +87,11 @@ class MixturePrior(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws [n, Dz]: a component k ~ pi, then m_k + s_k * eps (noise from ``generator``)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        positive_int(n, "n")
         check_generator(generator)
         g_dev = generator.device if generator is not None else self.loc.device
-        k = torch.multinomial(self.weights().to(g_dev), n, replacement=True, generator=generator)  # [n]
-        eps = torch.randn(n, self.latent_dim, generator=generator, device=g_dev, dtype=self.loc.dtype)
-        k, eps = k.to(self.loc.device), eps.to(self.loc.device)
+        k = torch.multinomial(self.weights().to(g_dev), n, replacement=True, generator=generator).to(self.loc.device)
+        eps = noise("randn", (n, self.latent_dim), generator, dtype=self.loc.dtype, device=self.loc.device)
         return self.loc[k] + self.scale()[k] * eps  # [n, Dz]
 
 
@@ -142,3 +141,64 @@ def aggregate_moments(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     cov = torch.diag(var.mean(0)) + centred.T @ centred / mu.shape[0]
     return mean.cpu().numpy(), cov.cpu().numpy()
 
+
+
+def sample_aggregate(q: Independent, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n draws [n, Dz] from q(z) = (1/N) sum_n q(z | x_n): a point uniformly, then its Gaussian.
+
+    Args:
+        q: the encoder's output for N points, ``Independent(Normal)`` with batch shape [N], event [Dz].
+        generator: optional ``torch.Generator`` (any device) for the index and the noise.
+    """
+    loc, scale = q.base_dist.loc, q.base_dist.scale  # [N, Dz]
+    g_dev = generator.device if generator is not None else loc.device
+    i = torch.randint(loc.shape[0], (positive_int(n, "n"),), generator=generator, device=g_dev).to(loc.device)
+    eps = noise("randn", (n, loc.shape[1]), generator, dtype=loc.dtype, device=loc.device)
+    return loc[i] + scale[i] * eps
+
+
+@dataclass
+class PriorCoverage:
+    """How well a VAE's prior p(z) and its aggregate posterior q(z) cover each other (Monte Carlo).
+
+    Attributes:
+        hole_mass: P_{z ~ p}[q(z) < p(z) / hole_ratio], the prior's mass where no code lies.
+        kl_aggregate: KL(q(z) || p(z)), z drawn from q(z).
+        kl_prior: KL(p(z) || q(z)), z drawn from p(z): large when the prior has mass in holes.
+        hole_ratio: the threshold of a hole.
+        num_samples: Monte Carlo samples of each estimate.
+    """
+
+    hole_mass: float
+    kl_aggregate: float
+    kl_prior: float
+    hole_ratio: float
+    num_samples: int
+
+
+@torch.no_grad()
+def prior_coverage(model, x: torch.Tensor, num_samples: int = 20000, *, hole_ratio: float = 2.0,
+                   generator: torch.Generator | None = None) -> PriorCoverage:
+    """Holes and both KLs between a VAE's prior p(z) and q(z) = (1/N) sum_n q(z | x_n) (Hoffman and
+    Johnson 2016: the best prior for a fixed encoder is q(z) itself).
+
+    Draws ``num_samples`` z ~ p (the model's ``prior_net`` or N(0, I)), then as many z ~ q(z)
+    (:func:`sample_aggregate`); both densities are exact (q(z) by a logsumexp over the N points).
+
+    Args:
+        model: a VAE (``prior()``, ``prior_net``, ``encoder(x)``, ``latent_dim``).
+        x: the points whose codes make q(z), [N, Dx].
+
+    Returns:
+        a :class:`PriorCoverage`.
+    """
+    num_samples = positive_int(num_samples, "num_samples")
+    dev = model.prior_loc.device
+    prior, agg = model.prior(), aggregate_posterior(model.encoder(x))
+    zp = model.prior_net.sample(num_samples, generator=generator) if model.prior_net is not None else \
+        noise("randn", (num_samples, model.latent_dim), generator, device=dev)
+    log_ratio = prior.log_prob(zp) - agg.log_prob(zp)  # [mc] log p(z) / q(z), z ~ p
+    zq = sample_aggregate(model.encoder(x), num_samples, generator)
+    kl_aggregate = float((agg.log_prob(zq) - prior.log_prob(zq)).mean())
+    return PriorCoverage(float((log_ratio > math.log(hole_ratio)).double().mean()), kl_aggregate,
+                         float(log_ratio.mean()), float(hole_ratio), num_samples)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from lvmlib import inference as estimators
-from lvmlib._util import check_generator, positive_int, positive_number
+from lvmlib._util import check_generator, mean_se, positive_int, positive_number
 from lvmlib.vae.model import OBJECTIVES, VAE
 
 __all__ = ["train", "evaluate", "evaluate_points"]
@@ -300,8 +300,6 @@ def evaluate(
         point's estimate is not included (tiny at K = 5000 next to the spread across points).
     """
     log_p = evaluate_points(model, x, num_samples, chunk_size, generator)  # [B]
-    b = log_p.shape[0]
-    if b == 0:
+    if log_p.shape[0] == 0:
         raise ValueError("evaluate needs at least one point; x is empty (shape [0, D])")
-    stderr = float(log_p.std() / math.sqrt(b)) if b > 1 else float("nan")
-    return float(log_p.mean()), stderr
+    return tuple(mean_se(log_p))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 import lvmlib
-from lvmlib.models import BinaryLatentModel, NonlinearLVM, time_enumeration
+from lvmlib.models import BinaryLatentModel, NonlinearLVM, binomial_mixture, time_enumeration
 from lvmlib.lessons import nb03
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
@@ -80,7 +80,7 @@ assert worst < 1e-12
 print("largest |sum of bars - p(x)| over all x and K: < 1e-12 (round-off)")
 print("integral of p(x) dx for K = 1..6:", np.round(areas, 6))
 far = torch.tensor([[60.0]], dtype=torch.float64)
-terms_far = nb03.mixture_terms(mixtures[3], far)
+terms_far = mixtures[3].log_joint(far).exp()  # the K terms pi_k N(x; mu_k, sigma_k^2)
 print(f"x = 60: the terms in float64 are {terms_far.numpy().ravel()}, log of their sum = "
       f"{torch.log(terms_far.sum()).item()}, logsumexp gives log p(x) = {mixtures[3].log_marginal(far).item():.1f}")
 assert worst < 1e-12 and np.allclose(areas, 1.0, atol=1e-6)
@@ -276,14 +276,14 @@ print("checked: n = 30 takes minutes, n = 40 days, n = 50 years or more; the age
 # configuration (weight $p(z)$, mean $f(z)$), which `MixtureOfGaussians` sums by another code path.
 
 # %%
-same = nb03.equal_effect_model(12, effect=[0.8, -0.5], offset=[-2.0, 1.0], sigma=0.5, prior_prob=0.3)
-closed = nb03.binomial_mixture(12, effect=[0.8, -0.5], offset=[-2.0, 1.0], sigma=0.5, prior_prob=0.3)
+same = BinaryLatentModel.equal_effect(12, effect=[0.8, -0.5], offset=[-2.0, 1.0], sigma=0.5, prior_prob=0.3)
+closed = binomial_mixture(12, effect=[0.8, -0.5], offset=[-2.0, 1.0], sigma=0.5, prior_prob=0.3)
 _, x_bin = same.sample(6, generator=g)
 diff_binomial = (same.log_marginal(x_bin) - closed.log_marginal(x_bin)).abs().max().item()
 
 random_decoder = BinaryLatentModel(8, 3, hidden=(), sigma=0.4, generator=g, dtype=torch.float64)
 _, x_rnd = random_decoder.sample(6, generator=g)
-as_mixture = nb03.configuration_mixture(random_decoder)
+as_mixture = random_decoder.as_mixture()
 diff_mixture = (random_decoder.log_marginal(x_rnd) - as_mixture.log_marginal(x_rnd)).abs().max().item()
 print(f"n = 12, equal effects: enumeration over {2**12} terms vs binomial closed form ({closed.n_components} "
       f"terms): max |difference| in log p(x) {'< 1e-10' if diff_binomial < 1e-10 else diff_binomial}")

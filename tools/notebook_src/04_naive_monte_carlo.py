@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 import lvmlib
-from lvmlib.inference import log_weights, naive_monte_carlo
+from lvmlib.inference import log_weights, naive_monte_carlo, relative_std_one_sample, repeated_estimates
 from lvmlib.distributions import uniform_box
 from lvmlib.lessons import nb04
 
@@ -102,8 +102,8 @@ exercises.check_naive_mc(naive_mc)
 # quadrature of $\mathbb E[w^2] = \int p(z)\, p(x \mid z)^2\, dz$.
 
 # %%
-log_p_hat = nb04.repeated_estimates(x, model, nb04.N_GRID, 200, generator=g)   # [17 N's, 200 runs]
-rel_std_one = nb04.relative_std_one_sample(x, model)
+log_p_hat = repeated_estimates(x, model, nb04.N_GRID, 200, generator=g)   # [17 N's, 200 runs]
+rel_std_one = relative_std_one_sample(x, model)
 samples_pre = nb04.num_samples_precompute(log_p_hat, nb04.N_GRID, math.log(p_exact), rel_std_one)
 print(f"exact p(x) = {p_exact:.5f};  sqrt(Var[w]) / p(x) = {rel_std_one:.3f} for one weight")
 
@@ -171,7 +171,7 @@ runs = x.expand(4000, 1)                                              # 4000 cop
 for label, proposal, limits in (("prior p(z)", None, (-10.0, 10.0)), ("uniform on [-5, 5]", box, (-5.0, 5.0))):
     ratio_hat = (naive_monte_carlo(runs, model, 100, proposal=proposal, generator=g) - math.log(p_exact)).exp()
     mean, se = ratio_hat.mean().item(), ratio_hat.std().item() / math.sqrt(len(ratio_hat))
-    theory = nb04.relative_std_one_sample(x, model, proposal, low=limits[0], high=limits[1]) / 10
+    theory = relative_std_one_sample(x, model, proposal, low=limits[0], high=limits[1]) / 10
     print(f"{label:20s}: mean p-hat / p = {mean:.4f} +- {se:.4f};  relative error {ratio_hat.std().item():.3f} "
           f"(formula: {theory:.3f})")
     assert abs(mean - 1) < 4 * se and abs(ratio_hat.std().item() / theory - 1) < 0.1

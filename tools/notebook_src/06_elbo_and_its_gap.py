@@ -45,6 +45,7 @@ from lvmlib import exercises
 from lvmlib.lessons import nb06
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals
 from lvmlib.inference import block_estimates
+from lvmlib.models import best_gaussian
 from lvmlib.lessons.toy import toy_problem
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
@@ -277,7 +278,7 @@ for c, k in enumerate(grid.ks[:6]):
 nl_model, xn = nb06.nonlinear_problem()                       # NonlinearLVM(latent 1, data 2), x [1, 2]
 gp = nl_model.grid_posterior(xn, resolution=2001)              # p(z | x) on 2001 points of [-7, 7]
 nl_log_p = gp.log_marginal[0].item()
-m, t, best_kl = nb06.best_gaussian(gp, np.linspace(-2.5, 1.0, 71), np.geomspace(0.05, 2.0, 81))
+m, t, best_kl = best_gaussian(gp, np.linspace(-2.5, 1.0, 71), np.geomspace(0.05, 2.0, 81))
 q_best = gaussian_proposals([m], [t])
 log_w = est.log_weights(xn, nl_model, q_best, 200_000, generator=g)
 nl_elbo, nl_se = log_w.mean().item(), (log_w.std() / math.sqrt(log_w.shape[0])).item()

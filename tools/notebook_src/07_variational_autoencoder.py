@@ -35,7 +35,7 @@ import lvmlib
 from lvmlib import exercises
 from lvmlib.mixtures import BernoulliMixture
 from lvmlib.plotting import image_grid
-from lvmlib.vae import DIGITS_RECIPE, VAE, train
+from lvmlib.vae import DIGITS_RECIPE, LATENT_SIZES, VAE, baseline_scores, independent_pixels, score_vaes, train
 from lvmlib.lessons import nb07
 
 # Networks this small gain nothing from a second intra-op thread, and on a busy machine two threads
@@ -62,9 +62,9 @@ print(data)
 # on its own, $p(x) = \prod_d p_d^{x_d} (1 - p_d)^{1 - x_d}$.
 
 # %%
-pixels = nb07.independent_pixels(data.x_train)  # no latent at all
+pixels = independent_pixels(data.x_train)  # no latent at all
 mixtures = {k: BernoulliMixture(k, random_state=g).fit(data.x_train) for k in nb07.MIXTURE_SIZES}
-baselines = nb07.baseline_scores(pixels, mixtures, data.x_test)  # exact log p(x) on the 450 test digits
+baselines = baseline_scores(pixels, mixtures, data.x_test)  # exact log p(x) on the 450 test digits
 for name, (mean, se) in baselines.items():
     print(f"{name:20s} held-out log p(x) = {mean:.2f} ± {se:.2f} nats per digit (exact)")
 
@@ -92,7 +92,7 @@ lvmlib.plotting.savefig(fig, "07_lookup_table")
 # is that the sum over $K$ terms became an integral that nobody can compute exactly.
 
 # %%
-untrained = VAE(data.data_dim, 2, DIGITS_RECIPE["hidden"], generator=g)  # for looking only
+untrained = VAE(data.data_dim, 2, DIGITS_RECIPE.hidden, generator=g)  # for looking only
 print(untrained.decoder_net)
 n_decoder = sum(p.numel() for p in untrained.decoder_net.parameters())
 n_table = mixtures[50].means_.numel() + 50 - 1
@@ -286,10 +286,10 @@ exercises.check_negative_elbo(negative_elbo)
 # NBVAL_IGNORE_OUTPUT
 EPOCHS = 50
 models, histories = {}, {}
-for d in nb07.LATENT_SIZES:
-    models[d] = VAE(data.data_dim, d, DIGITS_RECIPE["hidden"], generator=g).to(device)
-    histories[d] = train(models[d], data.x_train, EPOCHS, batch_size=DIGITS_RECIPE["batch_size"],
-                         lr=DIGITS_RECIPE["lr"], x_valid=data.x_test, generator=g, progress=True)
+for d in LATENT_SIZES:
+    models[d] = VAE(data.data_dim, d, DIGITS_RECIPE.hidden, generator=g).to(device)
+    histories[d] = train(models[d], data.x_train, EPOCHS, batch_size=DIGITS_RECIPE.batch_size,
+                         lr=DIGITS_RECIPE.lr, x_valid=data.x_test, generator=g, progress=True)
 
 # %%
 # NBVAL_TOLERANCE abs=0.1
@@ -327,14 +327,14 @@ lvmlib.plotting.savefig(fig, "07_training_curves")
 # NBVAL_TOLERANCE abs=0.1
 # (downstream of training and sampling; measured: up to 0.01 with ATEN_CPU_CAPABILITY=default)
 K_EVAL = 1000
-scores = nb07.score_vaes(models, data.x_test, num_samples=K_EVAL, elbo_samples=100, generator=g)
+scores = score_vaes(models, data.x_test, num_samples=K_EVAL, elbo_samples=100, generator=g)
 print(f"held-out log p(x): exact for the tables, importance sampling with k = {K_EVAL} for the VAEs; "
       f"ELBO with 100 samples per digit")
 print(f"{'model':20s} {'log p(x)':>15s} {'ELBO':>8s} {'gap':>6s}")
 for name, (mean, se) in baselines.items():
     print(f"{name:20s} {mean:8.2f} ± {se:.2f}")
 for d, s in scores.items():
-    print(f"{'VAE z=' + str(d):20s} {s['log_p']:8.2f} ± {s['log_p_se']:.2f} {s['elbo']:8.2f} {s['gap']:6.2f}")
+    print(f"{'VAE z=' + str(d):20s} {s.log_p:8.2f} ± {s.log_p_se:.2f} {s.elbo:8.2f} {s.gap:6.2f}")
 
 # %% [markdown]
 # Three claims to check on these numbers:
@@ -353,11 +353,11 @@ for d, s in scores.items():
 # NBVAL_TOLERANCE abs=0.1
 # (measured: up to 0.01 with ATEN_CPU_CAPABILITY=default)
 for d, s in scores.items():
-    print(f"z={d:2d}: log p-hat - ELBO = {s['gap']:.2f} ± {s['gap_se']:.2f} nats; "
-          f"ELBO - independent pixels = {s['elbo'] - baselines['independent pixels'][0]:.2f} nats")
-assert all(s["log_p"] > s["elbo"] + 3 * s["gap_se"] for s in scores.values())
-assert all(s["elbo"] > baselines["independent pixels"][0] for s in scores.values())
-assert all(s["gap"] > 3 * s["gap_se"] for s in scores.values())
+    print(f"z={d:2d}: log p-hat - ELBO = {s.gap:.2f} ± {s.gap_se:.2f} nats; "
+          f"ELBO - independent pixels = {s.elbo - baselines['independent pixels'][0]:.2f} nats")
+assert all(s.log_p > s.elbo + 3 * s.gap_se for s in scores.values())
+assert all(s.elbo > baselines["independent pixels"][0] for s in scores.values())
+assert all(s.gap > 3 * s.gap_se for s in scores.values())
 
 # %% [markdown]
 # How do the networks compare with the lookup tables? With a 2-D latent the VAE is worse than ten prototypes:
@@ -373,7 +373,7 @@ assert all(s["gap"] > 3 * s["gap_se"] for s in scores.values())
 table = mixtures[50].score_samples(data.x_test)                                   # exact, [450]
 paired = {}
 for d in (8, 16):
-    diff = torch.as_tensor(scores[d]["log_p_points"]).double() - table
+    diff = torch.as_tensor(scores[d].log_p_points).double() - table
     paired[d] = (diff.mean().item(), (diff.std() / len(diff) ** 0.5).item())
     print(f"VAE z={d:2d} minus mixture K=50: {paired[d][0]:+.2f} ± {paired[d][1]:.2f} nats per digit")
 assert paired[8][0] > 2 * paired[8][1], "d = 8 beats the 50-component table"

@@ -27,7 +27,8 @@ import matplotlib.pyplot as plt
 import lvmlib
 from lvmlib import inference as estimators
 from lvmlib import exercises
-from lvmlib.inference import gap_split
+from lvmlib.data import ppca_data
+from lvmlib.inference import gap_run, gap_split
 from lvmlib.device import one_thread
 from lvmlib.inference import ESTIMATORS, estimator_variance, exact_quadratic_gradient, gradient_samples, quadratic
 from lvmlib.vae import LinearVAE, column_coherence, ppca_ml, principal_angles, train_linear_vae
@@ -182,7 +183,7 @@ nb09.gradient_app(grid, n=20, scale=1.0, dim=4)
 # Data: 500 points in $D_x = 10$ from pPCA with $D_z = 3$ (column norms 2.5, 1.6, 1.0) and noise $\sigma = 0.5$.
 
 # %%
-x_lin, W_true = nb09.ppca_data(500, 10, (2.5, 1.6, 1.0), 0.5, generator=g, device=device)
+x_lin, W_true = ppca_data(500, 10, (2.5, 1.6, 1.0), 0.5, generator=g, device=device)
 ml = ppca_ml(x_lin, 3)
 log_p_ml = float(ml.model().log_marginal(x_lin).mean())
 print("eigenvalues of the sample covariance:", [round(v, 2) for v in ml.eigenvalues.tolist()])
@@ -311,8 +312,8 @@ x_test = data.x_test
 vaes = {}
 with one_thread():
     for d in (2, 8):
-        vaes[d] = VAE(data.data_dim, d, DIGITS_RECIPE["hidden"], generator=g).to(device)
-        train(vaes[d], data.x_train, 50, batch_size=DIGITS_RECIPE["batch_size"], lr=DIGITS_RECIPE["lr"],
+        vaes[d] = VAE(data.data_dim, d, DIGITS_RECIPE.hidden, generator=g).to(device)
+        train(vaes[d], data.x_train, 50, batch_size=DIGITS_RECIPE.batch_size, lr=DIGITS_RECIPE.lr,
               generator=g, progress=False)
         vaes[d].requires_grad_(False)  # from here on only the q's are optimized
 print(f"trained VAEs with latent sizes {list(vaes)}; {x_test.shape[0]} held-out digits")
@@ -326,8 +327,8 @@ with one_thread():
         with torch.no_grad():
             m.encoder(x_test)
         t1 = time.perf_counter()
-        runs[d] = nb09.gap_run(m, x_test, steps=OPT_STEPS, lr=0.02, num_samples=4, eval_samples=100,
-                               record_every=25, is_samples=1000, generator=g)
+        runs[d] = gap_run(m, x_test, steps=OPT_STEPS, lr=0.02, num_samples=4, eval_samples=100,
+                          record_every=25, is_samples=1000, generator=g)
         t2 = time.perf_counter()
         seconds[d] = (t1 - t0, t2 - t1)
 

@@ -30,6 +30,7 @@ from lvmlib import inference as estimators
 from lvmlib import exercises
 from lvmlib.device import one_thread
 from lvmlib.lessons import nb10
+from lvmlib.vae import train_label_settings, train_prior_pair
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
@@ -88,7 +89,7 @@ exercises.check_mixture_log_prob(mixture_log_prob)
 # %%
 # NBVAL_IGNORE_OUTPUT
 with one_thread():
-    vaes = nb10.train_prior_pair(data.x_train, latent_dim=2, num_components=10, seed=0)
+    vaes = train_prior_pair(data.x_train, latent_dim=2, num_components=10, seed=0)
 mix = vaes["mixture"].prior_net
 print(f"mixture prior: weights {np.array2string(mix.weights().detach().cpu().numpy(), precision=2)}")
 
@@ -214,7 +215,7 @@ def unlabelled_bound(log_q_y, labelled):
 exercises.check_m2_unlabelled(unlabelled_bound)
 
 # %% [markdown]
-# `lvmlib.vae.M2` holds the model and its bounds; `nb10.train_label_settings` trains, for each number of labels per
+# `lvmlib.vae.M2` holds the model and its bounds; `lvmlib.vae.train_label_settings` trains, for each number of labels per
 # class (1, 3, 10, 30 and all 1347 digits), one M2 on those labels plus every other training digit unlabelled, and
 # one **classifier of the same architecture as $q_\phi(y \mid x)$** on the labelled digits alone: same labels, same
 # number of steps and batch size. Each setting is trained once, here; the slider below only looks.
@@ -222,7 +223,7 @@ exercises.check_m2_unlabelled(unlabelled_bound)
 # %%
 # NBVAL_IGNORE_OUTPUT
 with one_thread():
-    results = nb10.train_label_settings(data, nb10.SETTINGS, seed=1)
+    results = train_label_settings(data, nb10.SETTINGS, seed=1)
 
 # %%
 # NBVAL_TOLERANCE abs=0.05
