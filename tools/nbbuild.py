@@ -208,15 +208,15 @@ README_END = "<!-- end of launch links -->"
 
 
 def readme_links(rel: Release, names) -> str:
-    """The README's launch table (between README_BEGIN and README_END)."""
-    rows = [README_BEGIN, "", f"Release `{rel.tag}` of `{rel.repository}`:", "",
-            "| notebook | exercises | solved |", "|---|---|---|"]
+    """The README's launch lines (between README_BEGIN and README_END): one Binder link for the
+    course (Binder starts the whole repository), and Colab per notebook and edition."""
+    rows = [README_BEGIN, "",
+            f"Release `{rel.tag}` of `{rel.repository}`. [Binder]({rel.binder('notebooks/')}) (the whole course, "
+            "JupyterLab); Colab, one notebook at a time:", ""]
     for name in names:
-        cols = []
-        for edition in EDITIONS:
-            path = notebook_path(name, edition)
-            cols.append(f"[Colab]({rel.colab(path)}) · [Binder]({rel.binder(path)})")
-        rows.append(f"| `{name}` | {cols[0]} | {cols[1]} |")
+        cols = [f"[{label}]({rel.colab(notebook_path(name, edition))})"
+                for edition, label in zip(EDITIONS, ("exercises", "solved"))]
+        rows.append(f"- `{name}`: {cols[0]} · {cols[1]}")
     return "\n".join(rows + ["", README_END])
 
 
