@@ -74,3 +74,13 @@ def test_readme_test_command_is_what_make_test_runs():
     m = re.search(r"^PYTEST_ARGS\s*[:?]?=\s*(.+)$", makefile, re.M)
     assert m, "Makefile defines PYTEST_ARGS"
     assert f"python -m pytest {m.group(1).strip()}" in readme, "README shows the exact pytest line"
+
+
+def test_the_readme_stays_short_and_points_at_the_tables():
+    """A newcomer reads the README in minutes: <= 20 000 characters, the benchmark tables elsewhere."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    assert len(readme) <= 20_000, f"README.md has {len(readme)} characters (limit 20 000): move detail to docs/"
+    assert "benchmarks/README.md" in readme and (root / "benchmarks" / "README.md").exists()
+    for doc in ("docs/testing.md", "docs/instructors.md"):
+        assert doc in readme and (root / doc).exists()
