@@ -175,7 +175,8 @@ async function render({model, el: root}) {
   if (!document.getElementById("lvm-app-style")) {
     const style = el("style", {id: "lvm-app-style"}); style.textContent = CSS; document.head.appendChild(style);
   }
-  const app = el("div", {class: "lvm-app", "data-app": spec.name});
+  // data-lm-suppress-shortcuts: JupyterLab leaves the keys of these controls to them (arrow keys move a slider)
+  const app = el("div", {class: "lvm-app", "data-app": spec.name, "data-lm-suppress-shortcuts": "true"});
   const bar = el("div", {class: "lvm-controls"});
   const text = el("div", {class: "lvm-text"});
   const canvas = el("canvas", {width: spec.width, height: spec.height});
