@@ -287,6 +287,8 @@ async function render({model, el: root}) {
     };
     input.addEventListener("input", on);
     input.addEventListener("change", on);
+    // the notebook's own key bindings (JupyterLab: arrows move between cells) must not see a control's keys
+    input.addEventListener("keydown", (e) => e.stopPropagation());
   });
   const onLive = async () => {
     const bytes = asBytes(model.get("live"));
