@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability nbgrader clean
+.PHONY: install lab test figures bench portability nbgrader site clean
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ portability: install
 # Then: cd build/nbgrader && PATH=$(abspath $(VENV))/bin:$$PATH nbgrader generate_assignment 05_importance_sampling
 nbgrader: install
 	$(PY) tools/nbgrader_course.py
+
+# The course as a static site from the stored notebooks: build/site/index.html (offline; sliders work
+# with no kernel). Publish by copying build/site/ to GitHub Pages (see README).
+site: install
+	$(PY) tools/site.py --out build/site
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

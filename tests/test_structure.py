@@ -182,7 +182,7 @@ def test_no_lesson_module_imports_another_lessons_notebook():
 
 def test_widgets_hold_only_the_slider_machinery():
     files = {p.name for p in (PKG / "widgets").glob("*.py")}
-    assert files == {"__init__.py", "app.py", "_png.py"}, files
+    assert files == {"__init__.py", "app.py", "_png.py", "record.py", "client.py"}, files
 
 
 def test_the_registries_are_discovered():

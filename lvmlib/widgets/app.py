@@ -29,6 +29,7 @@ import gc
 import html
 import math
 import numbers
+import os
 import time
 from typing import Callable, Mapping
 
@@ -81,13 +82,16 @@ class SliderApp:
     Attributes:
         image: the ``ipywidgets.Image`` holding the rendered PNG.
         text: an ``ipywidgets.HTML`` with what ``redraw`` returned.
-        widget: the whole app, a ``VBox`` (what the notebook displays).
+        widget: the kernel-drawn app, a ``VBox`` (the PNG path: shown with ``LVMLIB_SLIDERS=kernel``).
+        client: the page-drawn app a notebook displays (``lvmlib.widgets.client``): every state
+            precomputed once, each move drawn by the page on a canvas, no kernel round trip.
         last_seconds: kernel time of the last redraw + render.
         full_draws: how many times the whole figure was drawn (the rest were blits).
     """
 
     def __init__(self, fig, controls: Mapping[str, W.ValueWidget], redraw: Callable[..., str | None], *,
                  name: str, continuous_update: bool = True, ratio: float = RATIO):
+        self._client = None
         if not ratio > 0:
             raise ValueError(f"{name}: ratio must be a positive number of device pixels per CSS pixel, got {ratio!r}")
         self.ratio = float(ratio)
@@ -107,13 +111,30 @@ class SliderApp:
                 control.continuous_update = continuous_update
             style_control(control)
             control.observe(self._on_change, names="value")
-        self.image = W.Image(format="png", layout=W.Layout(width=self.css_width(), height="auto", max_width="100%"))
+        self.png = b""  # the kernel-drawn picture (``image`` shows it; created on first use)
+        self._image = None
+        self._widget = None
         self.text = W.HTML()
-        self.widget = W.VBox([W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")),
-                              self.text, self.image])
         self.update()
-        savefig(self.image.value, name)
+        savefig(self.png, name)
         self.warm()
+
+    @property
+    def image(self) -> W.Image:
+        """The kernel-drawn picture as an ``ipywidgets.Image`` (made on first use, so a notebook that
+        shows the page-drawn ``client`` stores no PNG widget)."""
+        if self._image is None:
+            self._image = W.Image(value=self.png, format="png",
+                                  layout=W.Layout(width=self.css_width(), height="auto", max_width="100%"))
+        return self._image
+
+    @property
+    def widget(self) -> W.VBox:
+        """The kernel-drawn app (the PNG path): controls, text line and ``image``."""
+        if self._widget is None:
+            self._widget = W.VBox([W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")),
+                                   self.text, self.image])
+        return self._widget
 
     def css_width(self) -> str:
         """The picture's CSS width: its pixel width / ``ratio`` (shown at this size, never upscaled)."""
@@ -250,7 +271,9 @@ class SliderApp:
         for art in self._animated():
             self.fig.draw_artist(art)
         if encode:
-            self.image.value = canvas_png(self.canvas)
+            self.png = canvas_png(self.canvas)
+            if self._image is not None:
+                self._image.value = self.png
 
     def _on_change(self, change) -> None:
         if self._hold:
@@ -300,8 +323,21 @@ class SliderApp:
         self.text.value = f'<span style="color:#b3261e">{html.escape(reason, quote=False)}</span>'
 
     # -- display -------------------------------------------------------------------
+    @property
+    def client(self):
+        """The page-drawn view (:class:`lvmlib.widgets.client.CanvasApp`): every state precomputed
+        on first use, drawn by the page on each move; what a notebook displays."""
+        if self._client is None:
+            from lvmlib.widgets.client import CanvasApp
+
+            self._client = CanvasApp.from_app(self)
+        return self._client
+
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        # LVMLIB_SLIDERS=kernel shows the kernel-drawn PNG view instead (``widget``: benchmarks)
+        if os.environ.get("LVMLIB_SLIDERS", "").strip().lower() in ("kernel", "png"):
+            return self.widget._repr_mimebundle_(**kwargs)
+        return self.client._repr_mimebundle_(**kwargs)
 
     def slider_values(self, name: str, count: int = 8) -> list:
         """Up to ``count`` values spread over a control's range (for tests and benchmarks)."""

@@ -336,7 +336,7 @@ class LabServer:
 PAGE_JS = r"""
 () => {
   if (window.__lvm) return;
-  const CONTROL = '.widget-slider [role=slider], .widget-dropdown select';
+  const CONTROL = '.widget-slider [role=slider], .widget-dropdown select, .lvm-control input[type=range], .lvm-control select';
   const notebook = () => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
   const fnv = (bytes) => {            // FNV-1a, 32 bit: enough to tell two pictures apart
     let h = 0x811c9dc5;
@@ -402,8 +402,8 @@ PAGE_JS = r"""
     controls() {
       const cells = [...notebook().querySelectorAll('.jp-Cell')];
       return controls().map((el, i) => {
-        const box = el.closest('.widget-slider, .widget-dropdown');
-        const label = box && box.querySelector('.widget-label');
+        const box = el.closest('.widget-slider, .widget-dropdown, .lvm-control');
+        const label = box && box.querySelector('.widget-label, label');
         const handles = box ? box.querySelectorAll('[role=slider]').length : 1;
         let name = (label && label.textContent.trim()) || `control ${i}`;
         if (handles > 1) name += ` (handle ${el.dataset.handle})`;
@@ -451,6 +451,9 @@ PAGE_JS = r"""
       const before = srcs(scope).join(' ');
       const beforeText = textOf(scope);
       const onStart = (e) => { if (m.start === null) m.start = e.timeStamp; };
+      // a page-drawn app (lvmlib.widgets.client) says when it has drawn the new state on its canvas
+      const onDrawn = (e) => { if (m.start !== null && m.loaded === null) { m.src = m.loaded = e.detail.t; check(); } };
+      scope.addEventListener('lvm-drawn', onDrawn, true);
       el.addEventListener('keydown', onStart, true);
       el.addEventListener('input', onStart, true);
       el.addEventListener('change', onStart, true);
@@ -472,7 +475,7 @@ PAGE_JS = r"""
       });
       obs.observe(scope, {subtree: true, childList: true, attributes: true, attributeFilter: ['src'],
                           characterData: true});
-      window.__lvm_timer = {m, finished, stop() { obs.disconnect(); ['keydown', 'input', 'change'].forEach(
+      window.__lvm_timer = {m, finished, stop() { obs.disconnect(); scope.removeEventListener('lvm-drawn', onDrawn, true); ['keydown', 'input', 'change'].forEach(
           t => el.removeEventListener(t, onStart, true)); return m; }};
     },
     wait(ms) {   // the measurement once complete, or null after ms
@@ -484,14 +487,15 @@ PAGE_JS = r"""
     async pictures() {
       const out = [];
       const cells = [...notebook().querySelectorAll('.jp-Cell')];
-      for (const img of notebook().querySelectorAll('.jp-OutputArea-output img')) {
+      for (const img of notebook().querySelectorAll('.jp-OutputArea-output img, .jp-OutputArea-output .lvm-app canvas')) {
         img.scrollIntoView({block: 'center'});
         await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-        try { await img.decode(); } catch (e) { /* a broken image: natural width 0, reported below */ }
+        if (img.decode) { try { await img.decode(); } catch (e) { /* a broken image: natural width 0, reported below */ } }
         const css = img.getBoundingClientRect().width;
-        out.push({cell: cells.indexOf(img.closest('.jp-Cell')), natural: img.naturalWidth, css,
+        const natural = img.tagName === 'CANVAS' ? img.width : img.naturalWidth;
+        out.push({cell: cells.indexOf(img.closest('.jp-Cell')), natural, css,
                   dpr: window.devicePixelRatio,
-                  density: css > 0 ? img.naturalWidth / css * window.devicePixelRatio : null,
+                  density: css > 0 ? natural / css * window.devicePixelRatio : null,
                   widget: !!img.closest('.jupyter-widgets')});
       }
       return out;
@@ -500,7 +504,7 @@ PAGE_JS = r"""
     async labels() {
       const out = [];
       const cells = [...notebook().querySelectorAll('.jp-Cell')];
-      for (const el of notebook().querySelectorAll('.jupyter-widgets .widget-label, .jupyter-widgets label')) {
+      for (const el of notebook().querySelectorAll('.jupyter-widgets .widget-label, .jupyter-widgets label, .lvm-control label')) {
         if (!el.textContent.trim()) continue;
         el.scrollIntoView({block: 'center'});
         await new Promise(r => requestAnimationFrame(r));
@@ -668,7 +672,8 @@ class LabNotebook:
 
     def locator(self, control: Control):
         return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").locator(
-            ".widget-slider [role=slider], .widget-dropdown select").nth(control.index)
+            ".widget-slider [role=slider], .widget-dropdown select, .lvm-control input[type=range], .lvm-control select"
+        ).nth(control.index)
 
     def next_direction(self, control: Control, direction: int) -> int:
         """+1 (right / next option) unless already at the end, then -1; and vice versa."""
