@@ -1,4 +1,4 @@
-"""Checks for notebook 07 (the variational autoencoder): `check_negative_elbo`, `check_reparameterized_sample`."""
+"""Checks for notebook 07 (the variational autoencoder): `check_reparameterized_sample` (7.1), `check_negative_elbo` (7.3), `check_training_loop` (7.4)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from lvmlib.exercises._core import Case, Mistake, Report, StudentFailure, call_s
 
 
 #
-# Exercise 7.1: the reparameterized sample; Exercise 7.2: the negative ELBO of a batch.
+# Exercise 7.1: the reparameterized sample; Exercise 7.3: the negative ELBO of a batch.
 
 from torch.distributions import Bernoulli as _Bernoulli
 from torch.distributions import Independent as _Independent
@@ -165,9 +165,9 @@ NEG_ELBO_MISTAKES = [
 
 
 def check_negative_elbo(student: Callable) -> Report:
-    """Exercise 7.2: ``student(x [B, D], logits [B, D], mu [B, d], log_sigma [B, d]) -> scalar``:
+    """Exercise 7.3: ``student(x [B, D], logits [B, D], mu [B, d], log_sigma [B, d]) -> scalar``:
     minus the ELBO, mean over the batch of ( -log p(x | z) + KL(N(mu, sigma^2) || N(0, I)) )."""
-    return check_function("Exercise 7.2 (the negative ELBO of a batch)", student, _neg_elbo_ref, _neg_elbo_cases(),
+    return check_function("Exercise 7.3 (the negative ELBO of a batch)", student, _neg_elbo_ref, _neg_elbo_cases(),
                           NEG_ELBO_MISTAKES, compare=lambda g, w: same_nan(g, w, rtol=1e-4, atol=1e-4), grad=(1, 2, 3),
                           passed="Minimizing it is maximizing the ELBO, per digit.")
 
@@ -183,12 +183,12 @@ def reparameterized_sample(mu, log_sigma, eps):
 
 
 def negative_elbo(x, logits, mu, log_sigma):
-    """lvmlib's answer to exercise 7.2: minus the ELBO averaged over the batch, a scalar with a gradient."""
+    """lvmlib's answer to exercise 7.3: minus the ELBO averaged over the batch, a scalar with a gradient."""
     return _neg_elbo_ref(x, logits, mu, log_sigma)
 
 
 def fit(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
-    """lvmlib's answer to exercise 7.3: Adam on ``loss_fn(model, xb)`` over shuffled batches of x.
+    """lvmlib's answer to exercise 7.4: Adam on ``loss_fn(model, xb)`` over shuffled batches of x.
 
     Returns the mean loss of every epoch, a list of ``epochs`` floats (weighted by batch size).
     """
@@ -209,7 +209,7 @@ def fit(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
 
 
 # ----------------------------------------------------------------------------------------
-# Exercise 7.3: one training loop (the four lines of a step)
+# Exercise 7.4: one training loop (the four lines of a step)
 # ----------------------------------------------------------------------------------------
 
 
@@ -307,7 +307,7 @@ def _history_list(history, epochs: int) -> list | None:
 
 
 def check_training_loop(student: Callable) -> Report:
-    """Exercise 7.3: ``student(model, x, loss_fn, epochs, *, lr, batch_size, generator) -> [mean loss per epoch]``.
+    """Exercise 7.4: ``student(model, x, loss_fn, epochs, *, lr, batch_size, generator) -> [mean loss per epoch]``.
 
     Runs it on a tiny VAE (6 pixels, 2 latents, 36 points, batches of 8, 4 epochs) and lvmlib's
     :func:`fit` on a copy with the same seeds (weights, shuffling, the loss's noise), then compares the
@@ -315,7 +315,7 @@ def check_training_loop(student: Callable) -> Report:
     zero_grad, step before backward, zero_grad between backward and step, minus the loss, no step).
     Also checks that ``loss_fn`` ran once per batch, on the given batches, and that x is unchanged.
     """
-    name = "Exercise 7.3 (one training loop)"
+    name = "Exercise 7.4 (one training loop)"
     epochs = 4
     x = _tiny_data()
     model, loss = _tiny_vae(), _CountingLoss()

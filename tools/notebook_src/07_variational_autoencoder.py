@@ -147,7 +147,7 @@ for loc, scale in zip(q.mean.tolist(), q.stddev.tolist()):
 #
 # so one $\varepsilon$ gives an unbiased gradient for $\phi$. It is not the only unbiased gradient: the
 # **score-function** (REINFORCE) identity $\nabla_\phi \mathbb E_{q_\phi}[h(z)] = \mathbb E_{q_\phi}[h(z)\, \nabla_\phi \log q_\phi(z)]$
-# needs no derivative of $h$ at all (exercise 7.3). What makes the trick matter is **variance**: the
+# needs no derivative of $h$ at all (exercise 7.2). What makes the trick matter is **variance**: the
 # reparameterized estimate uses how $h$ changes with $z$, the score-function one only the value of $h$ (about
 # $-44$ nats here), multiplied by a random sign-and-size factor.
 #

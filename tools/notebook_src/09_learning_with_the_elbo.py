@@ -207,7 +207,8 @@ assert advantage[-1] > 2 * advantage[0], advantage  # the baseline helps more as
 #    still grows much faster than the reparameterized one.
 #
 # </details>
-#
+
+# %% [markdown]
 # **Why the VAE uses reparameterization, and what the score function is still for.** The ELBO's integrand
 # $\log p_\theta(x, z) - \log q_\phi(z \mid x)$ is differentiable in a continuous $z$, and the latent has tens of
 # dimensions: the reparameterization gradient is the one that stays usable. The score function remains the tool when
@@ -341,7 +342,8 @@ for s2, kl in zip(SIGMA2, collapse_kl):
 # $p(x \mid z)$, so $p(z_j \mid x) = p(z_j)$ and the optimal $q$ equals the prior: KL $= 0$.
 #
 # </details>
-#
+
+# %% [markdown]
 # ## 3. The amortization gap
 #
 # Back to digits. For a trained VAE, the gap between $\log p(x)$ and the encoder's ELBO has two causes
@@ -452,6 +454,7 @@ exercises.predict("1. After how many of the 300 steps is most of the amortizatio
 #
 # </details>
 #
+# %% [markdown]
 # ## 4. Why not climb log p(x) itself? Its gradient is expensive
 #
 # The lecture's last point about learning: even the *gradient* of $\log p_\theta(x)$ is hard. Differentiate
