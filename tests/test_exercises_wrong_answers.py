@@ -488,7 +488,7 @@ def test_the_issues_holes_are_closed(key, snippet):
 
 
 def test_float_loss_says_training_is_impossible():
-    report = ex.check_negative_elbo(WRONG["7.2"][2]["returns .item()"])
+    report = ex.check_negative_elbo(WRONG["7.3"][2]["returns .item()"])
     assert "no gradient: training would be impossible" in report.message.lower()
 
 

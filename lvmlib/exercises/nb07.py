@@ -354,7 +354,7 @@ def check_training_loop(student: Callable) -> Report:
                                      "it runs before loss.backward(), or zero_grad() runs between backward and step. "
                                      "The order is zero_grad, loss, backward, step.", "no-update")
     for m in LOOP_MISTAKES:
-        m_model, _, m_hist = _run_loop(m.fn, epochs)
+        m_model, _, _ = _run_loop(m.fn, epochs)
         if torch.allclose(after, _params(m_model), rtol=1e-4, atol=1e-5):
             return Report(name, "wrong", f"{name}: not yet. {m.explain}", m.name)
     if torch.allclose(after, want_params, rtol=1e-4, atol=1e-5):
