@@ -245,6 +245,46 @@ def _story(dec, n, g, *, eps_shape=None, z_dtype=None, np_out=False, z_1d=False)
     return z, x
 
 
+def _loop(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None, twice=False, record="mean",
+          zero_once=False, full_batch=False, shuffle_inplace=False, sgd=False):
+    """Training loops a student might write for exercise 7.4, each wrong in one way."""
+    optimizer = (torch.optim.SGD if sgd else torch.optim.Adam)(model.parameters(), lr=lr)
+    history = []
+    if zero_once:
+        optimizer.zero_grad()
+    for _ in range(epochs):
+        perm = torch.randperm(x.shape[0], generator=generator)
+        if shuffle_inplace:
+            x[:] = x[perm]
+            batches = x.split(batch_size)
+        else:
+            batches = [x[perm]] if full_batch else x[perm].split(batch_size)
+        total, means = 0.0, []
+        for xb in batches:
+            if not zero_once:
+                optimizer.zero_grad()
+            loss = loss_fn(model, xb)
+            loss.backward()
+            optimizer.step()
+            value = loss_fn(model, xb).item() if twice else loss.item()
+            total += value * xb.shape[0]
+            means.append(value)
+        history.append(means[-1] if record == "last" else sum(means) / len(means) if record == "unweighted"
+                       else total / x.shape[0])
+    return history
+
+
+def _prior(mu, ls, eps, lp, *, detach=False, per_dim=False, prior_at_mean=False, sigma_is_log=False):
+    sigma = ls if sigma_is_log else ls.exp()
+    z = mu + sigma * eps
+    if detach:
+        z = z.detach()
+    log_q = Normal(mu, sigma).log_prob(z)
+    log_q = log_q.mean(-1) if per_dim else log_q.sum(-1)
+    log_p = lp(mu).expand(z.shape[:-1]) if prior_at_mean else lp(z)
+    return (log_q - log_p).mean(0)
+
+
 WRONG = {
     "1.1": (ex.check_sample_story, "sample_story", {
         "noise shared across samples (eps [Dx])": lambda d, n, g: _story(d, n, g, eps_shape=lambda px, n: px.mean.shape[-1:]),
@@ -331,7 +371,7 @@ WRONG = {
         "mu and sigma roles swapped": lambda mu, ls, eps: mu * eps + ls.exp(),
         "NumPy": lambda mu, ls, eps: (mu + ls.exp() * eps).detach().numpy(),
     }),
-    "7.2": (ex.check_negative_elbo, "negative_elbo", {
+    "7.3": (ex.check_negative_elbo, "negative_elbo", {
         "returns .item()": lambda x, l, mu, ls: (_bce(x, l) + _kl(mu, ls)).mean().item(),
         "detached": lambda x, l, mu, ls: (_bce(x, l) + _kl(mu, ls)).mean().detach(),
         "NumPy": lambda x, l, mu, ls: (_bce(x, l) + _kl(mu, ls)).mean().detach().numpy(),
@@ -370,7 +410,7 @@ WRONG = {
         "mean over components": lambda z, lg, loc, sc: _mix(z, lg, loc, sc, reduce="mean"),
         "z.unsqueeze_ in place": _mix_unsqueeze_inplace2,
     }),
-    "10.2": (ex.check_m2_unlabelled, "unlabelled_bound", {
+    "10.4": (ex.check_m2_unlabelled, "unlabelled_bound", {
         "entropy as -(q log q) (NaN where q underflows)": _m2_q_log_q,
         "summed over the batch": lambda lq, lab: (lq.exp() * (lab - lq)).sum(0),
         "mean over classes": lambda lq, lab: (lq.exp() * (lab - lq)).mean(-1),
@@ -378,6 +418,24 @@ WRONG = {
         "the most likely class only": _m2_hard,
         "forgot the exp": lambda lq, lab: (lq * (lab - lq)).sum(-1),
         "detached": lambda lq, lab: (lq.exp() * (lab - lq)).sum(-1).detach(),
+    }),
+    "7.4": (ex.check_training_loop, "fit", {
+        "loss_fn called twice (once to step, once to record)": lambda *a, **k: _loop(*a, **k, twice=True),
+        "returns the last batch's loss only": lambda *a, **k: _loop(*a, **k, record="last"),
+        "zero_grad once before the epochs": lambda *a, **k: _loop(*a, **k, zero_once=True),
+        "sums the batch losses without weighting (a mean of means)": lambda *a, **k: _loop(*a, **k, record="unweighted"),
+        "the whole data set as one batch": lambda *a, **k: _loop(*a, **k, full_batch=True),
+        "x shuffled in place": lambda *a, **k: _loop(*a, **k, shuffle_inplace=True),
+        "SGD instead of Adam (the skeleton's optimizer replaced)": lambda *a, **k: _loop(*a, **k, sgd=True),
+    }),
+    "10.2": (ex.check_prior_term, "prior_term", {
+        "z detached (no gradient to the encoder)": lambda mu, ls, eps, lp: _prior(mu, ls, eps, lp, detach=True),
+        "fresh noise instead of eps": lambda mu, ls, eps, lp: _prior(mu, ls, torch.randn_like(eps), lp),
+        "log q not summed over dimensions (Normal, not Independent)": lambda mu, ls, eps, lp: _prior(mu, ls, eps, lp,
+                                                                                                    per_dim=True),
+        "the prior at the mean only": lambda mu, ls, eps, lp: _prior(mu, ls, eps, lp, prior_at_mean=True),
+        "sigma read as log_sigma": lambda mu, ls, eps, lp: _prior(mu, ls, eps, lp, sigma_is_log=True),
+        ".item() per point": lambda mu, ls, eps, lp: [v.item() for v in _prior(mu, ls, eps, lp)],
     }),
 }
 
@@ -396,8 +454,8 @@ def test_the_notebook_solution_passes(key):
     assert report.passed, report.message
 
 
-def test_all_fifteen_code_exercises_are_covered():
-    assert len(WRONG) == 15 and {name for _, name, _ in WRONG.values()} == set(SOLUTIONS)
+def test_all_code_exercises_are_covered():
+    assert len(WRONG) >= 15 and {name for _, name, _ in WRONG.values()} == set(SOLUTIONS)
 
 
 @pytest.mark.parametrize("key,name", WRONG_CASES)
@@ -418,11 +476,11 @@ def test_wrong_answer_fails_with_a_helpful_message(key, name):
 
 
 @pytest.mark.parametrize("key,snippet", [
-    ("7.2", "no gradient: training would be impossible"), ("10.1", "no gradient: training would be impossible"),
-    ("10.2", "NaN"), ("8.1", "NaN"), ("5.1", "NumPy"), ("1.1", "NumPy")])
+    ("7.3", "no gradient: training would be impossible"), ("10.1", "no gradient: training would be impossible"),
+    ("10.4", "NaN"), ("8.1", "NaN"), ("5.1", "NumPy"), ("1.1", "NumPy")])
 def test_the_issues_holes_are_closed(key, snippet):
     check, _, answers = WRONG[key]
-    name = {"7.2": "detached", "10.1": "detached", "10.2": "entropy as -(q log q) (NaN where q underflows)",
+    name = {"7.3": "detached", "10.1": "detached", "10.4": "entropy as -(q log q) (NaN where q underflows)",
             "8.1": "no clamp of the cosine (float32 parallel pairs)", "5.1": "NumPy via scipy-style logsumexp",
             "1.1": "returns NumPy arrays"}[key]
     report = check(answers[name])
@@ -430,7 +488,7 @@ def test_the_issues_holes_are_closed(key, snippet):
 
 
 def test_float_loss_says_training_is_impossible():
-    report = ex.check_negative_elbo(WRONG["7.2"][2]["returns .item()"])
+    report = ex.check_negative_elbo(WRONG["7.3"][2]["returns .item()"])
     assert "no gradient: training would be impossible" in report.message.lower()
 
 

@@ -1,4 +1,4 @@
-"""Checks for notebook 07 (the variational autoencoder): `check_negative_elbo`, `check_reparameterized_sample`."""
+"""Checks for notebook 07 (the variational autoencoder): `check_reparameterized_sample` (7.1), `check_negative_elbo` (7.3), `check_training_loop` (7.4)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from lvmlib.exercises._core import Case, Mistake, Report, StudentFailure, call_s
 
 
 #
-# Exercise 7.1: the reparameterized sample; Exercise 7.2: the negative ELBO of a batch.
+# Exercise 7.1: the reparameterized sample; Exercise 7.3: the negative ELBO of a batch.
 
 from torch.distributions import Bernoulli as _Bernoulli
 from torch.distributions import Independent as _Independent
@@ -165,8 +165,207 @@ NEG_ELBO_MISTAKES = [
 
 
 def check_negative_elbo(student: Callable) -> Report:
-    """Exercise 7.2: ``student(x [B, D], logits [B, D], mu [B, d], log_sigma [B, d]) -> scalar``:
+    """Exercise 7.3: ``student(x [B, D], logits [B, D], mu [B, d], log_sigma [B, d]) -> scalar``:
     minus the ELBO, mean over the batch of ( -log p(x | z) + KL(N(mu, sigma^2) || N(0, I)) )."""
-    return check_function("Exercise 7.2 (the negative ELBO of a batch)", student, _neg_elbo_ref, _neg_elbo_cases(),
+    return check_function("Exercise 7.3 (the negative ELBO of a batch)", student, _neg_elbo_ref, _neg_elbo_cases(),
                           NEG_ELBO_MISTAKES, compare=lambda g, w: same_nan(g, w, rtol=1e-4, atol=1e-4), grad=(1, 2, 3),
                           passed="Minimizing it is maximizing the ELBO, per digit.")
+
+
+# ----------------------------------------------------------------------------------------
+# lvmlib's versions the notebook runs until the student's pass (exercises.choose)
+# ----------------------------------------------------------------------------------------
+
+
+def reparameterized_sample(mu, log_sigma, eps):
+    """lvmlib's answer to exercise 7.1: z [eps's shape] from mu, log_sigma [B, d] and eps [B, d] or [K, B, d]."""
+    return _reparam_ref(mu, log_sigma, eps)
+
+
+def negative_elbo(x, logits, mu, log_sigma):
+    """lvmlib's answer to exercise 7.3: minus the ELBO averaged over the batch, a scalar with a gradient."""
+    return _neg_elbo_ref(x, logits, mu, log_sigma)
+
+
+def fit(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
+    """lvmlib's answer to exercise 7.4: Adam on ``loss_fn(model, xb)`` over shuffled batches of x.
+
+    Returns the mean loss of every epoch, a list of ``epochs`` floats (weighted by batch size).
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    history = []
+    for _ in range(epochs):
+        perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+        total = 0.0
+        for xb in x[perm].split(batch_size):
+            optimizer.zero_grad()
+            loss = loss_fn(model, xb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * xb.shape[0]
+        history.append(total / x.shape[0])
+    return history
+
+
+# ----------------------------------------------------------------------------------------
+# Exercise 7.4: one training loop (the four lines of a step)
+# ----------------------------------------------------------------------------------------
+
+
+def _loop_variant(order: str):
+    """A training loop whose step is ``order`` (the known mistakes are other orders of the same four lines)."""
+    def loop(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        history = []
+        for _ in range(epochs):
+            perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+            total = 0.0
+            for xb in x[perm].split(batch_size):
+                loss = None
+                for op in order.split():
+                    if op == "zero":
+                        optimizer.zero_grad()
+                    elif op == "loss":
+                        loss = loss_fn(model, xb)
+                    elif op == "backward":
+                        loss.backward()
+                    elif op == "neg-backward":
+                        (-loss).backward()
+                    elif op == "step":
+                        optimizer.step()
+                total += loss.item() * xb.shape[0]
+            history.append(total / x.shape[0])
+        return history
+    return loop
+
+
+LOOP_MISTAKES = [
+    Mistake("no-zero-grad", "You never cleared the gradients: loss.backward() ADDS to .grad, so each step followed "
+                            "the sum of every gradient so far. Call optimizer.zero_grad() before loss.backward().",
+            _loop_variant("loss backward step")),
+    Mistake("step-before-backward", "You called optimizer.step() before loss.backward(): each step used the previous "
+                                    "batch's gradient (the first step none at all). Order: zero_grad, loss, backward, step.",
+            _loop_variant("zero loss step backward")),
+    Mistake("zero-after-backward", "You cleared the gradients between loss.backward() and optimizer.step(), so every "
+                                   "step saw a zero gradient and the model never moved. Clear them first: zero_grad, "
+                                   "loss, backward, step.", _loop_variant("loss backward zero step")),
+    Mistake("ascent", "You backpropagated minus the loss: optimizer.step() descends, so that climbs the loss (here: "
+                      "pushes the ELBO down). loss_fn already returns minus the ELBO; call loss.backward() on it as it is.",
+            _loop_variant("zero loss neg-backward step")),
+    Mistake("no-step", "You never called optimizer.step(): the gradients were computed and thrown away, and the "
+                       "weights never changed.", _loop_variant("zero loss backward")),
+]
+
+
+def _tiny_vae():
+    from lvmlib.vae import VAE
+
+    return VAE(6, 2, (8,), generator=torch.Generator().manual_seed(3))
+
+
+def _tiny_data():
+    g = torch.Generator().manual_seed(4)
+    probs = torch.rand(3, 6, generator=g)
+    return (torch.rand(36, 6, generator=g) < probs[torch.arange(36) % 3]).float()  # [36, 6], three kinds
+
+
+class _CountingLoss:
+    """loss_fn(model, xb) = minus the batch-mean ELBO (its own seeded noise), counting its calls."""
+
+    def __init__(self, seed: int = 5):
+        self.g = torch.Generator().manual_seed(seed)
+        self.calls = 0
+        self.sizes = []
+
+    def __call__(self, model, xb):
+        self.calls += 1
+        self.sizes.append(int(xb.shape[0]))
+        return -model.elbo(xb, generator=self.g).mean()
+
+
+def _run_loop(fn, epochs=4, batch_size=8, lr=0.03):
+    model, loss = _tiny_vae(), _CountingLoss()
+    history = fn(model, _tiny_data(), loss, epochs, lr=lr, batch_size=batch_size,
+                 generator=torch.Generator().manual_seed(6))
+    return model, loss, history
+
+
+def _params(model) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def _history_list(history, epochs: int) -> list | None:
+    if isinstance(history, torch.Tensor):
+        history = history.tolist() if history.dim() == 1 else None
+    if not isinstance(history, (list, tuple)) or len(history) != epochs:
+        return None
+    try:
+        return [float(h) for h in history]
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def check_training_loop(student: Callable) -> Report:
+    """Exercise 7.4: ``student(model, x, loss_fn, epochs, *, lr, batch_size, generator) -> [mean loss per epoch]``.
+
+    Runs it on a tiny VAE (6 pixels, 2 latents, 36 points, batches of 8, 4 epochs) and lvmlib's
+    :func:`fit` on a copy with the same seeds (weights, shuffling, the loss's noise), then compares the
+    loss of every epoch and the final weights; a mismatch is compared with the usual mistakes (no
+    zero_grad, step before backward, zero_grad between backward and step, minus the loss, no step).
+    Also checks that ``loss_fn`` ran once per batch, on the given batches, and that x is unchanged.
+    """
+    name = "Exercise 7.4 (one training loop)"
+    epochs = 4
+    x = _tiny_data()
+    model, loss = _tiny_vae(), _CountingLoss()
+    before = _params(model)
+    case = Case("a tiny VAE (6 pixels, 2 latents), 36 points, batches of 8, 4 epochs, lr 0.03",
+                (model, x, loss, epochs), {"lr": 0.03, "batch_size": 8, "generator": torch.Generator().manual_seed(6)})
+    try:
+        with torch.enable_grad():
+            history = call_student(name, student, case)
+    except StudentFailure as fail:
+        return Report(name, fail.status, fail.text, fail.mistake)
+    ref_model, ref_loss, ref_history = _run_loop(fit, epochs)
+    n_batches = epochs * -(-x.shape[0] // 8)
+    if loss.calls == 0:
+        return Report(name, "wrong", f"{name}: not yet. Your loop never called loss_fn(model, xb): the loss of each "
+                                     "batch is loss = loss_fn(model, xb).", "no-loss")
+    if loss.calls != n_batches:
+        return Report(name, "wrong", f"{name}: not yet. loss_fn ran {loss.calls} times for {n_batches} batches: call "
+                                     "it exactly once per batch (compute loss once, backpropagate that same tensor, "
+                                     "and record loss.item() from it).", "loss-calls")
+    if loss.sizes != ref_loss.sizes:
+        return Report(name, "wrong", f"{name}: not yet. loss_fn got batches of sizes {loss.sizes[:6]}..., expected "
+                                     f"{ref_loss.sizes[:6]}...: pass it the batch xb of the loop.", "batches")
+    got = _history_list(history, epochs)
+    if got is None:
+        return Report(name, "wrong", f"{name}: not yet. Return the list of the {epochs} epochs' mean losses (the "
+                                     f"skeleton's `history`), got {type(history).__name__}.", "wrong-type")
+    after = _params(model)
+    want_params, want_hist = _params(ref_model), torch.tensor(ref_history, dtype=torch.float64)
+    got_hist = torch.tensor(got, dtype=torch.float64)
+    if torch.allclose(after, want_params, rtol=1e-4, atol=1e-5) and torch.allclose(got_hist, want_hist, rtol=1e-4, atol=1e-4):
+        return Report(name, "passed", f"{name}: passed. Same losses, epoch by epoch, and the same weights as lvmlib's "
+                                      f"loop (loss {want_hist[0]:.2f} -> {want_hist[-1]:.2f} nats per point).")
+    if torch.equal(after, before):
+        return Report(name, "wrong", f"{name}: not yet. The weights never changed: optimizer.step() is missing, or "
+                                     "it runs before loss.backward(), or zero_grad() runs between backward and step. "
+                                     "The order is zero_grad, loss, backward, step.", "no-update")
+    for m in LOOP_MISTAKES:
+        m_model, _, _ = _run_loop(m.fn, epochs)
+        if torch.allclose(after, _params(m_model), rtol=1e-4, atol=1e-5):
+            return Report(name, "wrong", f"{name}: not yet. {m.explain}", m.name)
+    if torch.allclose(after, want_params, rtol=1e-4, atol=1e-5):
+        return Report(name, "wrong", f"{name}: not yet. The weights are right but the recorded losses are not: "
+                                     f"got {[round(h, 3) for h in got]}, expected {[round(h, 3) for h in ref_history]}. "
+                                     "Record each batch's loss.item() times its size, divided by the number of points.",
+                      "history")
+    rise = got[-1] > got[0]
+    return Report(name, "wrong", f"{name}: not yet. After 4 epochs your weights differ from lvmlib's (largest "
+                                 f"difference {float((after - want_params).abs().max()):.3g}); your losses per epoch "
+                                 f"{[round(h, 2) for h in got]}, expected {[round(h, 2) for h in ref_history]}"
+                                 + (" (yours went up: is the step descending the loss?)" if rise else "")
+                                 + ". One step is: optimizer.zero_grad(); loss = loss_fn(model, xb); loss.backward(); "
+                                   "optimizer.step().", None)

@@ -1,4 +1,4 @@
-"""Checks for notebook 10 (priors and labels): `check_m2_unlabelled`, `check_mixture_log_prob`."""
+"""Checks for notebook 10 (priors and labels): `check_mixture_log_prob` (10.1), `check_prior_term` (10.2), `check_m2_unlabelled` (10.4)."""
 
 from __future__ import annotations
 
@@ -106,8 +106,105 @@ _M2_MISTAKES = [
 
 
 def check_m2_unlabelled(fn: Callable) -> Report:
-    """Exercise 10.2: ``fn(log_q_y [B, C], labelled [B, C]) -> [B]``, the unlabelled bound of M2."""
-    return check_function("Exercise 10.2 (M2's bound for an unlabelled digit)", fn, float64_reference(_m2_reference), _m2_cases(),
+    """Exercise 10.4: ``fn(log_q_y [B, C], labelled [B, C]) -> [B]``, the unlabelled bound of M2."""
+    return check_function("Exercise 10.4 (M2's bound for an unlabelled digit)", fn, float64_reference(_m2_reference), _m2_cases(),
                           _M2_MISTAKES, rtol=1e-6, atol=1e-6,
                           grad={0: lambda leaf: torch.log_softmax(leaf, -1), 1: None},
                           passed="This is what lvmlib.vae.M2.unlabelled_bound computes.")
+
+
+# ----------------------------------------------------------------------------------------
+# Exercise 10.2: the prior term of the ELBO, E_q[log q(z | x) - log p(z)], by Monte Carlo
+# ----------------------------------------------------------------------------------------
+
+
+def _prior_term_reference(mu, log_sigma, eps, log_prior):
+    from torch.distributions import Independent, Normal
+
+    q = Independent(Normal(mu, log_sigma.exp()), 1)  # batch [B], event [Dz]
+    z = mu + log_sigma.exp() * eps  # [S, B, Dz]
+    return (q.log_prob(z) - log_prior(z)).mean(0)  # [B]
+
+
+def standard_normal_log_prob(z):
+    """log N(z; 0, I) for z [..., Dz]: [...] (the N(0, I) prior as a log_prior function)."""
+    from torch.distributions import Normal
+
+    return Normal(torch.zeros((), dtype=z.dtype, device=z.device), 1.0).log_prob(z).sum(-1)
+
+
+def mixture_prior_log_prob(log_prob_fn: Callable, logits, loc, scale) -> Callable:
+    """The log_prior function z [..., Dz] -> [...] of a mixture, from a function of exercise 10.1's
+    signature ``log_prob_fn(z [B, Dz], logits, loc, scale) -> [B]`` (leading dimensions flattened)."""
+    def log_prior(z):
+        return log_prob_fn(z.reshape(-1, z.shape[-1]), logits, loc, scale).reshape(z.shape[:-1])
+    return log_prior
+
+
+def _prior_term_cases() -> list:
+    g = torch.Generator().manual_seed(12)
+    d64 = torch.float64
+    mu, ls = torch.randn(3, 2, generator=g, dtype=d64), 0.4 * torch.randn(3, 2, generator=g, dtype=d64)
+    loc = 2 * torch.randn(4, 2, generator=g, dtype=d64)
+    scale = torch.rand(4, 2, generator=g, dtype=d64) + 0.3
+    mixture = mixture_prior_log_prob(_mixture_reference, torch.randn(4, generator=g, dtype=d64), loc, scale)
+    return [
+        Case("B=3, Dz=2, S=5 samples, the N(0, I) prior", (mu, ls, torch.randn(5, 3, 2, generator=g, dtype=d64),
+                                                           standard_normal_log_prob)),
+        Case("B=3, Dz=2, S=4 samples, a mixture prior of 4 components", (mu, ls, torch.randn(4, 3, 2, generator=g,
+                                                                                             dtype=d64), mixture)),
+        Case("one point, one sample, a mixture prior", (mu[:1], ls[:1], torch.randn(1, 1, 2, generator=g, dtype=d64),
+                                                        mixture)),
+        Case("float32, a narrow q (log_sigma = -6) far from the mixture's components",
+             ((mu[:2] + 8).float(), torch.full((2, 2), -6.0), torch.randn(3, 2, 2, generator=g).float(),
+              mixture_prior_log_prob(_mixture_reference, torch.zeros(4), loc.float(), scale.float()))),
+    ]
+
+
+def _log_q(mu, log_sigma, z):
+    from torch.distributions import Independent, Normal
+
+    return Independent(Normal(mu, log_sigma.exp()), 1).log_prob(z)
+
+
+_PRIOR_TERM_MISTAKES = [
+    Mistake("sign", "the term is E_q[log q(z | x) - log p(z)] (a KL, >= 0 on average): you subtracted the other way round.",
+            lambda mu, ls, eps, lp: (lp(mu + ls.exp() * eps) - _log_q(mu, ls, mu + ls.exp() * eps)).mean(0)),
+    Mistake("sum over samples", "average over the S samples (dimension 0 of eps), do not sum them: the estimate of an "
+                                "expectation must not grow with S.",
+            lambda mu, ls, eps, lp: (_log_q(mu, ls, mu + ls.exp() * eps) - lp(mu + ls.exp() * eps)).sum(0)),
+    Mistake("no log q", "you returned E_q[-log p(z)] only (a cross-entropy): the KL also has + log q(z | x), the "
+                        "encoder's log-density at the same samples.",
+            lambda mu, ls, eps, lp: (-lp(mu + ls.exp() * eps)).mean(0)),
+    Mistake("closed-form KL to N(0, I)", "you used the closed-form KL to N(0, I), but the prior here is the given "
+                                         "log_prior (a mixture has no closed form): estimate E_q[log q(z | x) - "
+                                         "log p(z)] with the samples z = mu + exp(log_sigma) * eps.",
+            lambda mu, ls, eps, lp: 0.5 * (mu ** 2 + (2 * ls).exp() - 1 - 2 * ls).sum(-1)),
+    Mistake("variance as scale", "Normal(loc, scale) takes the standard deviation: exp(log_sigma), not exp(2 log_sigma).",
+            lambda mu, ls, eps, lp: (_log_q(mu, 2 * ls, mu + ls.exp() * eps) - lp(mu + ls.exp() * eps)).mean(0)),
+]
+
+
+def check_prior_term(fn: Callable) -> Report:
+    """Exercise 10.2: ``fn(mu [B, Dz], log_sigma [B, Dz], eps [S, B, Dz], log_prior) -> [B]``:
+    (1/S) sum_s [log q(z_s | x) - log p(z_s)] with z_s = mu + exp(log_sigma) * eps_s; ``log_prior`` maps
+    z [..., Dz] to [...].  Must carry a gradient to mu and log_sigma (it is part of the training loss)."""
+    return check_function("Exercise 10.2 (the prior term of the ELBO)", fn, _prior_term_reference, _prior_term_cases(),
+                          _PRIOR_TERM_MISTAKES, rtol=1e-5, atol=1e-4, grad=(0, 1),
+                          passed="With the N(0, I) prior it estimates the closed-form KL; with a mixture it is the "
+                                 "only way.")
+
+
+def mixture_log_prob(z, logits, loc, scale):
+    """lvmlib's answer to exercise 10.1 (what ``exercises.choose`` runs until the student's passes)."""
+    return _mixture_reference(z, logits, loc, scale)
+
+
+def prior_term(mu, log_sigma, eps, log_prior):
+    """lvmlib's answer to exercise 10.2."""
+    return _prior_term_reference(mu, log_sigma, eps, log_prior)
+
+
+def unlabelled_bound(log_q_y, labelled):
+    """lvmlib's answer to exercise 10.4 (M2's bound of an unlabelled digit)."""
+    return _m2_reference(log_q_y, labelled)

@@ -89,7 +89,8 @@ def exact_quadratic_gradient(loc, scale, a) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def gradient_samples(f: Callable[[torch.Tensor], torch.Tensor], loc, scale, num_samples: int,
-                     estimator: str = "reparam", *, generator: torch.Generator | None = None) -> GradientSamples:
+                     estimator: str = "reparam", *, generator: torch.Generator | None = None,
+                     score_terms: Callable | None = None) -> GradientSamples:
     """Per-sample terms of one gradient estimator of d/d(mu, sigma) E_{z ~ N(mu, diag sigma^2)}[f(z)].
 
     Args:
@@ -99,6 +100,9 @@ def gradient_samples(f: Callable[[torch.Tensor], torch.Tensor], loc, scale, num_
             the other N - 1 values of f).
         estimator: ``"score"``, ``"baseline"`` or ``"reparam"``.
         generator: optional ``torch.Generator`` for eps ~ N(0, I) (drawn on its device).
+        score_terms: optional ``(f_values [M], z [M, D], loc [D], scale [D]) -> (terms for mu, terms for
+            sigma)``, each [M, D], used for ``"score"`` and ``"baseline"`` instead of autograd through
+            ``Normal.log_prob`` (notebook 09 passes the student's exercise 9.1 here).
 
     Returns:
         a :class:`GradientSamples` with ``loc`` and ``scale`` of shape [N, D] on loc's device
@@ -109,7 +113,7 @@ def gradient_samples(f: Callable[[torch.Tensor], torch.Tensor], loc, scale, num_
     _check_num_samples(num_samples, estimator)
     loc, scale = _check(loc, scale)
     eps = noise("randn", (num_samples, loc.shape[0]), generator, dtype=loc.dtype, device=loc.device)
-    return gradient_terms(f, loc, scale, eps, estimator)
+    return gradient_terms(f, loc, scale, eps, estimator, score_terms=score_terms)
 
 
 def _check_num_samples(num_samples, estimator: str) -> None:
@@ -118,12 +122,14 @@ def _check_num_samples(num_samples, estimator: str) -> None:
         raise ValueError("the leave-one-out baseline needs num_samples >= 2 (one sample has no other to average)")
 
 
-def gradient_terms(f: Callable, loc: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor, estimator: str) -> GradientSamples:
+def gradient_terms(f: Callable, loc: torch.Tensor, scale: torch.Tensor, eps: torch.Tensor, estimator: str, *,
+                   score_terms: Callable | None = None) -> GradientSamples:
     """Per-sample terms of ``estimator`` for given noise ``eps`` [..., N, D], z = loc + scale * eps.
 
     Leading dimensions of ``eps`` are independent runs (the baseline is left-one-out within each
     run of N); ``f`` must map z [..., N, D] -> [..., N].  Returns :class:`GradientSamples` with
-    ``loc`` and ``scale`` of shape [..., N, D].  :func:`gradient_samples` draws eps and calls this.
+    ``loc`` and ``scale`` of shape [..., N, D].  :func:`gradient_samples` draws eps and calls this;
+    ``score_terms`` as there (called once on all samples, flattened to [M, D]).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
@@ -144,6 +150,10 @@ def gradient_terms(f: Callable, loc: torch.Tensor, scale: torch.Tensor, eps: tor
             _check_values(values, eps.shape[:-1])
             if estimator == "baseline":  # f(z_n) - the mean of the other N - 1 values
                 values = values - (values.sum(-1, keepdim=True) - values) / (N - 1)
+            if score_terms is not None:  # f(z_n) d/dphi log q(z_n), computed by the caller's function
+                D = eps.shape[-1]
+                t_mu, t_sig = score_terms(values.reshape(-1), z.reshape(-1, D), loc.detach(), scale.detach())
+                return GradientSamples(t_mu.detach().reshape(eps.shape), t_sig.detach().reshape(eps.shape))
             log_q = Normal(mu, sig).log_prob(z).sum(-1)  # [..., N]
             g_mu, g_sig = torch.autograd.grad((values * log_q).sum(), (mu, sig))
     return GradientSamples(g_mu.detach(), g_sig.detach())
@@ -174,7 +184,7 @@ class GradientRuns:
 
 
 def gradient_runs(f: Callable, loc, scale, num_samples: int, estimator: str, *, repeats: int = 200,
-                  generator: torch.Generator | None = None) -> GradientRuns:
+                  generator: torch.Generator | None = None, score_terms: Callable | None = None) -> GradientRuns:
     """``repeats`` independent N-sample estimates, drawn at once (eps [R, N, D] from ``generator``).
 
     Args:
@@ -182,6 +192,7 @@ def gradient_runs(f: Callable, loc, scale, num_samples: int, estimator: str, *, 
             z [R, N, D] -> [R, N].
         num_samples: N, samples per estimate.
         repeats: R >= 2 independent estimates.
+        score_terms: as in :func:`gradient_samples`.
 
     Returns:
         a :class:`GradientRuns` (``loc``, ``scale`` of shape [R, D]).
@@ -193,12 +204,12 @@ def gradient_runs(f: Callable, loc, scale, num_samples: int, estimator: str, *, 
     _check_num_samples(num_samples, estimator)
     loc, scale = _check(loc, scale)
     eps = noise("randn", (repeats, num_samples, loc.shape[0]), generator, dtype=loc.dtype, device=loc.device)
-    terms = gradient_terms(f, loc, scale, eps, estimator)  # [R, N, D] each
+    terms = gradient_terms(f, loc, scale, eps, estimator, score_terms=score_terms)  # [R, N, D] each
     return GradientRuns(terms.loc.mean(-2), terms.scale.mean(-2))
 
 
 def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str, *, repeats: int = 200,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+                       generator: torch.Generator | None = None, score_terms: Callable | None = None) -> torch.Tensor:
     """Total variance of the N-sample estimate (the trace of its covariance over the 2D
     coordinates of (mu, sigma)), measured from ``repeats`` independent estimates (drawn at once):
     ``gradient_runs(...).variance()``, arguments as in :func:`gradient_runs`.
@@ -206,4 +217,5 @@ def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str
     Returns:
         a 0-dim tensor, sum over the 2D coordinates of the sample variance of the R estimates.
     """
-    return gradient_runs(f, loc, scale, num_samples, estimator, repeats=repeats, generator=generator).variance()
+    return gradient_runs(f, loc, scale, num_samples, estimator, repeats=repeats, generator=generator,
+                         score_terms=score_terms).variance()

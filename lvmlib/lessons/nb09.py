@@ -66,10 +66,11 @@ class GradientGrid:
 
 
 def gradient_grid(ns=SAMPLE_SIZES, scales=SCALES, dims=DIMS, *, repeats: int = 100,
-                  generator: torch.Generator | None = None, device=None) -> GradientGrid:
+                  generator: torch.Generator | None = None, device=None, score_terms=None) -> GradientGrid:
     """Run every estimator ``repeats`` times at every grid point (float64, on ``device``):
     :func:`lvmlib.inference.gradient_runs`, whose ``variance()`` is ``estimator_variance``; the
-    runs are kept for the spread of d/dmu_1 (from the same draws as the variance)."""
+    runs are kept for the spread of d/dmu_1 (from the same draws as the variance).  ``score_terms``: the
+    score-function terms to use (the student's exercise 9.1; default autograd), see ``gradient_samples``."""
     var = {e: np.zeros((len(ns), len(scales), len(dims))) for e in ESTIMATORS}
     first = {e: np.zeros((len(ns), len(scales), len(dims), repeats)) for e in ESTIMATORS}
     for k, d in enumerate(dims):
@@ -80,7 +81,8 @@ def gradient_grid(ns=SAMPLE_SIZES, scales=SCALES, dims=DIMS, *, repeats: int = 1
             for i, n in enumerate(ns):
                 for e in ESTIMATORS:
                     # R independent runs of N samples at once: the baseline is left-one-out within each run
-                    runs = gradient_runs(f, loc, s, n, e, repeats=repeats, generator=generator)  # [R, D] each
+                    runs = gradient_runs(f, loc, s, n, e, repeats=repeats, generator=generator,
+                                         score_terms=score_terms)  # [R, D] each
                     var[e][i, j, k] = float(runs.variance())
                     first[e][i, j, k] = runs.loc[:, 0].cpu().numpy()
     return GradientGrid(tuple(ns), tuple(scales), tuple(dims), repeats, var, first, -2.0)

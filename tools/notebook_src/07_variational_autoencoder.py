@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 07 · The variational autoencoder
 #
+# *About 60 minutes, of which about 35 for the exercises.*
+#
 # **You will learn to**
 # - see a VAE's decoder as a mixture whose lookup table became a network (an infinite mixture);
 # - explain amortized inference: the encoder is a learned importance-sampling proposal;
@@ -9,8 +11,10 @@
 # - compare models in nats on held-out digits: the ELBO, an importance-sampled $\log p(x)$, the gap between them.
 #
 # **Before this:** notebooks 02 (mixtures), 05 (importance sampling) and 06 (the ELBO and its gap).
-# **Exercises:** 7.1 and 7.2 are code (the reparameterized sample; the negative ELBO of a batch), each with a
-# check cell that names common mistakes; 7.3 is a short derivation; 7.4 is "predict, then move the slider".
+# **Exercises:** 7.1 (code: the reparameterized sample), 7.2 (a short derivation: the score-function identity),
+# 7.3 (code: the negative ELBO of a batch), 7.4 (code: a training loop, from a skeleton) and 7.5 (predict, then move
+# the slider). Each code exercise has a check that names common mistakes, and **your code then runs the notebook**:
+# section 5 trains a VAE with your sample, your loss and your loop, next to lvmlib's training on the same seed.
 #
 # Notebook 02 explained data with a **mixture**: pick one of $K$ components, then draw $x$ from that
 # component. Notebooks 04-06 showed why $\log p(x)$ is hard once $z$ is continuous, how a proposal $q$ makes
@@ -143,7 +147,7 @@ for loc, scale in zip(q.mean.tolist(), q.stddev.tolist()):
 #
 # so one $\varepsilon$ gives an unbiased gradient for $\phi$. It is not the only unbiased gradient: the
 # **score-function** (REINFORCE) identity $\nabla_\phi \mathbb E_{q_\phi}[h(z)] = \mathbb E_{q_\phi}[h(z)\, \nabla_\phi \log q_\phi(z)]$
-# needs no derivative of $h$ at all (exercise 7.3). What makes the trick matter is **variance**: the
+# needs no derivative of $h$ at all (exercise 7.2). What makes the trick matter is **variance**: the
 # reparameterized estimate uses how $h$ changes with $z$, the score-function one only the value of $h$ (about
 # $-44$ nats here), multiplied by a random sign-and-size factor.
 #
@@ -189,7 +193,7 @@ assert torch.all(grad_sf.var(0) > 10 * grad_rep.var(0)), "the score function's v
 # scheme) for the same precision. With every gradient step of training using one $\varepsilon$ per digit, that
 # is the difference between learning the encoder and not.
 #
-# ### Exercise 7.1: the reparameterized sample
+# ### Exercise 7.1: the reparameterized sample (5 min, ★☆☆)
 #
 # Write $z = \mu + \sigma \odot \varepsilon$ with $\sigma = e^{\log \sigma}$: given the encoder's `mu` and `log_sigma`
 # (shape `[B, d]`) and the noise `eps` (shape `[B, d]`, or `[K, B, d]` for $K$ samples per point: let broadcasting
@@ -199,7 +203,7 @@ assert torch.all(grad_sf.var(0) > 10 * grad_rep.var(0)), "the score function's v
 
 # %%
 def reparameterized_sample(mu, log_sigma, eps):
-    """z = mu + exp(log_sigma) * eps: mu, log_sigma [B, d], eps [B, d] or [K, B, d] -> z of eps's shape."""
+    """The reparameterized z: mu, log_sigma [B, d], eps [B, d] or [K, B, d] -> z of eps's shape."""
     ### BEGIN SOLUTION
     return mu + log_sigma.exp() * eps
     ### END SOLUTION
@@ -207,15 +211,28 @@ def reparameterized_sample(mu, log_sigma, eps):
 # %%
 exercises.check_reparameterized_sample(reparameterized_sample)
 
+# %%
+exercises.hints("`log_sigma` is the log of the standard deviation: undo the log first.",
+                "The sample is the mean shifted by the standard deviation times the noise, elementwise; "
+                "broadcasting handles the extra leading `K` of `eps`.",
+                "`mu + log_sigma.exp() * eps`")
+
+# %%
+reparameterized_sample_used = exercises.choose(exercises.check_reparameterized_sample(reparameterized_sample),
+                                               reparameterized_sample, exercises.nb07.reparameterized_sample)
+reparameterized_sample_used
+
 # %% [markdown]
-# ### Exercise 7.3: a short derivation
+# ### Exercise 7.2: a short derivation (10 min, ★★☆)
 #
 # (a) Why can $\nabla_\theta$ go inside $\mathbb E_{q_\phi}[\log p_\theta(x, z)]$ but $\nabla_\phi$ not inside
 # $\mathbb E_{q_\phi}[h(z)]$? (b) Derive the score-function identity
 # $\nabla_\phi \mathbb E_{q_\phi}[h(z)] = \mathbb E_{q_\phi}[h(z)\, \nabla_\phi \log q_\phi(z)]$.
 # (c) Show that $\mathbb E_{q_\phi}[\nabla_\phi \log q_\phi(z)] = 0$, and use it to explain why subtracting a constant $b$
 # from $h$ (a "baseline") leaves the score-function estimate unbiased.
-#
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # (a) $\mathbb E_{q_\phi}[f_\theta(z)] = \int q_\phi(z)\, f_\theta(z)\, dz$: $\theta$ is only in the integrand, so
@@ -245,7 +262,7 @@ exercises.check_reparameterized_sample(reparameterized_sample)
 # decoder it finds is not the maximum-likelihood one, but one whose posteriors are easy for the encoder to match
 # (the IWAE objective of notebook 06, with a tighter bound, weakens this pull).
 #
-# ### Exercise 7.2: the negative ELBO of a batch
+# ### Exercise 7.3: the negative ELBO of a batch (10 min, ★★☆)
 #
 # Training minimizes a loss, minus the ELBO averaged over a batch. With a Bernoulli decoder (its `logits`, shape
 # `[B, D]`, computed from a reparameterized $z$) and a diagonal Gaussian encoder (`mu`, `log_sigma`, shape
@@ -273,8 +290,112 @@ def negative_elbo(x, logits, mu, log_sigma):
 # %%
 exercises.check_negative_elbo(negative_elbo)
 
+# %%
+exercises.hints("Two terms per digit, each of shape `[B]`: the reconstruction log-likelihood (summed over pixels) "
+                "and the KL (summed over latent dimensions). The loss is their combination, averaged over digits.",
+                "`Independent(Bernoulli(logits=logits), 1).log_prob(x)` sums over pixels; the KL is "
+                "`0.5 * (mu**2 + (2 * log_sigma).exp() - 1 - 2 * log_sigma).sum(-1)`.",
+                "`(kl - recon).mean()`: minus (recon - kl), averaged over the batch.")
+
+# %%
+negative_elbo_used = exercises.choose(exercises.check_negative_elbo(negative_elbo), negative_elbo,
+                                      exercises.nb07.negative_elbo)
+negative_elbo_used
+
 # %% [markdown]
-# Now the real training, with `lvmlib`.
+# Your sample and your loss make the training loss of a batch: encode, sample with the trick, decode, score. The
+# noise comes from its own generator, so the run below is the same every time.
+
+# %%
+g_loss = torch.Generator().manual_seed(7)
+
+
+def elbo_loss(model, xb):
+    """Minus the ELBO of the batch xb [b, 64], from exercises 7.1 and 7.3 (a scalar with a gradient)."""
+    q = model.encoder(xb)                                      # q(z | x): batch [b], event [d]
+    mu, log_sigma = q.mean, q.stddev.log()                     # [b, d] each
+    eps = torch.randn(mu.shape, generator=g_loss, dtype=mu.dtype).to(mu.device)
+    z = reparameterized_sample_used(mu, log_sigma, eps)        # your 7.1 (once it passed)   [b, d]
+    logits = model.decoder_net(z)                              # [b, 64]
+    return negative_elbo_used(xb, logits, mu, log_sigma)      # your 7.3 (once it passed)   a scalar
+
+
+# %% [markdown]
+# ### Exercise 7.4: one training loop (10 min, ★★☆)
+#
+# The loop is written: an Adam optimizer, an epoch loop, a shuffled pass over the batches, and the recorded mean loss of
+# each epoch. What is missing is the heart of it, **one step**: clear the gradients left by the previous step, compute
+# the batch's loss with `loss_fn(model, xb)`, backpropagate it, and let the optimizer move the weights. Four lines,
+# and their order matters. The check runs your loop on a tiny VAE next to lvmlib's with the same seeds (weights,
+# shuffling, noise) and compares the loss of every epoch and the final weights; then the next cells train a digit
+# VAE with it.
+
+# %%
+def fit(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
+    """Adam on loss_fn(model, xb) over shuffled batches of x [N, D]; returns the mean loss of every epoch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    history = []
+    for epoch in range(epochs):
+        perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+        total = 0.0
+        for xb in x[perm].split(batch_size):                  # batches [b, D]
+            # one step: clear the gradients, the loss of xb, backpropagate, update (defines `loss`)
+            ### BEGIN SOLUTION
+            optimizer.zero_grad()
+            loss = loss_fn(model, xb)
+            loss.backward()
+            optimizer.step()
+            ### END SOLUTION
+            total += loss.item() * xb.shape[0]
+        history.append(total / x.shape[0])
+    return history
+
+
+# %%
+exercises.check_training_loop(fit)
+
+# %%
+exercises.hints("`loss.backward()` adds to each parameter's `.grad`, it does not replace it; `optimizer.step()` "
+                "reads `.grad`.",
+                "The four calls are `optimizer.zero_grad()`, `loss_fn(model, xb)`, `loss.backward()`, "
+                "`optimizer.step()`: which must come before which?",
+                "`optimizer.zero_grad(); loss = loss_fn(model, xb); loss.backward(); optimizer.step()`")
+
+# %%
+fit_used = exercises.choose(exercises.check_training_loop(fit), fit, exercises.nb07.fit)
+fit_used
+
+# %% [markdown]
+# **Your code trains a VAE.** A VAE with a 4-D latent, trained for 20 epochs with `fit_used` on `elbo_loss` (your
+# sample, your loss, your loop once they passed), and the same VAE (the same initial weights) trained by lvmlib's
+# `train` for 20 epochs with the same learning rate and batch size. They are not the same computation: lvmlib
+# estimates the KL by sampling, your loss uses the closed form, and the batches and the noise come in another order.
+# So the two held-out ELBOs should agree up to the noise of training, about a few tenths of a nat, not exactly.
+
+# %%
+# NBVAL_TOLERANCE abs=0.1
+# (downstream of training; the two runs are each deterministic for the seed)
+SHORT = 20
+yours = VAE(data.data_dim, 4, DIGITS_RECIPE.hidden, generator=torch.Generator().manual_seed(1)).to(device)
+theirs = VAE(data.data_dim, 4, DIGITS_RECIPE.hidden, generator=torch.Generator().manual_seed(1)).to(device)
+short_history = fit_used(yours, data.x_train.to(device), elbo_loss, SHORT, lr=DIGITS_RECIPE.lr,
+                         batch_size=DIGITS_RECIPE.batch_size, generator=torch.Generator().manual_seed(2))
+train(theirs, data.x_train, SHORT, batch_size=DIGITS_RECIPE.batch_size, lr=DIGITS_RECIPE.lr,
+      generator=torch.Generator().manual_seed(2), progress=False)
+with torch.no_grad():
+    held_out = {name: m.elbo(data.x_test, 100, generator=torch.Generator().manual_seed(3)).mean().item()
+                for name, m in (("this notebook's loop", yours), ("lvmlib's train", theirs))}
+print(f"training loss (minus the ELBO) of the loop: {short_history[0]:.2f} (epoch 1) -> {short_history[-1]:.2f} "
+      f"(epoch {SHORT}); the loss ran {negative_elbo_used.calls} times")
+for name, value in held_out.items():
+    print(f"{name:22s} held-out ELBO after {SHORT} epochs: {value:.2f} nats per digit")
+assert abs(held_out["this notebook's loop"] - held_out["lvmlib's train"]) < 1.0, held_out
+
+# %% [markdown]
+# The two agree within the tolerance the cell asserts (1 nat; the difference printed is a few tenths), so the loop
+# and the loss are the ones lvmlib trains with. From here on the notebook uses lvmlib's `train`, which is the same
+# loop with a faster (fused) Adam, a divergence check and progress bars.
 #
 # We train one VAE per latent size $d \in \{2, 4, 8, 16\}$ with the recipe of `lvmlib.vae.DIGITS_RECIPE`
 # (one hidden layer of 128 units each way, Adam with learning rate $3 \cdot 10^{-3}$, batches of 64), but for
@@ -405,12 +526,29 @@ print(f"shown: {len(gal.data)} test digits, {len(gal.samples[2])} samples per mo
 nb07.vae_app(gal, latent_size=8)
 
 # %% [markdown]
-# ### Exercise 7.4: predict, then move the slider
+# ### Exercise 7.5: predict, then move the slider (5 min, ★☆☆)
 #
 # **Before you move the slider, predict:** going from $d = 2$ to $d = 16$, (a) do the reconstructions keep getting
 # closer to the digits? (b) does the held-out $\log p(x)$ (top right, filled markers) keep rising? (c) with
-# $d = 2$, which do you expect to look more like digits: the reconstructions or the samples? Then slide.
-#
+# $d = 2$, which do you expect to look more like digits: the reconstructions or the samples? Commit to (b) and (c)
+# in the widgets, then slide.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("(b) From d = 8 to d = 16, the held-out log p(x) after 50 epochs ...",
+                  ["rises clearly (by more than a nat)", "stays about the same (within a few tenths)",
+                   "falls clearly"], 1,
+                  "The table above has d = 16 no better than d = 8: the KL term charges for every latent the encoder "
+                  "uses, and the larger model is still climbing at epoch 50.")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("(c) With d = 2, which look more like digits?", ["the reconstructions", "the samples"], 0,
+                  "Reconstructions start from a real digit's code; samples come from anywhere in N(0, I), including "
+                  "the regions between classes.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # (a) Mostly yes: more latent numbers can carry more detail of each digit through the bottleneck, and from
@@ -432,7 +570,9 @@ nb07.vae_app(gal, latent_size=8)
 # - With $z = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon$ the ELBO is differentiable in both networks, and
 #   they are trained together by gradient ascent on it.
 # - The ELBO is a lower bound; importance sampling with the encoder as proposal gives a tighter estimate of
-#   $\log p(x)$. The gap (about 0.5 to 1.5 nats here) measures how far the encoder is from the true posterior.
+#   $\log p(x)$. The gap between them (about 0.5 to 1.5 nats here) is a lower bound on
+#   $\mathrm{KL}(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x))$, how far the encoder is from the true posterior: it bounds
+#   that distance from below, it does not measure it exactly.
 # - In nats on held-out digits, a VAE with $d = 8$ latent dimensions beats a 50-component lookup table, and
 #   every VAE is far better than independent pixels. Notebook 08 walks through latent spaces like these.
 # - Training decoder and encoder together on the ELBO also moves the decoder's posterior towards what the
@@ -442,11 +582,15 @@ nb07.vae_app(gal, latent_size=8)
 #
 # - The solved notebook is `notebooks/solutions/07_variational_autoencoder.ipynb`, built with this one from
 #   `tools/notebook_src/07_variational_autoencoder.py` by `tools/nbbuild.py`. The checks are
-#   `lvmlib.exercises.check_reparameterized_sample` (values, then a gradient probe: it names a $z$ sampled
+#   `lvmlib.exercises.check_reparameterized_sample` (7.1: values, then a gradient probe: it names a $z$ sampled
 #   without the trick, with no gradient reaching `mu` and `log_sigma`, and a $z$ that ignores the given noise)
-#   and `check_negative_elbo` (names the KL with the wrong sign, summing over the batch instead of averaging,
+#   `check_negative_elbo` (7.3: names the KL with the wrong sign, summing over the batch instead of averaging,
 #   averaging over pixels, a missing KL or minus sign, `log_sigma` read as a log-variance, and a hand-written
-#   `log(sigmoid(...))` that overflows at confident pixels).
+#   `log(sigmoid(...))` that overflows at confident pixels) and `check_training_loop` (7.4: runs the loop on a tiny
+#   VAE next to `lvmlib.exercises.nb07.fit` with the same seeds, compares every epoch's loss and the final weights,
+#   and names a missing `zero_grad`, `step` before `backward`, `zero_grad` between `backward` and `step`, minus the
+#   loss backpropagated, a missing `step`, and `loss_fn` called more than once per batch). After each check,
+#   `exercises.choose` hands the student's function (once it passed) to the short training run of section 5.
 # - Time: the four VAEs train for 50 epochs, about 2 seconds each on a laptop CPU with one torch thread; the
 #   notebook runs in well under a minute. The same recipe trained for its full 100 epochs and scored with
 #   $k = 5000$ (`benchmarks/bench_vae_quality.py`, in the README) reaches $-19.85$, $-18.30$, $-17.43$, $-17.48$ nats for

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 09 · Learning with the ELBO: gradients, a known answer, and the amortization gap
 #
+# *About 60 minutes, of which about 30 for the exercises.*
+#
 # Notebook 07 trained a VAE by climbing the ELBO with both networks at once. This notebook opens that
 # machinery and checks each part against an answer known in closed form.
 #
@@ -12,6 +14,10 @@
 #    decoder, and watch posterior collapse happen when the noise is large;
 # 3. split the gap $\log p(x) - \mathrm{ELBO}$ of a digit VAE into the **approximation gap** (the Gaussian family is
 #    too poor) and the **amortization gap** (one encoder for all digits), following Cremer, Li and Duvenaud (2018).
+#
+# **Exercises:** 9.1 (code: the score-function terms, which then run every score-function estimate of section 1),
+# 9.2 (predict, then move the sliders), 9.3 (a derivation), 9.4 (predict, then move the slider), 9.5 (predict and
+# derive: why the gradient of $\log p(x)$ itself is expensive).
 #
 # **Prerequisites**: notebooks 05 (importance sampling), 06 (ELBO $= \log p(x) - \mathrm{KL}(q \,\|\, p(z \mid x))$)
 # and 07 (the VAE, amortized $q$, the reparameterization trick).
@@ -66,7 +72,7 @@ g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the
 # `lvmlib.inference.gradient_samples` returns the $N$ per-sample terms of each estimator (their mean is the estimate).
 
 # %% [markdown]
-# ### Exercise 9.1: the score-function terms
+# ### Exercise 9.1: the score-function terms (10 min, ★★☆)
 #
 # Write the per-sample terms of the score-function estimator for $q = \mathcal N(\mu, \operatorname{diag}\sigma^2)$:
 # given $f(z_n)$ and $z_n$, return $f(z_n)\, \partial_\mu \log q(z_n)$ and $f(z_n)\, \partial_\sigma \log q(z_n)$, each of
@@ -85,8 +91,22 @@ def score_function_terms(f_values, z, loc, scale):
 # %%
 exercises.check_score_function_terms(score_function_terms)
 
+# %%
+exercises.hints("Each term is $f(z_n)$ times a derivative of $\\log q(z_n)$: differentiate the formula above in "
+                "$\\mu$ and in $\\sigma$, coordinate by coordinate.",
+                "$\\partial_\\mu \\log q = (z - \\mu) / \\sigma^2$ and $\\partial_\\sigma \\log q = (z - \\mu)^2 / \\sigma^3 - 1 / \\sigma$; "
+                "`f_values[:, None]` makes $f$ broadcast over the `D` columns.",
+                "`u = z - loc; f = f_values[:, None]; return f * u / scale**2, f * (u**2 / scale**3 - 1 / scale)`")
+
+# %%
+score_function_terms_used = exercises.choose(exercises.check_score_function_terms(score_function_terms),
+                                             score_function_terms, exercises.nb09.score_function_terms)
+score_function_terms_used
+
 # %% [markdown]
-# Now the check that matters: each estimator with $N = 20\,000$ samples against the exact gradient, for
+# From here on every score-function estimate of this section (with and without the baseline) is made of the terms
+# computed by `score_function_terms_used`: yours once it passed (lvmlib's autograd path is used only for the
+# reparameterization). Now the check that matters: each estimator with $N = 20\,000$ samples against the exact gradient, for
 # $q = \mathcal N(0, I_4)$ and $a = (1, 1, 1, 1)$. Unbiased means the error is a few standard errors at most, in every
 # coordinate.
 
@@ -99,7 +119,7 @@ f = quadratic(a)
 exact = torch.cat(exact_quadratic_gradient(loc, scale, a))  # [2D]: d/dmu, d/dsigma
 print("exact gradient (d/dmu, d/dsigma):", exact.tolist())
 for e in ESTIMATORS:
-    gs = gradient_samples(f, loc, scale, 20_000, e, generator=g)
+    gs = gradient_samples(f, loc, scale, 20_000, e, generator=g, score_terms=score_function_terms_used)
     z_scores = (torch.cat(gs.mean()) - exact) / torch.cat(gs.stderr())
     print(f"{e:9s}: largest |error| / standard error over the 8 coordinates < 4: {bool(z_scores.abs().max() < 4)}")
     assert z_scores.abs().max() < 4, (e, z_scores)
@@ -111,7 +131,8 @@ for e in ESTIMATORS:
 # %%
 # NBVAL_TOLERANCE rel=0.15
 # (the variances are estimated from 2000 runs: their relative standard error is about 3-5 %)
-var = {e: float(estimator_variance(f, loc, scale, 10, e, repeats=2000, generator=g)) for e in ESTIMATORS}
+var = {e: float(estimator_variance(f, loc, scale, 10, e, repeats=2000, generator=g,
+                                   score_terms=score_function_terms_used)) for e in ESTIMATORS}
 for e in ESTIMATORS:
     print(f"{e:9s}: total variance of the 10-sample estimate {var[e]:.3g}")
 ratio = var["score"] / var["reparam"]
@@ -129,7 +150,7 @@ print("score function > with baseline > reparameterization, and the score functi
 
 # %%
 with one_thread():
-    grid = nb09.gradient_grid(generator=g, device=device)
+    grid = nb09.gradient_grid(generator=g, device=device, score_terms=score_function_terms_used)
 print(f"grid: N in {grid.ns}, sigma in {grid.scales}, D in {grid.dims}, {grid.repeats} runs per point")
 
 # %%
@@ -139,11 +160,38 @@ nb09.gradient_app(grid, n=20, scale=1.0, dim=4)
 # %% [markdown]
 # Every line falls as $1/N$: averaging $N$ independent terms. The estimators differ in the constant in front.
 #
-# ### Exercise 9.2: predict, then move the sliders
+# ### Exercise 9.2: predict, then move the sliders (10 min, ★★☆)
 #
 # 1. Make $q$ narrow ($\sigma = 0.1$). Which estimator's variance grows, which one's shrinks? Why, from the formulas?
-# 2. Raise $D$ from 1 to 16 at $\sigma = 1$. By roughly what factor does each estimator's variance grow?
-#
+# 2. Raise $D$ from 1 to 16 at $\sigma = 1$. By roughly what factor does each estimator's variance grow? And does the
+#    baseline's advantage over the plain score function stay the same, or change with $D$? Commit below, then slide.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("At sigma = 1, going from D = 1 to D = 16, the baseline's advantage over the plain score function "
+                  "(the ratio of their variances) ...", ["stays about the same", "grows", "shrinks"], 1,
+                  "The baseline removes the mean of f, which grows like D, and leaves its spread, which grows like "
+                  "the square root of D: the share it removes grows with D (the next cell measures it).")
+
+# %% [markdown]
+# The grid's own numbers at $N = 20$, $\sigma = 1$ (100 runs per point):
+
+# %%
+# NBVAL_TOLERANCE rel=0.2
+# (variances from 100 runs per point; the same seed gives the same numbers, the tolerance is for another machine)
+i, j = grid.ns.index(20), grid.scales.index(1.0)
+v = {e: grid.variance[e][i, j] for e in ESTIMATORS}  # [len(dims)] each
+for k, d in enumerate(grid.dims):
+    print(f"D = {d:2d}: variance score {v['score'][k]:9.1f}, baseline {v['baseline'][k]:8.1f}, reparam "
+          f"{v['reparam'][k]:5.1f};  the baseline's advantage x{v['score'][k] / v['baseline'][k]:.1f}")
+growth = {e: v[e][-1] / v[e][0] for e in ESTIMATORS}
+print(f"from D = 1 to D = 16: score x{growth['score']:.0f}, baseline x{growth['baseline']:.0f}, "
+      f"reparameterization x{growth['reparam']:.0f}")
+advantage = v["score"] / v["baseline"]
+assert advantage[-1] > 2 * advantage[0], advantage  # the baseline helps more as D grows
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # 1. The reparameterization term for $\mu$ is $2(\mu - a + \sigma\varepsilon)$: its variance $4\sigma^2$ per coordinate
@@ -151,12 +199,16 @@ nb09.gradient_app(grid, n=20, scale=1.0, dim=4)
 #    so its variance grows like $1/\sigma^2$. A narrow $q$, which is what training produces for an informative $x$,
 #    is exactly where the score function is worst.
 # 2. Reparameterization: $2D$ coordinates, each with variance independent of $D$: a factor of about 16. Score function:
-#    $f$ itself grows like $D$ (a sum over coordinates), so each coordinate's variance grows like $D^2$, and the total
-#    like $D^3$: a factor of thousands. The baseline removes the mean of $f$ but not its spread (which grows like
-#    $\sqrt D$): it helps by a constant, not in the trend.
+#    $f$ itself grows like $D$ (a sum over coordinates), so each coordinate's variance grows like $D^2$ and the total
+#    like $D^3$ for large $D$; from $D = 1$ to $16$ the lower-order terms still count, and the grid measures a factor
+#    of a few hundred (printed above), not the $16^3 \approx 4000$ of the limit. The baseline removes the mean of $f$
+#    (which grows like $D$) but not its spread (which grows like $\sqrt D$), so the part it removes grows with $D$: its
+#    advantage over the plain score function grows too (the ratios printed above), although the baselined estimator
+#    still grows much faster than the reparameterized one.
 #
 # </details>
-#
+
+# %% [markdown]
 # **Why the VAE uses reparameterization, and what the score function is still for.** The ELBO's integrand
 # $\log p_\theta(x, z) - \log q_\phi(z \mid x)$ is differentiable in a continuous $z$, and the latent has tens of
 # dimensions: the reparameterization gradient is the one that stays usable. The score function remains the tool when
@@ -273,13 +325,15 @@ for s2, kl in zip(SIGMA2, collapse_kl):
     assert active == expected
 
 # %% [markdown]
-# ### Exercise 9.3: why exactly the eigenvalue?
+# ### Exercise 9.3: why exactly the eigenvalue? (10 min, ★★★)
 #
 # With $\sigma$ fixed, the pPCA log-likelihood as a function of the length $w_j$ of one column along eigenvector $u_j$
 # (the others fixed) is, up to constants, $-\frac N2\big[\log(w_j^2 + \sigma^2) + \lambda_j / (w_j^2 + \sigma^2)\big]$.
 # Show that its maximum over $w_j^2 \ge 0$ is at $w_j^2 = \lambda_j - \sigma^2$ when $\lambda_j > \sigma^2$ and at $w_j = 0$
 # otherwise. What is the KL of that latent dimension in the second case?
-#
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # Write $v = w_j^2 + \sigma^2 \ge \sigma^2$. The function $-\log v - \lambda_j / v$ has derivative $-1/v + \lambda_j / v^2$,
@@ -288,7 +342,8 @@ for s2, kl in zip(SIGMA2, collapse_kl):
 # $p(x \mid z)$, so $p(z_j \mid x) = p(z_j)$ and the optimal $q$ equals the prior: KL $= 0$.
 #
 # </details>
-#
+
+# %% [markdown]
 # ## 3. The amortization gap
 #
 # Back to digits. For a trained VAE, the gap between $\log p(x)$ and the encoder's ELBO has two causes
@@ -372,14 +427,22 @@ for d, (enc, opt) in seconds.items():
 nb09.gap_app(runs, latent=8, step=50)
 
 # %% [markdown]
-# ### Exercise 9.4: predict, then move the slider
+# ### Exercise 9.4: predict, then move the slider (5 min, ★☆☆)
 #
 # 1. Before moving the step slider: after how many steps do you expect most of the amortization gap to be closed, 10%
 #    of the way or 90%? Then check.
 # 2. Why is the approximation gap so much smaller for $z = 2$ than for $z = 8$?
 # 3. Cremer et al. found that the amortization gap, not the approximation gap, dominates on MNIST. Does that hold here?
 #    What would make the amortization gap smaller without per-digit optimization?
-#
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("1. After how many of the 300 steps is most of the amortization gap closed?",
+                  ["within the first 25 steps", "around step 150", "only near step 300"], 0,
+                  "The curve drops steeply and then flattens: the encoder's q is a good start, the per-digit optimum is near.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # 1. The first 25 steps close most of it (the curve drops steeply and then flattens): the encoder's $q$ is a good
@@ -391,10 +454,109 @@ nb09.gap_app(runs, latent=8, step=50)
 #
 # </details>
 #
+# %% [markdown]
+# ## 4. Why not climb log p(x) itself? Its gradient is expensive
+#
+# The lecture's last point about learning: even the *gradient* of $\log p_\theta(x)$ is hard. Differentiate
+# $\log p_\theta(x) = \log \int p_\theta(x, z)\, dz$:
+#
+# $$\nabla_\theta \log p_\theta(x) = \frac{\int \nabla_\theta p_\theta(x, z)\, dz}{p_\theta(x)}
+#   = \int \frac{p_\theta(x, z)}{p_\theta(x)}\, \nabla_\theta \log p_\theta(x, z)\, dz
+#   = \mathbb E_{z \sim p_\theta(z \mid x)}\big[\nabla_\theta \log p_\theta(x, z)\big].$$
+#
+# An exact identity (Fisher's), but the expectation is over the **posterior**, the distribution nobody can sample
+# from. Estimating it needs posterior samples for every data point, at every step: MCMC, or self-normalized importance
+# sampling with the encoder as proposal, $\sum_k \bar w_k\, \nabla_\theta \log p_\theta(x, z_k)$ with
+# $\bar w_k \propto p_\theta(x, z_k) / q_\phi(z_k \mid x)$, which is biased for finite $K$ and good only with many samples
+# per point (notebook 05). One ELBO gradient needs **one** sample per point, because the expectation is over $q_\phi$,
+# which we chose to be easy. (The importance-sampled version is exactly the decoder's gradient of the IWAE bound of
+# notebook 06: a tighter bound, paid for with $K$ decoder passes.)
+#
+# ### Exercise 9.5: the cost of the identity (10 min, ★★☆)
+#
+# (a) Derive the identity above (the middle step uses $\nabla p = p\, \nabla \log p$). (b) Before running the next
+# cell, commit: on the $z = 8$ VAE and 100 held-out digits, how much longer does the identity's gradient with
+# $K = 200$ posterior samples per digit (importance-sampled) take than one ELBO gradient of the decoder?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("(b) The identity's gradient with K = 200 samples per digit takes, against one ELBO gradient ...",
+                  ["about as long", "2 to 5 times as long", "tens to hundreds of times as long",
+                   "over 10 000 times as long"], 2,
+                  "It runs the decoder K = 200 times per digit instead of once; fixed costs (the encoder, the "
+                  "Python overhead) keep the ratio below 200.")
+
+# %% [markdown]
+# <!-- solutions only -->
+# <details><summary>Answer</summary>
+#
+# (a) $\nabla_\theta \log p_\theta(x) = \nabla_\theta p_\theta(x) / p_\theta(x)$ and $p_\theta(x) = \int p_\theta(x, z)\, dz$, so
+# $\nabla_\theta p_\theta(x) = \int \nabla_\theta p_\theta(x, z)\, dz = \int p_\theta(x, z)\, \nabla_\theta \log p_\theta(x, z)\, dz$; divided by
+# $p_\theta(x)$ the weight $p_\theta(x, z) / p_\theta(x)$ is $p_\theta(z \mid x)$. (b) Tens to hundreds: the next cell
+# times both.
+# </details>
+
+# %%
+K_POST = 200
+m8, xb = vaes[8], x_test[:100]
+theta = list(m8.decoder_net.parameters())
+g_cost = torch.Generator().manual_seed(9)
+
+
+def decoder_gradient(identity: bool):
+    """The decoder's gradient for the 100 digits: one-sample ELBO, or the identity with K_POST weighted samples."""
+    for p in theta:
+        p.requires_grad_(True)
+    with torch.enable_grad():
+        q = m8.encoder(xb)                                                        # batch [100], event [8]
+        k = K_POST if identity else 1
+        eps = torch.randn((k,) + tuple(q.mean.shape), generator=g_cost, dtype=q.mean.dtype).to(q.mean.device)
+        z = q.mean + q.stddev * eps                                               # [k, 100, 8]
+        if not identity:
+            objective = m8.elbo(xb, generator=g_cost).sum()                       # one sample per digit
+        else:
+            z = z.detach()                                                        # samples, no path to theta
+            log_joint = m8.prior().log_prob(z) + m8.likelihood(z).log_prob(xb)    # [K, 100]
+            w = torch.softmax((log_joint - q.log_prob(z)).detach(), 0)            # self-normalized weights
+            objective = (w * log_joint).sum()                                     # sum_k w_k grad log p(x, z_k)
+        grads = torch.autograd.grad(objective, theta)
+    for p in theta:
+        p.requires_grad_(False)
+    return grads
+
+
+def fastest(fn, repeats=5):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+with one_thread():
+    t_elbo = fastest(lambda: decoder_gradient(identity=False))
+    t_identity = fastest(lambda: decoder_gradient(identity=True))
+cost_ratio = t_identity / t_elbo
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"one ELBO gradient (1 sample per digit): {1000 * t_elbo:.1f} ms; the identity with K = {K_POST} posterior "
+      f"samples per digit: {1000 * t_identity:.1f} ms, {cost_ratio:.0f} times as long")
+
+# %%
+assert cost_ratio > 5, cost_ratio  # measured 40-80x on the course machine; the bound is far below it
+print(f"the identity's gradient took more than 5 times as long as the ELBO's (K = {K_POST} decoder passes per digit "
+      "against one)")
+
+# %% [markdown]
+# That is the second reason the VAE trains on a bound: the bound is not only easy to *evaluate*, its gradient is one
+# sample per point, where the gradient of $\log p(x)$ needs samples from the posterior for every point at every step.
+#
 # ## What to take away
 #
 # - $\nabla_\phi \mathbb E_{q_\phi}[f]$ has two unbiased estimators: the score function (values of $f$ only, works for
-#   discrete $z$, high variance growing with $D$ and $1/\sigma$; a baseline helps by a constant) and reparameterization
+#   discrete $z$, high variance growing with $D$ and $1/\sigma$; a baseline helps, more so as $D$ grows) and reparameterization
 #   (derivatives of $f$, far lower variance: more than 5x already at $D = 4$, $\sigma = 1$). The VAE uses the second.
 # - A linear VAE with a full-covariance $q$ learns the pPCA maximum-likelihood solution: same subspace, same
 #   $\log p(x)$, tight ELBO. A factorized $q$ reaches the same likelihood by forcing $W$'s columns orthogonal.
@@ -402,6 +564,8 @@ nb09.gap_app(runs, latent=8, step=50)
 #   noise gets no latent.
 # - $\log p(x) - \mathrm{ELBO}$ = approximation gap (the family) + amortization gap (one encoder). On digits the
 #   amortization gap is the larger part; closing it per digit costs far more than one encoder pass.
+# - $\nabla_\theta \log p_\theta(x) = \mathbb E_{p_\theta(z \mid x)}[\nabla_\theta \log p_\theta(x, z)]$: exact, but it needs posterior
+#   samples for every point at every step (tens of times the cost of one ELBO gradient here, with 200 samples).
 #
 # ## Instructor notes
 #

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 10 · Priors and labels: what the rest of the model can do for the latents
 #
+# *About 55 minutes, of which about 35 for the exercises.*
+#
 # So far every VAE had the fixed prior $p(z) = \mathcal N(0, I)$ and learned from pixels alone. The lecture ends on
 # two ways to ask more of the latent space: a **richer prior**, learned with the rest of the model, and **labels**
 # that tell the model what one of its latents should mean.
@@ -16,6 +18,10 @@
 #
 # **Prerequisites:** notebooks 06-08 (the ELBO, the VAE and its training, the aggregate posterior of 08 §5);
 # `logsumexp` (notebook 05).
+#
+# **Exercises:** 10.1 (code: the mixture prior's log-density), 10.2 (code: the prior term of the ELBO by Monte Carlo,
+# which uses your 10.1 and then scores both trained priors), 10.3 (predict, then look), 10.4 (code: M2's bound for an
+# unlabelled digit, which then scores the trained M2 models) and 10.5 (a derivation).
 #
 # Everything runs on 8x8 binarized digits in about a minute on a laptop CPU.
 
@@ -63,7 +69,7 @@ print(data)
 # own posteriors at $K$ learned pseudo-inputs, $p(z) = \frac1K \sum_k q_\phi(z \mid u_k)$, a prior that is the aggregate
 # posterior of a small learned data set.
 #
-# ### Exercise 10.1: the mixture prior's log-density
+# ### Exercise 10.1: the mixture prior's log-density (10 min, ★★☆)
 #
 # Write $\log p(z)$ of a Gaussian mixture with diagonal components, for $z$ of shape [B, Dz], `logits` [K] (the
 # weights are their softmax), `loc` and `scale` [K, Dz]. Stay in log space: at $z$ 60 standard deviations from every
@@ -81,10 +87,23 @@ def mixture_log_prob(z, logits, loc, scale):
 # %%
 exercises.check_mixture_log_prob(mixture_log_prob)
 
+# %%
+exercises.hints("First the log-density of every point under every component, shape `[B, K]` (broadcast `z[:, None, :]` "
+                "against `loc` and `scale`), summed over the `Dz` dimensions.",
+                "Then add the log-weights, `torch.log_softmax(logits, 0)`, and combine the components without leaving "
+                "log space.",
+                "`torch.logsumexp(torch.log_softmax(logits, 0) + comp, dim=-1)` with "
+                "`comp = Normal(loc, scale).log_prob(z[:, None, :]).sum(-1)`")
+
+# %%
+mixture_log_prob_used = exercises.choose(exercises.check_mixture_log_prob(mixture_log_prob), mixture_log_prob,
+                                         exercises.nb10.mixture_log_prob)
+mixture_log_prob_used
+
 # %% [markdown]
 # Two VAEs with 2-D latents, notebook 07's recipe (100 epochs), the same initial weights and the same batches; one
 # has $\mathcal N(0, I)$, the other a mixture of $K = 10$ Gaussians. (Small networks gain nothing from a second thread,
-# so we train on one: `one_thread`.)
+# so we train on one: `one_thread`.) Section 1's exercise 10.2 then scores their prior terms with your code.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -117,6 +136,75 @@ print(f"mixture - N(0, I): {diff.mean():+.2f} nats per digit, standard error {se
 assert abs(diff.mean().item()) < 2.0 and se < 0.5  # a small difference, measured precisely
 
 # %% [markdown]
+# ### Exercise 10.2: the prior term of the ELBO (10 min, ★★☆)
+#
+# With a mixture prior the ELBO's prior term $\mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z)) = \mathbb E_{q_\phi}[\log q_\phi(z \mid x) - \log p(z)]$
+# has no closed form: estimate it from $S$ reparameterized samples $z_s = \mu + \sigma \odot \varepsilon_s$. Given the
+# encoder's `mu` and `log_sigma` [B, Dz], the noise `eps` [S, B, Dz] and a function `log_prior` (z [..., Dz] -> [...]),
+# return the estimate for each point, shape [B]. It is part of the training loss, so it must carry a gradient to
+# `mu` and `log_sigma`.
+
+# %%
+def prior_term(mu, log_sigma, eps, log_prior):
+    """The Monte Carlo prior term of each point: mu, log_sigma [B, Dz], eps [S, B, Dz] -> [B]."""
+    ### BEGIN SOLUTION
+    q = torch.distributions.Independent(torch.distributions.Normal(mu, log_sigma.exp()), 1)  # batch [B]
+    z = mu + log_sigma.exp() * eps  # [S, B, Dz]
+    return (q.log_prob(z) - log_prior(z)).mean(0)  # [B]
+    ### END SOLUTION
+
+
+# %%
+exercises.check_prior_term(prior_term)
+
+# %%
+exercises.hints("Build the samples from the noise first (the trick of notebook 07), then evaluate two log-densities at "
+                "them: the encoder's and the prior's.",
+                "`Independent(Normal(mu, log_sigma.exp()), 1).log_prob(z)` gives `[S, B]` for `z` of shape `[S, B, Dz]`; "
+                "so does `log_prior(z)`.",
+                "`(q.log_prob(z) - log_prior(z)).mean(0)` with `z = mu + log_sigma.exp() * eps`")
+
+# %%
+prior_term_used = exercises.choose(exercises.check_prior_term(prior_term), prior_term, exercises.nb10.prior_term)
+prior_term_used
+
+# %% [markdown]
+# Now both trained models' prior terms on the held-out digits, with your two functions: the mixture's $\log p(z)$ is
+# your 10.1 at the trained weights, means and scales. For $\mathcal N(0, I)$ the closed form checks the estimate.
+
+# %%
+# NBVAL_TOLERANCE abs=0.05
+# (Monte Carlo with 100 samples per digit on trained models; the same seed gives the same numbers)
+S_PRIOR = 100
+log_priors = {"N(0, I)": exercises.nb10.standard_normal_log_prob,
+              "mixture": exercises.nb10.mixture_prior_log_prob(mixture_log_prob_used, mix.logits, mix.loc, mix.scale())}
+prior_terms = {}
+with torch.no_grad():
+    for name, model in vaes.items():
+        q = model.encoder(data.x_test)                                             # batch [450], event [2]
+        mu, log_sigma = q.mean, q.stddev.log()                                     # [450, 2]
+        eps = torch.randn((S_PRIOR,) + tuple(mu.shape), generator=g, dtype=mu.dtype).to(mu.device)
+        prior_terms[name] = prior_term_used(mu, log_sigma, eps, log_priors[name])  # [450]
+        print(f"{name:8s} prior: mean prior term KL(q(z | x) || p(z)) on the held-out digits = "
+              f"{prior_terms[name].mean():.2f} nats")
+q0 = vaes["N(0, I)"].encoder(data.x_test)
+with torch.no_grad():
+    closed = 0.5 * (q0.mean ** 2 + q0.variance - 1 - q0.variance.log()).sum(-1)  # [450], exact for N(0, I)
+err = (prior_terms["N(0, I)"] - closed).mean().item()
+print(f"N(0, I): Monte Carlo minus closed form = {err:+.3f} nats per digit")
+assert abs(err) < 0.05, err
+
+# %% [markdown]
+# The prior term is what each digit's code costs in nats, the price the ELBO charges for using the latent. By the
+# decomposition above its average is $I_q(x; z) + \mathrm{KL}(q_\phi(z) \,\|\, p(z))$; the mixture lowers the second part
+# (the numbers below the app), but the two encoders differ too, so the prior terms also differ in the information
+# each model's codes carry. Here the mixture's total is the larger one (about 3.0 against 2.8 nats): its codes say
+# more about their digits (a larger $I_q(x; z)$), more than the smaller $\mathrm{KL}(q_\phi(z) \,\|\, p(z))$ saves. One
+# training run per prior, so we read no general rule into it. Both numbers come from exercises 10.1 and 10.2 (yours
+# once they passed): the samples, the encoder's log-density, and, for the mixture, the `logsumexp` over its ten
+# components.
+
+# %% [markdown]
 # On 8x8 digits with a 2-D latent the gain in $\log p(x)$ is small (a few tenths of a nat at best: across training
 # seeds we saw $-0.1$ to $+0.35$, with standard errors of about $0.1$). The prior changes much more *where* things
 # are than how well the test digits are explained. Look at it.
@@ -138,21 +226,32 @@ with one_thread():
 nb10.prior_app(view, prior="N(0, I)", batch=0)
 
 # %% [markdown]
-# ### Exercise 10.3: predict, then look
+# ### Exercise 10.3: predict, then look (5 min, ★☆☆)
 #
 # Before switching the app to the mixture: where in the plane will the mixture's density be high, and what happens
-# to the decoded samples that $\mathcal N(0, I)$ drew from the empty space between the classes?
-#
+# to the decoded samples that $\mathcal N(0, I)$ drew from the empty space between the classes? And will the mixture
+# leave less of its mass in holes than $\mathcal N(0, I)$?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("Which prior will put less of its mass in holes (where the codes are less than half as dense)?",
+                  ["N(0, I)", "the mixture", "about the same"], 1,
+                  "The mixture's components sit on the clumps of codes; here it leaves about half as much mass in holes "
+                  "(the numbers below the app), although on another training seed the two came out equal.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # The learned components sit on the clumps of codes (the bright blobs of $q_\phi(z)$), so the mixture puts little mass
 # between them: its samples land where codes lie and decode to digits. $\mathcal N(0, I)$ draws some $z$ between and
 # around the clumps, where the decoder has seen no code; those decode to blurs or in-between shapes. The numbers below
-# the app say the same in both directions of the KL. The holes of this small model are modest, though: after 100
-# epochs, notebook 08 §5 found the codes of the $\mathcal N(0, I)$ VAE close to the prior in mean and covariance, and here
-# about a tenth of the prior's mass lies where codes are less than half as dense (for both priors: the mixture's own
-# components are broad, and across training seeds the two hole masses came out 0.13 against 0.06 and 0.10 against
-# 0.10).
+# the app say the same in both directions of the KL. The holes of this small model are modest, though (after 100
+# epochs, notebook 08 §5 found the codes of the $\mathcal N(0, I)$ VAE close to the prior in mean and covariance): here
+# about an eighth of $\mathcal N(0, I)$'s mass (0.12) lies where codes are less than half as dense, and about half as
+# much of the mixture's (0.06). That difference is not reliable: across training seeds we saw 0.13 against 0.06 and
+# 0.10 against 0.10. The
+# two KLs, smaller for the mixture in both directions, are what the next cell asserts.
 # </details>
 
 # %%
@@ -172,9 +271,11 @@ assert view.kl_prior[mixp] < view.kl_prior[n01]  # ... in both directions (diffe
 # neural network for each conditional (PixelCNN over a grid of discrete latents in VQ-VAE, van den Oord et al. 2017;
 # an autoregressive flow prior in Chen et al. 2017). It can match almost any aggregate posterior, and
 # $\log p(z)$ is still one pass. What it costs: sampling is sequential, $D_z$ network evaluations one after the other
-# instead of one draw, and a prior that strong invites the decoder to rely on it, so the model needs care (a weak
-# decoder, or the prior trained after the autoencoder, as VQ-VAE does). A mixture is the cheap middle ground: one
-# draw, $K$ more Gaussians in $\log p(z)$.
+# instead of one draw. The risk that comes with it is the old one of **posterior collapse**, and it comes from the
+# decoder, not from the prior: a decoder strong enough to model $x$ without $z$ (an autoregressive one above all)
+# lets the KL term push every $q_\phi(z \mid x)$ onto the prior, and then no prior, however rich, has codes to fit. So
+# these models keep the decoder weak or the latent discrete, and VQ-VAE trains the prior after the autoencoder. A
+# mixture is the cheap middle ground: one draw, $K$ more Gaussians in $\log p(z)$.
 #
 # ## 2. Labels steer the latents: the semi-supervised model M2
 #
@@ -198,14 +299,14 @@ assert view.kl_prior[mixp] < view.kl_prior[n01]  # ... in both directions (diffe
 # term trains the classifier too: it rewards a $q_\phi(y \mid x)$ that puts its weight on the labels under which the
 # decoder explains $x$ best. That is how unlabelled digits help classify.
 #
-# ### Exercise 10.2: the unlabelled bound
+# ### Exercise 10.4: the unlabelled bound (10 min, ★★☆)
 #
 # Given $\log q_\phi(y \mid x)$ and the labelled bounds $B_l(x, y)$ for every class, both of shape [B, C], return
-# $B_u(x)$, shape [B].
+# $B_u(x)$, shape [B]. The notebook then scores every trained M2 on the held-out digits with your function.
 
 # %%
 def unlabelled_bound(log_q_y, labelled):
-    """sum_y q(y|x) (B_l(x, y) - log q(y|x)), shape [B]."""
+    """M2's bound for unlabelled digits: log_q_y, labelled [B, C] -> [B]."""
     ### BEGIN SOLUTION
     return (log_q_y.exp() * (labelled - log_q_y)).sum(-1)
     ### END SOLUTION
@@ -213,6 +314,18 @@ def unlabelled_bound(log_q_y, labelled):
 
 # %%
 exercises.check_m2_unlabelled(unlabelled_bound)
+
+# %%
+exercises.hints("$y$ is a latent with $C$ values: the bound is an expectation over $q_\\phi(y \\mid x)$, so a weighted sum "
+                "over the classes, with the ELBO's $-\\log q$ inside.",
+                "The weights are `log_q_y.exp()`; the term of class $y$ is `labelled - log_q_y`. Watch a confident "
+                "classifier: `0 * (-inf)` is NaN, `exp(-inf) * finite` is 0.",
+                "`(log_q_y.exp() * (labelled - log_q_y)).sum(-1)`")
+
+# %%
+unlabelled_bound_used = exercises.choose(exercises.check_m2_unlabelled(unlabelled_bound), unlabelled_bound,
+                                         exercises.nb10.unlabelled_bound)
+unlabelled_bound_used
 
 # %% [markdown]
 # `lvmlib.vae.M2` holds the model and its bounds; `lvmlib.vae.train_label_settings` trains, for each number of labels per
@@ -232,6 +345,27 @@ with one_thread():
 for k, r in results.items():
     print(f"{nb10.setting_name(k):>3s} labels per class: M2 {r.m2_accuracy:.2f}, labelled-only classifier "
           f"{r.classifier_accuracy:.2f}")
+
+# %% [markdown]
+# **Every M2 scored with your bound.** The held-out digits as if unlabelled: the labelled bound $B_l(x, y)$ of every
+# class (10 samples of $z$ each), the classifier's $\log q_\phi(y \mid x)$, and your `unlabelled_bound` to sum $y$ out.
+# The same noise through `lvmlib.vae.M2.unlabelled_bound` must give the same numbers.
+
+# %%
+# NBVAL_TOLERANCE abs=0.3
+# (downstream of training; 10 samples per class and digit, the same seed gives the same numbers)
+S_M2, n_test = 10, data.x_test.shape[0]
+for k, r in results.items():
+    m = r.model
+    with torch.no_grad():
+        eps = torch.randn((S_M2, m.num_classes, n_test, m.latent_dim), generator=g).to(device)  # [S, C, B, Dz]
+        labelled = torch.stack([m.labelled_bound(data.x_test, torch.full((n_test,), c, device=device), S_M2, eps=eps[:, c])
+                                for c in range(m.num_classes)], dim=-1)                    # B_l(x, y)   [B, C]
+        log_q_y = m.classifier(data.x_test).logits                                         # log q(y | x) [B, C]
+        b_u = unlabelled_bound_used(log_q_y, labelled)                                     # yours        [B]
+        assert torch.allclose(b_u, m.unlabelled_bound(data.x_test, S_M2, eps=eps), rtol=1e-4, atol=1e-3)
+    print(f"{nb10.setting_name(k):>3s} labels per class: held-out unlabelled bound B_u = {b_u.mean():.2f} nats per digit")
+print(f"(unlabelled_bound_used ran {unlabelled_bound_used.calls} times; each agreed with lvmlib's M2.unlabelled_bound)")
 
 # %% [markdown]
 # The claim: with 10 labels per class (100 labelled digits out of 1347), M2's classifier beats the one trained on the
@@ -272,11 +406,13 @@ an = nb10.analogies(results, data.x_test, data.y_test, picks, generator=g)
 nb10.labels_app(an, labels="10", digit=3, label=7)
 
 # %% [markdown]
-# ### Exercise 10.4: what does an unlabelled digit teach the classifier?
+# ### Exercise 10.5: what does an unlabelled digit teach the classifier? (10 min, ★★★)
 #
 # In $B_u(x)$, take the gradient with respect to the classifier's probabilities $q_y = q_\phi(y \mid x)$ (on the simplex).
 # Which $y$ gains weight? And why does M2 with all labels not beat the classifier by much?
-#
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # $B_u = \sum_y q_y (B_l(x, y) - \log q_y)$ is maximized over the simplex by $q_y \propto \exp B_l(x, y)$, the posterior
@@ -285,7 +421,8 @@ nb10.labels_app(an, labels="10", digit=3, label=7)
 # labels arrange. With every digit labelled there is no unlabelled term: M2's classifier is then trained by
 # $\alpha \log q_\phi(y \mid x)$ alone, i.e. the same as the baseline, and the two accuracies agree up to noise.
 # </details>
-#
+
+# %% [markdown]
 # ## What to take away
 #
 # - The average KL term of the ELBO is $I_q(x; z) + \mathrm{KL}(q_\phi(z) \| p(z))$: the best prior is the aggregate posterior.
