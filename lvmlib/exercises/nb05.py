@@ -223,9 +223,19 @@ def _log_weights_compare(got, want):
     return (True, "") if problem is None else (False, problem)
 
 
+def toy_problem(dtype=torch.float64):
+    """Notebook 05's toy model (as ``lvmlib.lessons.toy.toy_problem``, which a check may not import): z ~ N(0, 1),
+    x | z ~ N(w z, 0.5^2), and an x whose posterior is N(1.5, 0.25^2).  Returns (model, x [1, 1])."""
+    from lvmlib.models import LinearGaussian
+
+    sigma, m, s = 0.5, 1.5, 0.25
+    w = sigma * math.sqrt(1.0 / s**2 - 1.0)
+    return (LinearGaussian(torch.tensor([[w]], dtype=dtype), None, sigma),
+            torch.tensor([[m * (w**2 + sigma**2) / w]], dtype=dtype))
+
+
 def _log_weights_cases() -> list[Case]:
     from lvmlib.distributions import gaussian_proposals
-    from lvmlib.lessons.toy import toy_problem
     from lvmlib.models import LinearGaussian, MixtureOfGaussians
     from torch.distributions import Categorical, Independent, Normal
 
@@ -268,8 +278,6 @@ def _log_weights_cases() -> list[Case]:
 def _grad_case():
     """(x, model, loc, log_scale, K, seed): a q away from the posterior, where the reparameterization
     gradient (through z = loc + scale * eps) and a detached z's gradient differ by far more than the noise."""
-    from lvmlib.lessons.toy import toy_problem
-
     model, x = toy_problem()
     return x, model, torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([[math.log(0.7)]], dtype=torch.float64), 20_000, 11
 

@@ -132,10 +132,9 @@ exercises.hints(
     "estimate, `torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])`.")
 
 # %%
-report = exercises.check_log_weights(log_weights, log_p_hat)
-log_weights_used = exercises.choose(report, log_weights, est.log_weights)
-log_p_hat_used = exercises.choose(report, log_p_hat, est.log_mean_exp)
-log_weights_used
+log_weights_used = exercises.choose(exercises.check_log_weights(log_weights), log_weights, est.log_weights)
+log_p_hat_used = exercises.choose(exercises.check_log_p_hat(log_p_hat), log_p_hat, est.log_mean_exp)
+display(log_weights_used, log_p_hat_used)
 
 # %% [markdown]
 # ### Exercise 5.2: the effective sample size (8 min, ★★☆)
