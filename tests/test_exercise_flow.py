@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from nbbuild import parse  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("[01]*.py"))
-_CHOOSE = re.compile(r"^(\w+)\s*=\s*exercises\.choose\(\s*exercises\.(check_\w+)\((\w+)\)", re.M)
+_CHOOSE = re.compile(r"^(\w+)\s*=\s*exercises\.choose\(\s*exercises\.(check_\w+)\((\w+)[,)]", re.M)
 
 #: notebook -> {the student's function: what must run it downstream}, for the notebooks wired so far
 WIRED = {
@@ -25,6 +25,10 @@ WIRED = {
     "09_learning_with_the_elbo": {"score_function_terms": "score_function_terms_used"},
     "10_priors_and_labels": {"mixture_log_prob": "mixture_log_prob_used", "prior_term": "prior_term_used",
                              "unlabelled_bound": "unlabelled_bound_used"},
+    "05_importance_sampling": {"log_weights": "log_weights_used", "log_p_hat": "log_p_hat_used",
+                               "effective_sample_size": "ess_used"},
+    "06_elbo_and_its_gap": {"objective": "objective_used"},
+    "08_latent_interpolation": {"slerp": "slerp_used"},
 }
 
 
@@ -64,7 +68,8 @@ def test_the_choose_cell_comes_after_the_check_cell(name):
     """nbgrader needs the check right after the solution cell; choose re-runs the check later."""
     cells = _code_cells(ROOT / "tools" / "notebook_src" / f"{name}.py")
     for i, _, check, fn in _chosen(cells):
-        checks = [j for j in range(i) if cells[j].strip() == f"exercises.{check}({fn})"]
+        checks = [j for j in range(i) if re.fullmatch(rf"exercises\.{check}\({fn}(, \w+)*\)", cells[j].strip())
+                  or re.fullmatch(rf"exercises\.check_\w+\((\w+, )*{fn}(, \w+)*\)", cells[j].strip())]
         defs = [j for j in range(i) if re.search(rf"^def {fn}\(", cells[j], re.M)]
         assert defs and checks and checks[-1] == defs[-1] + 1, (name, fn)
 
@@ -80,3 +85,39 @@ def test_score_terms_drive_the_variance_comparison():
     cells = _code_cells(ROOT / "tools" / "notebook_src" / "09_learning_with_the_elbo.py")
     uses = [c for c in cells if "score_terms=score_function_terms_used" in c]
     assert any("estimator_variance" in c for c in uses) and any("gradient_grid" in c for c in uses)
+
+
+def _code(name: str) -> list[str]:
+    return _code_cells(ROOT / "tools" / "notebook_src" / f"{name}.py")
+
+
+def test_the_log_weights_and_ess_drive_the_importance_sampling_notebook():
+    """05: the one estimate, the slider grid (its statistics and the ESS figures), the zero-variance check at the
+    posterior and the 2000 repeated estimates all run the student's log_weights, log_p_hat and ESS."""
+    cells = _code("05_importance_sampling")
+    grid = next(c for c in cells if "nb05.precompute(" in c)
+    for name in ("log_weights=log_weights_used", "log_p_hat=log_p_hat_used", "ess=ess_used"):
+        assert name in grid
+    estimates = [c for c in cells if "log_weights_used(" in c and "log_p_hat_used(" in c]
+    assert len(estimates) >= 3 and any("ess_used(" in c for c in estimates)
+    assert any("model.prior()" in c and "xs" in c for c in estimates), "naive MC is the student's log_weights too"
+    later = cells[cells.index(grid) + 1:]
+    assert any("jensen_figure(grid" in c for c in later) and any("narrow_wide_figure(grid" in c for c in later)
+
+
+def test_the_objective_drives_the_elbo_notebook():
+    """06: the ELBO table, the L_K table, the two-mode figure and the upper-bound comparison run the objective."""
+    cells = _code("06_elbo_and_its_gap")
+    uses = [c for c in cells if _uses(c, "objective_used")]
+    assert any('"elbo"' in c and "kl_divergence" in c for c in uses)
+    assert any('"iwae"' in c and "K x gap" in c for c in uses)
+    assert any("nl_iwae[c]" in c for c in uses) and any("harmonic_mean_estimate" in c for c in uses)
+    assert not any("block_estimates(" in c for c in cells), "the two-mode L_K comes from the student's objective"
+
+
+def test_the_slerp_builds_the_interpolation_app():
+    cells = _code("08_latent_interpolation")
+    paths = next(c for c in cells if "nb08.interpolation_paths(" in c)
+    assert "slerp=slerp_used" in paths
+    app = next(i for i, c in enumerate(cells) if "nb08.interpolation_app(paths" in c)
+    assert cells.index(paths) < app

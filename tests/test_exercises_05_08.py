@@ -237,3 +237,46 @@ def test_same_nan_matches_nan_only_in_the_same_places():
     assert not ex.same_nan(torch.tensor([nan, 1.0]), torch.tensor([1.0, nan]))[0]
     assert not ex.same_nan(torch.tensor([nan]), torch.tensor([1.0]))[0]
     assert ex.same_nan(torch.tensor(nan), torch.tensor(nan))[0]
+
+
+# ---------------------------------------------------------------- 05: log-weights; 06: the training objective
+
+@pytest.mark.parametrize("mistake", ex.nb05.LOG_WEIGHTS_MISTAKES, ids=lambda m: m.name)
+def test_log_weights_mistakes_are_named(mistake):
+    report = ex.check_log_weights(mistake.fn)
+    assert report.status == "wrong" and report.mistake == mistake.name, report.message
+
+
+def test_log_weights_statistical_check_has_no_false_alarms():
+    """A correct answer that ignores the generator (torch's global one, 20 seeds) passes every time: the
+    check's statistics are at 6 standard errors (a false alarm below 1e-7 per check by design)."""
+    def global_rng(x, model, q, K, generator=None):
+        q = q.expand(torch.Size([x.shape[0]]))
+        z = q.rsample((K,)) if q.has_rsample else q.sample((K,))
+        return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)
+    state = torch.get_rng_state()
+    try:
+        for seed in range(20):
+            torch.manual_seed(seed)
+            report = ex.check_log_weights(global_rng)
+            assert report.passed and "not lvmlib's for the same generator" in report.message, (seed, report.message)
+    finally:
+        torch.set_rng_state(state)
+
+
+def test_log_weights_with_its_reduction():
+    from lvmlib import inference as est
+    right = lambda x, m, q, K, generator=None: est.log_weights(x, m, q, K, generator=generator)  # noqa: E731
+    assert ex.check_log_weights(right, lambda lw: est.log_mean_exp(lw, 0)).passed
+    report = ex.check_log_weights(right, lambda lw: lw.mean(0))
+    assert report.status == "wrong" and report.mistake == "mean", report.message
+
+
+@pytest.mark.parametrize("mistake", ex.nb06.OBJECTIVE_MISTAKES, ids=lambda m: m.name)
+def test_objective_mistakes_are_named(mistake):
+    report = ex.check_objective(mistake.fn)
+    assert report.status == "wrong" and report.mistake == mistake.name, report.message
+
+
+def test_objective_reference_passes():
+    assert ex.check_objective(ex.nb06.objective).passed

@@ -20,6 +20,7 @@ from torch.distributions import Independent, MultivariateNormal, Normal
 
 from lvmlib import exercises as ex
 from lvmlib.exercises import _core
+from lvmlib.distributions import sample
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -41,7 +42,7 @@ def _solutions() -> dict:
                        and re.search(rf"^def {names[0]}\(", c.source, flags=re.M)]
             if not student or "NotImplementedError" not in student[0]:
                 continue
-            ns = {"torch": torch, "math": math, "np": np}
+            ns = {"torch": torch, "math": math, "np": np, "sample": sample}
             exec(compile(cell.source, str(src), "exec"), ns)  # noqa: S102 - our own notebook source
             for name in names:
                 found[name] = ns[name]
@@ -285,6 +286,25 @@ def _prior(mu, ls, eps, lp, *, detach=False, per_dim=False, prior_at_mean=False,
     return (log_q - log_p).mean(0)
 
 
+def _lw(x, model, q, K, generator, *, z_from=None, detach=False, mean_z=False):
+    B = x.shape[0]
+    q = q.expand(torch.Size([B]))
+    z = sample(q if z_from is None else z_from.expand(torch.Size([B])), (K,), generator)
+    if detach:
+        z = z.detach()
+    lik_z = z.mean(0, keepdim=True).expand_as(z) if mean_z and z.is_floating_point() else z
+    return model.prior().log_prob(z) + model.likelihood(lik_z).log_prob(x) - q.log_prob(z)
+
+
+def _objective(x, model, encoder, K, kind="elbo", generator=None, *, detach_q=False, log_b=False):
+    q = encoder(x)
+    z = sample(q, (K,), generator)
+    log_w = model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z.detach() if detach_q else z)
+    if kind == "elbo":
+        return log_w.mean(0)
+    return torch.logsumexp(log_w, 0) - math.log(x.shape[0] if log_b else K)
+
+
 WRONG = {
     "1.1": (ex.check_sample_story, "sample_story", {
         "noise shared across samples (eps [Dx])": lambda d, n, g: _story(d, n, g, eps_shape=lambda px, n: px.mean.shape[-1:]),
@@ -337,6 +357,15 @@ WRONG = {
         "keepdim=True: shape [1, B]": lambda lw: torch.logsumexp(lw, 0, keepdim=True) - math.log(lw.shape[0]),
         "max over every entry, not per point": _global_max,
     }),
+    "5.1 log-weights": (ex.check_log_weights, "log_weights", {
+        "NumPy": lambda x, m, q, K, generator=None: _lw(x, m, q, K, generator).detach().numpy(),
+        "samples from the prior, log q of q": lambda x, m, q, K, generator=None: _lw(x, m, q, K, generator, z_from=m.prior()),
+        "detached samples (z.detach())": lambda x, m, q, K, generator=None: _lw(x, m, q, K, generator, detach=True),
+        "shape [B, K]": lambda x, m, q, K, generator=None: _lw(x, m, q, K, generator).T,
+        "K + 1 samples": lambda x, m, q, K, generator=None: _lw(x, m, q, K + 1, generator),
+        "float64 for a float32 model": lambda x, m, q, K, generator=None: _lw(x, m, q, K, generator).double(),
+        "log p(x | z) at the mean of the samples": lambda x, m, q, K, generator=None: _lw(x, m, q, K, generator, mean_z=True),
+    }),
     "5.2": (ex.check_ess, "effective_sample_size", {
         "normalised in place": _ess_inplace,
         "mean instead of sum of the squares": lambda lw: 1 / (torch.softmax(lw, 0) ** 2).mean(0),
@@ -345,21 +374,14 @@ WRONG = {
         "returns log ESS": lambda lw: -torch.logsumexp(2 * (lw - torch.logsumexp(lw, 0, keepdim=True)), 0),
         "returns NumPy": lambda lw: (1 / (torch.softmax(lw, 0) ** 2).sum(0)).numpy(),
     }),
-    "6.1": (ex.check_elbo, "elbo_from_log_weights", {
-        "mean over everything (a scalar)": lambda lw: lw.mean(),
-        "off by one: sum / (K - 1)": lambda lw: lw.sum(0) / max(lw.shape[0] - 1, 1),
-        "the negative ELBO (a loss)": lambda lw: -lw.mean(0),
-        "divided in place": _elbo_inplace,
-        "detached": lambda lw: lw.mean(0).detach(),
-        "max over samples": lambda lw: lw.max(0).values,
-    }),
-    "6.2": (ex.check_iwae_bound, "iwae_bound", {
-        "divides by K instead of subtracting log K": lambda lw: torch.logsumexp(lw, 0) / lw.shape[0],
-        "NumPy": lambda lw: np.logaddexp.reduce(lw.detach().numpy(), axis=0) - np.log(lw.shape[0]),
-        "max trick in place": _max_trick_inplace,
-        "max over every entry, not per point": _global_max,
-        "detached (no gradient for training)": lambda lw: _lse(lw).detach(),
-        "off by one: - log(K + 1)": lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[0] + 1),
+    "6.1": (ex.check_objective, "objective", {
+        "detached (no gradient for training)": lambda *a, **k: _objective(*a, **k).detach(),
+        "log q at a detached z (score-function gradient only)": lambda *a, **k: _objective(*a, **k, detach_q=True),
+        "the loss: minus the objective": lambda *a, **k: -_objective(*a, **k),
+        "averaged over the batch (a scalar)": lambda *a, **k: _objective(*a, **k).mean(),
+        ".item() per point": lambda *a, **k: [v.item() for v in _objective(*a, **k)],
+        "IWAE minus log B instead of log K": lambda *a, **k: _objective(*a, **k, log_b=True),
+        "NumPy": lambda *a, **k: _objective(*a, **k).detach().numpy(),
     }),
     "7.1": (ex.check_reparameterized_sample, "reparameterized_sample", {
         "fresh noise instead of eps": lambda mu, ls, eps: mu + ls.exp() * torch.randn_like(eps),

@@ -223,3 +223,25 @@ def test_aggregate_posterior_moments_match_sampling(models, digits):
     np.testing.assert_allclose(mean, z.mean(0).numpy(), atol=0.02)
     np.testing.assert_allclose(cov, torch.cov(z.T).numpy(), atol=0.03)
     assert cov.shape == (2, 2) and np.allclose(cov, cov.T)
+
+
+def test_paths_with_a_given_slerp_match_lvmlibs(models, digits, picks):
+    """interpolation_paths(slerp=f) builds the slerp paths with f (the student's, in the notebook): with lvmlib's
+    slerp written as the exercise's signature, the same images and norms; and f really runs (a shifted f shows)."""
+    from lvmlib.vae import slerp
+
+    calls = []
+
+    def student(z0, z1, t):
+        calls.append(t)
+        return slerp(z0, z1, torch.tensor([[float(t)]], dtype=z0.dtype, device=z0.device))[0]
+
+    few = picks[:3]
+    lib = nb08.interpolation_paths(models[4], digits.x_test, digits.y_test, few, steps=5, fine=21)
+    own = nb08.interpolation_paths(models[4], digits.x_test, digits.y_test, few, steps=5, fine=21, slerp=student)
+    assert len(calls) == 9 * (5 + 21)
+    np.testing.assert_allclose(own.images, lib.images, atol=1e-5)
+    np.testing.assert_allclose(own.norms_fine, lib.norms_fine, atol=1e-5)
+    off = nb08.interpolation_paths(models[4], digits.x_test, digits.y_test, few, steps=5, fine=21,
+                                   slerp=lambda z0, z1, t: student(z0, z1, t) * 0.5)
+    assert np.abs(off.norms[1] - lib.norms[1]).max() > 0.1 and np.allclose(off.norms[0], lib.norms[0])

@@ -1,4 +1,4 @@
-"""Checks for notebook 08 (latent interpolation): `check_slerp`."""
+"""Checks for notebook 08 (latent interpolation): `check_slerp`, and `slerp`, lvmlib's answer for `choose`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_n
 def _slerp_ref(z0, z1, t):
     from lvmlib.vae import slerp as _vae_slerp
 
-    return _vae_slerp(z0, z1, torch.tensor([[float(t)]], dtype=z0.dtype))[0]  # [Dz]
+    return _vae_slerp(z0, z1, torch.tensor([[float(t)]], dtype=z0.dtype, device=z0.device))[0]  # [Dz]
+
+
+def slerp(z0, z1, t):
+    """lvmlib's slerp (``lvmlib.vae.slerp``) with the exercise's signature: z0, z1 [d], t a number -> [d]."""
+    return _slerp_ref(z0, z1, t)
 
 
 def _slerp_naive(z0, z1, t):

@@ -4,7 +4,8 @@
   (naive Monte Carlo, importance sampling, ELBO, IWAE, effective sample size), all in log space;
 - :mod:`~lvmlib.inference.repeated`: many independent runs of an estimator, from one stream;
 - :mod:`~lvmlib.inference.gradients`: score-function and reparameterization gradient estimators;
-- :mod:`~lvmlib.inference.amortization`: the amortization gap (per-point q against an encoder).
+- :mod:`~lvmlib.inference.amortization`: the amortization gap (per-point q against an encoder);
+- :mod:`~lvmlib.inference.upper`: an upper bound in expectation, the harmonic-mean estimator, and why it fails.
 
 Sampling with an explicit generator lives one layer down, in :mod:`lvmlib.distributions`.
 """
@@ -30,6 +31,7 @@ from lvmlib.inference.gradients import (
     gradient_terms,
     quadratic,
 )
+from lvmlib.inference.upper import harmonic_mean_estimate
 from lvmlib.inference.repeated import (
     BlockEstimates,
     RunEstimates,
@@ -72,4 +74,5 @@ __all__ = [
     "gap_split",
     "GapRun",
     "gap_run",
+    "harmonic_mean_estimate",
 ]

@@ -47,7 +47,13 @@ class RunEstimates:
         return int(self.log_estimate.shape[0])
 
 
-def run_estimates(log_w: torch.Tensor) -> RunEstimates:
+def _per_run(fn, log_w: torch.Tensor) -> torch.Tensor:
+    """``fn`` (a [K, B'] -> [B'] reduction, e.g. a student's) applied to every run of log_w [R, N, B]: [R, B]."""
+    R, N, B = log_w.shape
+    return fn(log_w.transpose(0, 1).reshape(N, R * B)).reshape(R, B)
+
+
+def run_estimates(log_w: torch.Tensor, *, log_p_hat=None, ess=None) -> RunEstimates:
     """Reduce the log weights of R runs of N samples to one estimate and one ESS per run.
 
     log p-hat_r = logsumexp_k log w_rk - log N (as :func:`importance_sampling`) and
@@ -58,6 +64,9 @@ def run_estimates(log_w: torch.Tensor) -> RunEstimates:
         log_w: log weights of shape [R, N, B] (R runs, N samples each, B points or proposals),
             e.g. ``log_weights(x, model, q, R * N).reshape(R, N, B)``.
 
+        log_p_hat, ess: optional reductions [K, B] -> [B] used instead of lvmlib's (a notebook passes
+            the student's functions once their checks passed).
+
     Returns:
         a :class:`RunEstimates` with ``log_estimate`` and ``ess`` of shape [R, B].
     """
@@ -66,7 +75,9 @@ def run_estimates(log_w: torch.Tensor) -> RunEstimates:
         raise ValueError(f"log_w must have shape [R, N, B] (R runs of N samples), got {shape}")
     if log_w.shape[1] < 1:
         raise ValueError("each run needs at least one sample (N >= 1)")
-    return RunEstimates(log_mean_exp(log_w, 1), effective_sample_size(log_w, dim=1), int(log_w.shape[1]))
+    log_estimate = log_mean_exp(log_w, 1) if log_p_hat is None else _per_run(log_p_hat, log_w)
+    run_ess = effective_sample_size(log_w, dim=1) if ess is None else _per_run(ess, log_w)
+    return RunEstimates(log_estimate, run_ess, int(log_w.shape[1]))
 
 
 @dataclass
@@ -100,7 +111,8 @@ class BlockEstimates:
 @torch.no_grad()
 def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, total: int = 100_000, *,
                     log_p: float | None = None, bin_width: float = 0.05, ratio_max: float = 3.0, keep: int = 0,
-                    generator: torch.Generator | None = None) -> "BlockEstimates":
+                    generator: torch.Generator | None = None, log_weights=None, log_p_hat=None,
+                    ess=None) -> "BlockEstimates":
     """Many independent importance-sampling estimates of p(x), for every N and every proposal.
 
     For each proposal q_b of the batch, ``total`` samples z ~ q_b are drawn once with
@@ -121,16 +133,25 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, tota
             (larger values in the last bin).
         keep: also return the first ``keep`` samples and log weights of every stream.
         generator: a ``torch.Generator``.
+        log_weights: optional ``log_weights(x, model, q, K, generator=...) -> [K, B]`` used instead of
+            lvmlib's for the statistics (it returns no samples, so the ``keep`` samples shown are a
+            separate draw of lvmlib's, with their log weights);
+        log_p_hat, ess: optional reductions [K, B] -> [B] (see :func:`run_estimates`).
 
     Returns:
         a :class:`BlockEstimates` (NumPy arrays).
     """
     counts = [int(n) for n in counts]
+    reductions = dict(log_p_hat=log_p_hat, ess=ess)  # (the loop below reuses the names for its tensors)
     if total < max(counts):
         raise ValueError(f"total ({total}) must be at least the largest N ({max(counts)})")
     B = proposal.batch_shape[0]
     xb = x.expand(B, -1)  # [B, Dx]: one copy of the point per proposal
-    log_w, z = est.log_weights(xb, model, proposal, total, generator=generator, return_samples=True)  # [T, B]
+    if log_weights is None:
+        log_w, z = est.log_weights(xb, model, proposal, total, generator=generator, return_samples=True)  # [T, B]
+    else:
+        log_w = log_weights(xb, model, proposal, total, generator=generator)  # [T, B]
+        z = None
     out = {k: np.zeros((len(counts), B)) for k in ("log_mean", "log_sd", "ess_mean")}
     out["runs"] = np.array([total // n for n in counts])
     bins = int(round(ratio_max / bin_width)) + 1
@@ -140,7 +161,7 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, tota
         out["hist"] = np.zeros((len(counts), B, bins))
     for i, n in enumerate(counts):
         R = total // n
-        runs = run_estimates(log_w[: R * n].reshape(R, n, B))  # R disjoint runs of N samples per proposal
+        runs = run_estimates(log_w[: R * n].reshape(R, n, B), **reductions)  # R disjoint runs
         log_p_hat, ess = runs.log_estimate, runs.ess  # [R, B] each
         out["log_mean"][i] = log_p_hat.mean(0).cpu().numpy()
         out["log_sd"][i] = log_p_hat.std(0).cpu().numpy() if R > 1 else np.nan
@@ -156,8 +177,11 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, tota
             hist.scatter_add_(1, idx.T, torch.ones(B, R, dtype=torch.float64, device=idx.device))
             out["hist"][i] = hist.cpu().numpy()
     if keep:
+        kept_w = log_w
+        if z is None:  # a function that returns no samples: the shown samples are lvmlib's own draw
+            kept_w, z = est.log_weights(xb, model, proposal, keep, generator=generator, return_samples=True)
         out["z"] = z[:keep, :, 0].cpu().numpy()
-        out["log_w"] = log_w[:keep].cpu().numpy()
+        out["log_w"] = kept_w[:keep].cpu().numpy()
     return BlockEstimates(**out)
 
 

@@ -117,7 +117,8 @@ class ProposalGrid:
 
 def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, counts=COUNTS,
                total: int = 100_000, bin_width: float = 0.05, ratio_max: float = 3.0, z_range=(-2.0, 4.5),
-               generator: torch.Generator | None = None) -> ProposalGrid:
+               generator: torch.Generator | None = None, log_weights=None, log_p_hat=None,
+               ess=None) -> ProposalGrid:
     """Repeated importance-sampling estimates for every q = N(mean, scale^2) of the slider grid.
 
     One call of :func:`block_estimates` per scale (all means at once): ``total`` samples per
@@ -128,15 +129,19 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
         model, x: from :func:`toy_problem` (a 1-D latent with a Gaussian posterior).
         means, log2_scales, counts: the slider grids.
         total: samples per proposal.
+        log_weights, log_p_hat, ess: the functions that compute the statistics (default lvmlib's;
+            the notebook passes the student's once their checks passed), as in
+            :func:`lvmlib.inference.block_estimates`.
 
     Returns:
         a :class:`ProposalGrid`.
     """
     with one_thread():
-        return _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_max, z_range, generator)
+        return _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_max, z_range, generator,
+                           dict(log_weights=log_weights, log_p_hat=log_p_hat, ess=ess))
 
 
-def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_max, z_range, generator):
+def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_max, z_range, generator, fns):
     means, log2_scales = np.asarray(means, dtype=float), np.asarray(log2_scales, dtype=float)
     log_p = float(model.log_marginal(x)[0])
     post = model.posterior(x)
@@ -148,7 +153,7 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
     for j, v in enumerate(log2_scales):
         q = gaussian_proposals(means, np.full(M, 2.0**v), dtype=x.dtype, device=x.device)  # batch [M]
         row = block_estimates(x, model, q, counts, total, log_p=log_p, bin_width=bin_width, ratio_max=ratio_max,
-                              keep=max(counts), generator=generator)
+                              keep=max(counts), generator=generator, **fns)
         for name in row.names():
             value = row[name]
             if name in ("runs",):
@@ -160,7 +165,8 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
             stats.setdefault(name, np.zeros((M, S) + arr.shape[1:]))[:, j] = arr
     # ESS of the first run (the one drawn) for every q and N
     runs = torch.as_tensor(log_w_run, device=x.device).reshape(M * S, -1).T  # [max N, M*S]
-    run_ess = np.stack([est.effective_sample_size(runs[:c]).reshape(M, S).cpu().numpy() for c in counts], -1)
+    ess = fns["ess"] or est.effective_sample_size
+    run_ess = np.stack([ess(runs[:c]).reshape(M, S).cpu().numpy() for c in counts], -1)
     stats = ProposalStats(run_ess=run_ess, **stats)  # [M, S, n] each
     z_grid = np.linspace(z_range[0], z_range[1], 651)
     zt = torch.as_tensor(z_grid, dtype=x.dtype, device=x.device)[:, None]  # [Z, 1]

@@ -28,6 +28,8 @@ from lvmlib.vae import (
 )
 from lvmlib.widgets.app import SliderApp
 
+_library_slerp = slerp  # (interpolation_paths has a parameter of that name)
+
 __all__ = ["Paths", "interpolation_paths", "interpolation_app", "gaussian_norms", "norms_figure", "LatentMap", "latent_map", "latent_map_app", "Sweeps", "coordinate_sweeps", "coordinate_app", "label_share", "examples"]
 
 IMG = dict(cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -75,12 +77,17 @@ class Paths:
 
 @torch.no_grad()
 def interpolation_paths(model: VAE, x: torch.Tensor, y: torch.Tensor, picks, *, steps: int = 11,
-                        fine: int = 101, image_shape=(8, 8)) -> Paths:
+                        fine: int = 101, image_shape=(8, 8), slerp=None) -> Paths:
     """Decode ``model.interpolate(x_i, x_j, steps, method, return_latents=True)`` for every ordered
     pair (i, j) of ``x[picks]`` and both methods; the norms |z(t)| also on ``fine`` values of t
-    (``lvmlib.vae.slerp`` and the linear path between the same encoder means)."""
+    (``lvmlib.vae.slerp`` and the linear path between the same encoder means).
+
+    With ``slerp`` (a function ``slerp(z0 [Dz], z1 [Dz], t: float) -> [Dz]``, e.g. the student's once
+    its check passed), the slerp paths are built with it instead: its points at every t, decoded with
+    the decoder's mean (``model.likelihood(z).mean``, as ``interpolate`` does)."""
     from scipy.stats import chi
 
+    custom = slerp  # the given slerp (or None: lvmlib's, vectorized over t)
     picks = np.asarray(picks)
     xs = x[picks]
     m = len(picks)
@@ -89,14 +96,20 @@ def interpolation_paths(model: VAE, x: torch.Tensor, y: torch.Tensor, picks, *, 
     norms_fine = np.empty((len(INTERPOLATIONS), m, m, fine), dtype=np.float32)
     codes = model.encoder(xs).mean  # [M, Dz], on the model's device
     t_fine = torch.linspace(0.0, 1.0, fine, dtype=codes.dtype, device=codes.device).unsqueeze(-1)  # [F, 1]
+    ts = [float(v) for v in np.linspace(0.0, 1.0, steps)]
     for k, method in enumerate(INTERPOLATIONS):
         for i in range(m):
             for j in range(m):
-                path, z = model.interpolate(xs[i], xs[j], steps, method, return_latents=True)  # [T, D], [T, Dz]
+                z0, z1 = codes[i], codes[j]
+                if method == "slerp" and custom is not None:  # the given slerp, one t at a time
+                    z = torch.stack([custom(z0, z1, t) for t in ts])  # [T, Dz]
+                    path = model.likelihood(z).mean  # [T, D]
+                    zf = torch.stack([custom(z0, z1, float(t)) for t in t_fine[:, 0]])  # [F, Dz]
+                else:
+                    path, z = model.interpolate(xs[i], xs[j], steps, method, return_latents=True)  # [T, D], [T, Dz]
+                    zf = _library_slerp(z0, z1, t_fine) if method == "slerp" else (1 - t_fine) * z0 + t_fine * z1
                 images[k, i, j] = path.cpu().numpy()
                 norms[k, i, j] = z.norm(dim=1).cpu().numpy()
-                z0, z1 = codes[i], codes[j]
-                zf = slerp(z0, z1, t_fine) if method == "slerp" else (1 - t_fine) * z0 + t_fine * z1  # [F, Dz]
                 norms_fine[k, i, j] = zf.norm(dim=1).cpu().numpy()
     d = model.latent_dim
     return Paths(picks=picks, labels=np.asarray(y)[picks], data=xs.cpu().numpy(), recon=model.reconstruct(xs).cpu().numpy(),
@@ -362,6 +375,7 @@ def coordinate_sweeps(model: VAE, x: torch.Tensor, y: torch.Tensor, picks, *, li
     """Decode mu(x_m) with coordinate i set to v, for every chosen digit m, coordinate i and
     value v of ``linspace(-limit, limit, num_values)``; plus each coordinate's activity and label
     share over all of ``x``."""
+    custom = slerp  # the given slerp (or None: lvmlib's, vectorized over t)
     picks = np.asarray(picks)
     xs = x[picks]
     codes = model.encoder(xs).mean  # [M, Dz]

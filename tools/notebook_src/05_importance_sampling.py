@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 05 · Importance sampling: sample where the integrand lives
 #
+# **About 60 minutes** (reading and the app 30, exercises 30).
+#
 # **You will learn to**
 # - write $p(x)$ as an expectation under a proposal $q$ and estimate it from importance weights, in log space;
 # - measure how many samples an estimate is worth with the effective sample size (ESS);
@@ -8,8 +10,12 @@
 #   why $\log \hat p$ is biased low although $\hat p$ is not.
 #
 # **Before this:** notebook 04 (naive Monte Carlo); the Gaussian densities and `logsumexp` of notebook 03.
-# **Exercises:** 5.1 and 5.2 are code (the estimate and the ESS from log-weights, each with a check cell
-# that names common mistakes); 5.3 is "predict, then move the sliders"; 5.4 is a short derivation.
+# **Exercises:** 5.1 is code (the log-weights of a model and a proposal, and their reduction to $\log \hat p$:
+# 15 min, ★★☆); 5.2 is code (the effective sample size from log-weights: 8 min, ★★☆); 5.3 is a prediction you
+# commit to, then check with the sliders (5 min, ★☆☆); 5.4 is a short derivation (5 min, ★★☆). Each code
+# exercise has a check cell that names common mistakes and a ladder of hints, and **the notebook then runs
+# your functions**: every estimate, the app's statistics and the figures below are computed with them once
+# their checks pass (with `lvmlib`'s until then, and the notebook says which).
 #
 # Notebook 04 estimated the marginal likelihood by naive Monte Carlo,
 # $p(x) = \mathbb E_{z \sim p(z)}\big[p(x \mid z)\big]$: unbiased, but most latents drawn from the prior
@@ -41,7 +47,7 @@ import lvmlib
 from lvmlib import inference as est
 from lvmlib import exercises
 from lvmlib.lessons import nb05
-from lvmlib.distributions import gaussian_proposals
+from lvmlib.distributions import gaussian_proposals, sample
 from lvmlib.lessons.toy import second_moment_of_weights, toy_problem
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
@@ -65,33 +71,45 @@ print(f"x = {x.item():.4f},  exact log p(x) = {log_p:.4f}  (p(x) = {math.exp(log
 print(f"posterior p(z | x) = N({post.loc.item():.3f}, {post.stddev.item():.3f}^2);  prior p(z) = N(0, 1)")
 
 # %% [markdown]
-# One estimate with $N = 1000$ samples, from the prior (naive Monte Carlo) and from a Gaussian proposal
-# placed by eye near the posterior. The **effective sample size**
-# $\mathrm{ESS} = (\sum_k w_k)^2 / \sum_k w_k^2$ lies between 1 (one sample carries all the weight) and $N$
-# (all weights equal): roughly how many samples the estimate is really worth.
+# ### Exercise 5.1: the log-weights of a model and a proposal (15 min, ★★☆)
+#
+# Every estimator of this notebook and the next starts from the same tensor: $K$ samples $z_k \sim q$ for each
+# of $B$ data points, and their log-weights
+#
+# $$\log w_k = \log p(z_k) + \log p(x \mid z_k) - \log q(z_k), \qquad \texttt{log\_w} \text{ of shape } [K, B].$$
+#
+# Write `log_weights(x, model, q, K, generator)`. The pieces are `torch.distributions` objects:
+# `model.prior()` is $p(z)$, `model.likelihood(z)` is $p(x \mid z)$ for a batch of $z$, and `q` is the proposal,
+# either one per data point (batch shape `[B]`) or one shared by all of them (batch shape `[]` or `[1]`).
+# Draw the samples with `sample(q, (K,), generator)` (from `lvmlib.distributions`: `torch.distributions` cannot
+# take a generator; the samples are reparameterized, $z = \mu + t\, \varepsilon$, so gradients flow through them).
+# Every data point must get its **own** samples, also when $q$ is shared. Then write the estimate itself,
+# the reduction of `log_w` over its $K$ samples,
+#
+# $$\log \hat p_K(x) = \log \frac1K \sum_{k=1}^K e^{\log w_k} = \operatorname{logsumexp}_k(\log w_k) - \log K ,$$
+#
+# in log space: for a real image $\log w$ is around $-2000$, and $e^{-2000}$ is $0$ in any float.
+#
+# The check compares your log-weights with `lvmlib.inference.log_weights`: exactly when you draw from the
+# generator as above, statistically (means, variances and the correlation between points, at 6 standard
+# errors) when you draw another way. It uses the toy model, a 2-D latent, a mixture with a categorical $z$,
+# float32, and $q$ = the exact posterior (then every log-weight must equal $\log p(x)$); it checks that a
+# gradient reaches $q$'s parameters through your samples, then runs `log_p_hat` on log-weights near $-2000$,
+# $K = 1$ and a single data point.
 
 # %%
-q = gaussian_proposals([1.25], [0.5])   # q(z) = N(1.25, 0.5^2), batch [1]
-for name, proposal in [("naive MC, q = prior", model.prior()), ("IS, q = N(1.25, 0.5^2)", q)]:
-    log_w = est.log_weights(x, model, proposal, 1000, generator=g)   # [1000, 1]
-    log_p_hat = est.log_mean_exp(log_w, 0).item()
-    ess = est.effective_sample_size(log_w).item()
-    print(f"{name:24s}: log p-hat = {log_p_hat:.4f} (exact {log_p:.4f}),  ESS = {ess:6.1f} of 1000")
+def log_weights(x, model, q, K, generator=None):
+    """log w_k = log p(z_k) + log p(x | z_k) - log q(z_k), z_k ~ q: x [B, Dx] -> log_w [K, B]."""
+    B = x.shape[0]
+    # 1. one proposal per data point (batch shape [B]), 2. K samples of it from the generator,
+    # 3. the three log-densities at the samples, each of shape [K, B]
+    ### BEGIN SOLUTION
+    q = q.expand(torch.Size([B]))                  # batch [] or [1] -> [B]: every point its own samples
+    z = sample(q, (K,), generator)                 # [K, B, Dz] ([K, B] for a categorical z)
+    return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)   # [K, B]
+    ### END SOLUTION
 
-# %% [markdown]
-# ### Exercise 5.1: log p-hat from log-weights
-#
-# The cell above called `est.log_mean_exp`. Write it yourself: given the log-weights `log_w` of shape
-# `[K, B]` ($K$ samples along dim 0 for each of $B$ data points), return $\log \hat p_K(x)$ for every point,
-# shape `[B]`:
-#
-# $$\log \hat p_K = \log \frac1K \sum_{k=1}^K e^{\log w_k} = \operatorname{logsumexp}_k(\log w_k) - \log K .$$
-#
-# Stay in log space: for a real image $\log w$ is around $-2000$, and $e^{-2000}$ is $0$ in any float. The check
-# runs your function on cases with known answers (log-weights near $-2000$, $K = 1$, a single data point) and
-# names the usual mistakes. The rest of the notebook keeps using `lvmlib`, so it runs whether or not you do this.
 
-# %%
 def log_p_hat(log_w):
     """log of the importance-sampling estimate: log_w [K, B] -> [B]."""
     ### BEGIN SOLUTION
@@ -99,15 +117,33 @@ def log_p_hat(log_w):
     ### END SOLUTION
 
 # %%
-exercises.check_log_p_hat(log_p_hat)
+exercises.check_log_weights(log_weights, log_p_hat)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "A proposal of batch shape `[]` or `[1]` gives samples of shape `[K, Dz]` or `[K, 1, Dz]`: every point would "
+    "share them. `q.expand(torch.Size([B]))` makes one (identical) proposal per point, and `sample(q, (K,), "
+    "generator)` then has shape `[K, B, Dz]`.",
+    "Each `log_prob` sums over the event (the coordinates of z or x) by itself and returns `[K, B]`: "
+    "`model.prior().log_prob(z)`, `model.likelihood(z).log_prob(x)` (x `[B, Dx]` broadcasts against the "
+    "`[K, B]` batch) and `q.log_prob(z)` of the expanded q. No `.sum` is needed.",
+    "`return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)`; and for the "
+    "estimate, `torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])`.")
+
+# %%
+log_weights_used = exercises.choose(exercises.check_log_weights(log_weights), log_weights, est.log_weights)
+log_p_hat_used = exercises.choose(exercises.check_log_p_hat(log_p_hat), log_p_hat, est.log_mean_exp)
+display(log_weights_used, log_p_hat_used)
 
 # %% [markdown]
-# ### Exercise 5.2: the effective sample size
+# ### Exercise 5.2: the effective sample size (8 min, ★★☆)
 #
-# $\mathrm{ESS} = (\sum_k w_k)^2 / \sum_k w_k^2$. Written with the **normalised** weights
-# $\bar w_k = w_k / \sum_j w_j$ (which sum to 1) it is $1 / \sum_k \bar w_k^2$, and $\log \bar w_k$ is
-# `log_w - logsumexp(log_w)`: no exponential of a huge negative number is ever taken. Return the ESS of every
-# data point, shape `[B]` (a number between 1 and $K$).
+# How many samples is an estimate really worth? The **effective sample size**
+# $\mathrm{ESS} = (\sum_k w_k)^2 / \sum_k w_k^2$ lies between 1 (one sample carries all the weight) and $K$ (all
+# weights equal). Written with the **normalised** weights $\bar w_k = w_k / \sum_j w_j$ (which sum to 1) it is
+# $1 / \sum_k \bar w_k^2$, and $\log \bar w_k$ is `log_w - logsumexp(log_w)`: no exponential of a huge negative
+# number is ever taken. Return the ESS of every data point, shape `[B]`.
 
 # %%
 def effective_sample_size(log_w):
@@ -119,6 +155,34 @@ def effective_sample_size(log_w):
 
 # %%
 exercises.check_ess(effective_sample_size)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "Normalise first, in log space: `log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)` "
+    "(keepdim so that it broadcasts against `[K, B]`).",
+    "The squared normalised weights are `exp(2 * log_w_bar)`; their sum, still in log space, is a logsumexp "
+    "over dim 0; the ESS is one over that sum.",
+    "`return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0))`")
+
+# %%
+ess_used = exercises.choose(exercises.check_ess(effective_sample_size), effective_sample_size,
+                            est.effective_sample_size)
+ess_used
+
+# %% [markdown]
+# ## One estimate, with your functions
+#
+# One estimate with $N = 1000$ samples, from the prior (naive Monte Carlo) and from a Gaussian proposal
+# placed by eye near the posterior, computed with the functions chosen above.
+
+# %%
+q = gaussian_proposals([1.25], [0.5])   # q(z) = N(1.25, 0.5^2), batch [1]
+for name, proposal in [("naive MC, q = prior", model.prior()), ("IS, q = N(1.25, 0.5^2)", q)]:
+    log_w = log_weights_used(x, model, proposal, 1000, generator=g)   # [1000, 1]
+    estimate = log_p_hat_used(log_w).item()
+    ess = ess_used(log_w).item()
+    print(f"{name:24s}: log p-hat = {estimate:.4f} (exact {log_p:.4f}),  ESS = {ess:6.1f} of 1000")
 
 # %% [markdown]
 # ## Pick the proposal yourself
@@ -137,12 +201,15 @@ exercises.check_ess(effective_sample_size)
 # many orders of magnitude; move $q$ onto the posterior ($\mu = 1.5, t = 0.25$); then make $q$ too narrow
 # ($t = 0.125$) and too wide ($t = 1$) and compare the histograms and the ESS as $N$ grows.
 #
-# Everything the sliders show is computed in the next cell: for each of the $13 \times 9$ proposals,
-# 100 000 samples from `est.log_weights`, cut into $100\,000 / N$ disjoint runs of $N$ samples for each $N$
-# (so each histogram holds independent estimates). The sliders then only pick and redraw.
+# Everything the sliders show is computed in the next cell, with your `log_weights`, `log_p_hat` and
+# `effective_sample_size` (once they passed): for each of the $13 \times 9$ proposals, 100 000 samples, cut
+# into $100\,000 / N$ disjoint runs of $N$ samples for each $N$ (so each histogram holds independent estimates).
+# The sliders then only pick and redraw. (The one run drawn as ticks and dots is a separate draw of `lvmlib`'s,
+# which also returns its samples.)
 
 # %%
-grid = nb05.precompute(model, x, generator=g)
+grid = nb05.precompute(model, x, generator=g, log_weights=log_weights_used, log_p_hat=log_p_hat_used,
+                       ess=ess_used)
 print(f"{len(grid.means)} means x {len(grid.scales)} scales, {grid.total} samples each; N in {grid.counts}")
 
 # %%
@@ -150,26 +217,26 @@ print(f"{len(grid.means)} means x {len(grid.scales)} scales, {grid.total} sample
 nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
 
 # %% [markdown]
-# ### Exercise 5.3: predict, then move the sliders
+# ### Exercise 5.3: predict, then move the sliders (5 min, ★☆☆)
 #
 # Centre $q$ on the posterior's mean, $\mu = 1.5$, and take $N = 10$. Compare a too-narrow proposal,
 # $t = 0.125$ (half the posterior's scale), with a too-wide one, $t = 0.5$ (twice it). **Before you move the
-# sliders, predict:** which of the two has the larger ESS / N at $N = 10$? And which one's histogram of
-# $\hat p_N / p(x)$ has its typical (median) run further below 1 at $N = 1000$? Then check your prediction in the
-# app, and move $N$ up for both.
-#
-# <details><summary>Answer</summary>
-#
-# At $N = 10$ the narrow $q$ has the **larger** ESS (about 0.74 of $N$ against 0.67): its samples all land where
-# the posterior is large and get similar weights. That is the trap: the ESS is computed from the weights that
-# were drawn and cannot see the tails the narrow $q$ almost never visits. As $N$ grows, the rare tail samples
-# with huge weights start to appear: the narrow $q$'s ESS / N keeps falling (about 0.45 at $N = 100$, 0.23 at
-# $N = 1000$) while the wide one's settles near 0.66, and at $N = 1000$ the narrow $q$'s median run is still
-# visibly below 1 (most runs have not seen a tail sample) while the wide $q$'s runs are centred on 1. The
-# section "Too narrow is worse than too wide" below puts numbers on it: the narrow $q$'s weights have
-# infinite variance.
-#
-# </details>
+# sliders, commit to a prediction below**; the answer and the why appear once you have. Then check it in the
+# app, and move $N$ up to 1000 for both: whose histogram of $\hat p_N / p(x)$ has its typical (median) run
+# further below 1?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict(
+    "At N = 10, which proposal has the larger ESS / N: the too-narrow q (t = 0.125) or the too-wide q (t = 0.5)?",
+    ["the too-narrow q", "the too-wide q", "about the same"], 0,
+    "The narrow q: about 0.74 of N against 0.67. Its samples all land where the posterior is large and get similar "
+    "weights. That is the trap: the ESS is computed from the weights that were drawn and cannot see the tails the "
+    "narrow q almost never visits. As N grows, the rare tail samples with huge weights appear: the narrow q's ESS / N "
+    "keeps falling (about 0.45 at N = 100, 0.23 at N = 1000) while the wide one's settles near 0.66, and at N = 1000 "
+    "the narrow q's median run is still visibly below 1 (most runs have not seen a tail sample) while the wide q's "
+    "runs are centred on 1. The section 'Too narrow is worse than too wide' below puts numbers on it: the narrow "
+    "q's weights have infinite variance.")
 
 # %% [markdown]
 # ## The best proposal is the posterior: zero variance
@@ -182,12 +249,15 @@ nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
 # says: the posterior is exactly what we cannot compute for an interesting model (it needs $p(x)$). Still, it
 # tells us what to aim for: a $q$ as close to $p(z \mid x)$ as we can make it.
 #
-# ### Exercise 5.4: a short derivation
+# ### Exercise 5.4: a short derivation (5 min, ★★☆)
 #
 # (a) Show that $\mathbb E_{z \sim q}[w(z)] = p(x)$ for any $q$ that is positive wherever $p(x, z)$ is.
 # (b) Suppose instead that $q(z) = 0$ on a region $A$ where $p(x, z) > 0$. What does $\mathbb E_q[w]$ become, and
 # is the estimate then biased up or down? (c) Why is the ESS equal to $N$ when $q$ is the posterior?
-#
+# (Write your answer down; the solutions edition has ours.)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # (a) $\mathbb E_q[w] = \int q(z)\, \frac{p(x, z)}{q(z)}\, dz = \int p(x, z)\, dz = p(x)$; the division is allowed
@@ -201,10 +271,10 @@ nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
 # </details>
 
 # %%
-for n in (1, 10, 1000):
-    log_w = est.log_weights(x, model, post, n, generator=g)                  # q = the exact posterior
-    err = abs(est.importance_sampling(x, model, post, n, generator=g).item() - log_p)
-    ess = est.effective_sample_size(log_w).item()
+for n in (1, 10, 1000):                                                    # your functions, once they passed
+    log_w = log_weights_used(x, model, post, n, generator=g)                 # q = the exact posterior
+    err = abs(log_p_hat_used(log_w).item() - log_p)
+    ess = ess_used(log_w).item()
     print(f"q = posterior, N = {n:4d}: |log p-hat - log p(x)| < 1e-12: {err < 1e-12},  ESS = {ess:.4f}")
     assert err < 1e-12 and abs(ess - n) < 1e-9 * n
 i, j = grid.index(1.5, 0.25)                                                # the same q on the slider grid
@@ -268,6 +338,13 @@ for label, m, t in cases:
 #   $p(z \mid x)/q(z)$ grows like $e^{c z^2}$ in the tails; the rare samples that land there carry enormous
 #   weights, and the variance is **infinite**. Most runs never draw such a sample, so they underestimate
 #   $p(x)$ while looking deceptively stable, and the ESS per sample keeps falling as $N$ grows.
+# - **A little narrower than the posterior** ($s/\sqrt2 < t < s$): the variance is finite, and for $t$ near
+#   $s$ barely worse than at the posterior, but it grows without bound as $t$ falls towards $s/\sqrt2$
+#   (the factor $1/\sqrt{2t^2 - s^2}$). The printout below has the numbers for centred proposals: $t = 0.8\,s$
+#   costs about as much as $t = 1.6\,s$, and $t = 0.71\,s$ (just above $s/\sqrt2 \approx 0.707\,s$) twice as
+#   much as $t = 4s$. Between the two regimes there is
+#   no cliff, only a steep slope: on the slider grid ($t = s/2$, $s/\sqrt2$, $s$, ...) this stretch falls between
+#   two grid points.
 # - **Too wide**: many samples land where the posterior has no mass and get weights near 0: they are
 #   wasted. But the weights are bounded (by $t/s$ times $p(x)$ when centred), so the variance stays finite and
 #   grows only about linearly with $t$. You pay for a wide $q$ in samples, not in reliability.
@@ -278,6 +355,13 @@ for label, m, t in cases:
 # $N = 10$ the narrow $q$ even has the *larger* ESS. The ESS is computed from the weights that were drawn,
 # and it cannot see the tail samples that were not; only as $N$ grows do they show up, and the narrow
 # $q$'s ESS per sample keeps falling while the wide one's settles at $p(x)^2 / \mathbb E_q[w^2]$.
+
+# %%
+ratios = [0.5, 0.70, 0.71, 0.75, 0.8, 1.0, 1.25, 1.6, 2.0, 4.0]          # t / s, q centred on the posterior
+second = {r: second_moment_of_weights(1.5, r * 0.25) for r in ratios}
+print("exact E_q[(w/p)^2] for t/s =", ", ".join(f"{r:g}: {second[r]:.3g}" for r in ratios))
+assert math.isinf(second[0.5]) and math.isinf(second[0.70]) and math.isfinite(second[0.71])
+assert abs(second[0.8] - second[1.6]) < 0.1 and second[0.71] > 1.5 * second[4.0] and second[1.0] == 1.0
 
 # %%
 fig = nb05.narrow_wide_figure(grid, narrow=0.125, wide=0.5)
@@ -303,17 +387,18 @@ assert grid.stats["ratio_sd"][i, j_narrow, k] > 3 * grid.stats["ratio_sd"][i, j_
 # %% [markdown]
 # ## Naive Monte Carlo against importance sampling, at the same number of samples
 #
-# Same budget, $N = 100$ samples per estimate, 2000 independent estimates each, straight from
-# `est.naive_monte_carlo` and `est.importance_sampling` (not from the slider grid). The exact variance of
+# Same budget, $N = 100$ samples per estimate, 2000 independent estimates each, with your `log_weights` and
+# `log_p_hat` (not from the slider grid): naive Monte Carlo is the same function with the prior as $q$. The exact variance of
 # $\hat p_N / p(x)$ is $(\mathbb E_q[(w/p)^2] - 1)/N$, from the formula above (the prior is $\mathcal N(0, 1)$).
 
 # %%
 n, reps = 100, 2000
 xs = x.expand(reps, -1)                            # 2000 copies of the point: each gets its own samples
-runs = {"naive MC, q = prior N(0, 1)": (est.naive_monte_carlo(xs, model, n, generator=g), 0.0, 1.0)}
+runs = {"naive MC, q = prior N(0, 1)": (log_p_hat_used(log_weights_used(xs, model, model.prior(), n, generator=g)),
+                                        0.0, 1.0)}
 for m, t in [(1.5, 0.5), (1.25, 0.35)]:
-    q = gaussian_proposals([m], [t])        # batch [1]: shared by the 2000 copies
-    runs[f"IS, q = N({m}, {t}^2)"] = (est.importance_sampling(xs, model, q, n, generator=g), m, t)
+    q = gaussian_proposals([m], [t])        # batch [1]: shared by the 2000 copies, each drawing its own samples
+    runs[f"IS, q = N({m}, {t}^2)"] = (log_p_hat_used(log_weights_used(xs, model, q, n, generator=g)), m, t)
 var = {}
 for name, (log_p_hat, m, t) in runs.items():
     var[name] = torch.exp(log_p_hat - log_p).var().item()
@@ -345,8 +430,12 @@ for name in list(var)[1:]:
 # - The solved notebook is `notebooks/solutions/05_importance_sampling.ipynb`; both editions are built from
 #   `tools/notebook_src/05_importance_sampling.py` by `tools/nbbuild.py` (the solution lines sit between
 #   nbgrader's begin/end-solution markers; `make nbgrader` builds the nbgrader assignment). The checks are
-#   `lvmlib.exercises.check_log_p_hat` and `check_ess`; each names the mistakes it knows (averaging the
-#   log-weights, forgetting $-\log K$, exponentiating first, an ESS from unnormalised weights, ...).
+#   `lvmlib.exercises.check_log_weights` (with `check_log_p_hat` for the reduction) and `check_ess`; each names
+#   the mistakes it knows (forgetting $\log q$, the prior's density in its place, points sharing their samples,
+#   a detached $z$, averaging the log-weights, forgetting $-\log K$, exponentiating first, an ESS from
+#   unnormalised weights, ...). `exercises.choose` hands the student's functions to every later cell once
+#   their checks passed: the estimates, the app's statistics (`nb05.precompute(..., log_weights=, log_p_hat=,
+#   ess=)`) and the figures.
 # - Equivalence check: on this toy problem $p(x) \approx 0.06$ is large enough to work in linear space, so
 #   `lvmlib`'s log-space estimate and ESS must agree with the textbook formulas applied to $w = e^{\log w}$.
 

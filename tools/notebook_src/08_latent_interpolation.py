@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 08 · Walking the latent space
 #
+# **About 50 minutes** (training the two VAEs takes about a minute; reading and the apps 30, exercises 20).
+#
 # **You will learn to**
 # - interpolate between two codes along a straight line and along a great circle (slerp), and explain with the
 #   norms of Gaussian vectors why the second exists;
@@ -9,8 +11,10 @@
 # - see that single latent coordinates need not be factors anyone would name.
 #
 # **Before this:** notebook 07 (the VAE and its training recipe).
-# **Exercises:** 8.1 is code (slerp, with a check cell that names common mistakes); 8.2 is a short derivation;
-# 8.3 and 8.4 are "predict, then move the slider".
+# **Exercises:** 8.1 is code (slerp: 10 min, ★★☆), with a check cell that names common mistakes and a ladder
+# of hints; **the interpolation app then runs your slerp** (every slerp path it shows is built with it once
+# the check passes, with `lvmlib`'s until then). 8.2 is a short derivation (5 min, ★★☆); 8.3 and 8.4 are
+# predictions you commit to, then check with the sliders (3 min each, ★☆☆).
 #
 # A trained VAE gives every digit a code, the encoder's mean $\mu_\phi(x)$, and turns every point $z$ of the
 # latent space into an image, the decoder's mean $\mathbb E_\theta[x \mid z]$. That makes the latent space a
@@ -75,15 +79,9 @@ vae2, vae8 = models[2], models[8]
 #
 # $$z(t) = (1 - t)\, z_0 + t\, z_1, \qquad t \in [0, 1].$$
 #
-# `VAE.interpolate(x0, x1, steps, method)` does exactly this and decodes the path. The next cell computes every
-# path the app below can show: two test digits of each class (20 digits, 400 ordered pairs), both methods,
-# eleven values of $t$.
-
-# %%
-picks = per_class(data.y_test, 2)  # test indices: the first two digits of each class
-paths = nb08.interpolation_paths(vae8, data.x_test, data.y_test, picks)
-print(f"{len(picks)} digits, {len(picks) ** 2} ordered pairs x {len(paths.methods)} methods x {len(paths.t)} steps "
-      f"= {paths.images[..., 0].size} decoded images")
+# `VAE.interpolate(x0, x1, steps, method)` does exactly this and decodes the path. The app of section 3 shows
+# every such path between two test digits of each class, along the line and along the great circle of the next
+# section, built with your slerp (exercise 8.1).
 
 # %% [markdown]
 # ## 2. Why slerp exists: where Gaussian vectors live
@@ -125,14 +123,14 @@ lvmlib.plotting.savefig(fig, "08_gaussian_norms")
 # encoder's means are a little shorter than prior draws (each $q_\phi(z \mid x)$ also has a spread; section 5).
 # Expect a modest effect on average and a large one for codes that point in opposite directions.
 #
-# ### Exercise 8.1: slerp
+# ### Exercise 8.1: slerp (10 min, ★★☆)
 #
 # Write `slerp(z0, z1, t)` for two codes of shape `[d]` and a number `t` in $[0, 1]$, returning the point of
 # shape `[d]` on the great-circle path of the formula above. Two details matter: at $t = 0$ and $t = 1$ it must
 # return the endpoints themselves (norms included), and when $z_0$ and $z_1$ point the same way the angle is
 # $\omega = 0$ and $\sin \omega = 0$: fall back to the straight line there (the two paths agree as $\omega \to 0$),
 # instead of dividing 0 by 0. The check tries orthogonal and 8-D codes, $t = 0$ and $1$, and parallel endpoints,
-# and names the usual mistakes. The app below uses `lvmlib`'s slerp, so it works whether or not you do this.
+# and names the usual mistakes. Once it passes, the app below builds its slerp paths with your function.
 
 # %%
 def slerp(z0, z1, t):
@@ -148,14 +146,39 @@ def slerp(z0, z1, t):
 # %%
 exercises.check_slerp(slerp)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "The angle first: `cos = torch.dot(z0, z1) / (z0.norm() * z1.norm())`. Rounding can put it a hair above 1 for "
+    "parallel vectors, and `torch.arccos` of that is NaN: clamp it to [-1, 1].",
+    "When `torch.sin(omega)` is tiny (parallel or opposite endpoints), return the straight line "
+    "`(1 - t) * z0 + t * z1` instead of dividing by it.",
+    "`return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)`")
+
+# %%
+slerp_used = exercises.choose(exercises.check_slerp(slerp), slerp, exercises.nb08.slerp)
+slerp_used
+
 # %% [markdown]
-# ### Exercise 8.2: a short derivation
+# The next cell computes every path the app below can show, with the slerp chosen above: two test digits of
+# each class (20 digits, 400 ordered pairs), both methods, eleven values of $t$ (and 101 for the norm curves).
+
+# %%
+picks = per_class(data.y_test, 2)  # test indices: the first two digits of each class
+paths = nb08.interpolation_paths(vae8, data.x_test, data.y_test, picks, slerp=slerp_used)
+print(f"{len(picks)} digits, {len(picks) ** 2} ordered pairs x {len(paths.methods)} methods x {len(paths.t)} steps "
+      f"= {paths.images[..., 0].size} decoded images; the slerp ran {slerp_used.calls} times")
+
+# %% [markdown]
+# ### Exercise 8.2: a short derivation (5 min, ★★☆)
 #
 # (a) For independent $z_0, z_1 \sim \mathcal N(0, I_d)$, show that the linear midpoint $\tfrac12(z_0 + z_1)$ is
 # $\mathcal N(0, \tfrac12 I_d)$ and that its squared norm has mean $d/2$. (b) Show that slerp keeps the norm when
 # $|z_0| = |z_1| = r$: $|z(t)| = r$ for every $t$. (Hint: write $z_1 = r(\cos\omega\, u + \sin\omega\, v)$ with
-# $u = z_0 / r$ and $v$ a unit vector orthogonal to $u$.)
-#
+# $u = z_0 / r$ and $v$ a unit vector orthogonal to $u$.) (Write your answer down; the solutions edition has ours.)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # (a) A sum of independent Gaussians is Gaussian, with mean $0$ and covariance $\tfrac14 (I + I) = \tfrac12 I$;
@@ -166,7 +189,8 @@ exercises.check_slerp(slerp)
 # norm $r$: the point turns by the angle $t\omega$ in the plane of $z_0$ and $z_1$.
 #
 # </details>
-#
+
+# %% [markdown]
 # ## 3. Linear against slerp, side by side
 #
 # Pick the two digits and move $t$. The strips show the whole path, eleven steps from $x_0$'s code to $x_1$'s;
@@ -183,13 +207,22 @@ exercises.check_slerp(slerp)
 nb08.interpolation_app(paths, start=1, end=3, t=0.5)
 
 # %% [markdown]
-# ### Exercise 8.3: predict, then move the slider
+# ### Exercise 8.3: predict, then move the slider (3 min, ★☆☆)
 #
 # The app opens on a 0 and a 1 whose codes point in nearly opposite directions. **Before you move anything,
 # predict:** if you pick two digits of the same class instead (say the two 1s), will the linear and slerp
 # images at $t = \tfrac12$ differ more or less than for the 0 and the 1? And along the linear path, where is the
-# norm $|z(t)|$ smallest? Then try both pairs.
-#
+# norm $|z(t)|$ smallest? Commit to the first answer below, then try both pairs.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("For two digits of the same class, will the linear and slerp images at t = 1/2 differ more or less "
+                  "than for the 0 and the 1?", ["more", "less", "the same"], 1,
+                  "Less: codes of one class point in similar directions, the angle between them is small, and slerp's "
+                  "midpoint is the linear one divided by cos(omega / 2), close to 1.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # Less. Codes of the same class point in similar directions, the angle $\omega$ between them is small, and
@@ -328,10 +361,12 @@ fig.colorbar(cs, ax=axes, shrink=0.8, label="density")
 lvmlib.plotting.savefig(fig, "08_aggregate_posterior")
 
 # %% [markdown]
-# The moments are close, the densities are not: the aggregate posterior is lumpy, with peaks well above the
-# prior's highest density where many digits' codes pile up, and lower ground between them, inside the region
-# where the prior is high. Its KL to the prior is many times what a Gaussian with the same two moments would
-# have (asserted: more than 3 times). Real holes are rare for this model (the share of prior draws where $q_\phi(z)$
+# The moments match almost exactly, and the densities match less well: the aggregate posterior is lumpy, with
+# peaks above the prior's highest density where many digits' codes pile up, and lower ground between them,
+# inside the region where the prior is high. In numbers, both KLs are small (a KL of a tenth of a nat is close:
+# a Gaussian shifted by half a standard deviation is that far from the original), but the one of the real
+# density is many times what a Gaussian with the same two moments would have (asserted: more than 3 times).
+# So the moment check above saw only a small part of the difference. Real holes are rare for this model (the share of prior draws where $q_\phi(z)$
 # is below a tenth of $p(z)$ is printed above): sampling $z \sim \mathcal N(0, I)$ visits the codes' regions
 # unevenly rather than falling into large empty regions, and draws between the peaks decode to the in-between
 # images of the latent map. The ELBO's KL term pulls each $q_\phi(z \mid x)$ towards the prior, but nothing in it
@@ -361,12 +396,20 @@ for i, (act, share) in enumerate(zip(sweeps.activity, sweeps.share), start=1):
 nb08.coordinate_app(sweeps, digit=6, coordinate=4, value=-2.0)
 
 # %% [markdown]
-# ### Exercise 8.4: predict, then move the slider
+# ### Exercise 8.4: predict, then move the slider (3 min, ★☆☆)
 #
 # Find the coordinate with the smallest variance over the test set in the printout above. **Before you move it,
 # predict:** sweeping it from $-3$ to $3$ for the digit on screen, will the image change more or less than when
-# you sweep the coordinate with the largest variance? Then compare the two rows of the grid.
-#
+# you sweep the coordinate with the largest variance? Commit below, then compare the two rows of the grid.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("Sweeping the smallest-variance coordinate from -3 to 3, the image changes ... than for the "
+                  "largest-variance coordinate.", ["more", "less (usually)", "exactly as much"], 1,
+                  "Usually less: a coordinate the encoder uses little is one the decoder has learned little to do with.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # Usually less. A coordinate whose $\mu_i(x)$ varies little across digits is one the encoder uses little, so the
@@ -403,8 +446,8 @@ nb08.coordinate_app(sweeps, digit=6, coordinate=4, value=-2.0)
 #   inside it, slerp follows it. The effect grows with $d$.
 # - In a 2-D latent, classes form regions, and the decoder fills the whole plane with digit-like images.
 # - The aggregate posterior of the encoded test digits has about the prior's mean and covariance, but not its
-#   shape: it is lumpy, and its KL to the prior is many times a moment-matched Gaussian's. Judge it by its
-#   density (or a divergence), not by two moments.
+#   shape: it is lumpy, and its KL to the prior, small here (about a tenth of a nat), is still many times a
+#   moment-matched Gaussian's. Judge it by its density (or a divergence), not by two moments.
 # - Single latent coordinates mix several human-nameable factors; the prior's rotation symmetry means nothing
 #   forces them to align with ours. Labels (semi-supervised learning) can steer a latent to a meaning.
 #
@@ -414,7 +457,8 @@ nb08.coordinate_app(sweeps, digit=6, coordinate=4, value=-2.0)
 #   `tools/notebook_src/08_latent_interpolation.py` by `tools/nbbuild.py`. The check
 #   `lvmlib.exercises.check_slerp` compares with `lvmlib.vae.slerp` and names lerp, swapped weights, slerp of
 #   the unit directions only (wrong endpoints), an angle taken without dividing by the norms, and NaN for
-#   parallel endpoints.
+#   parallel endpoints. `exercises.choose` then hands the student's slerp to
+#   `nb08.interpolation_paths(..., slerp=)`, which builds every slerp path of the interpolation app with it.
 # - Time: the two VAEs train for 100 epochs each, about 4 seconds each on a laptop CPU with one torch thread.
 # - Printed numbers downstream of training or sampling carry `# NBVAL_TOLERANCE` markers, with the spread
 #   noted in the cell.
