@@ -43,6 +43,8 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Independent, Normal
 
+from lvmlib._util import DEFAULT_CHUNK_ELEMENTS
+
 DATA_DIM, LATENT_DIM, HIDDEN = 64, 8, 128
 
 
@@ -152,7 +154,7 @@ def memory_worker(chunk: int | None) -> dict:
 def memory_table() -> None:
     from lvmlib import inference as estimators
 
-    auto = max(1, min(MEM_K, estimators.DEFAULT_CHUNK_ELEMENTS // (MEM_B * DATA_DIM)))
+    auto = max(1, min(MEM_K, DEFAULT_CHUNK_ELEMENTS // (MEM_B * DATA_DIM)))
     print(f"\nMemory bounded by the chunk: importance_sampling(x, vae, vae.encoder, {MEM_K}), B = {MEM_B}, "
           f"Dz = {MEM_DZ}, Dx = {DATA_DIM}, float32, no grad; each row in its own process; 1-minute load "
           f"{os.getloadavg()[0]:.1f}\n")
@@ -198,7 +200,7 @@ def main() -> None:
 
     from lvmlib import inference as estimators
 
-    auto = max(1, min(args.k, estimators.DEFAULT_CHUNK_ELEMENTS // (args.points * DATA_DIM)))
+    auto = max(1, min(args.k, DEFAULT_CHUNK_ELEMENTS // (args.points * DATA_DIM)))
     runs = [("per-point loop (by hand)", "loop", "0")]
     runs += [(f"lvmlib iwae_bound, chunk_size={c}", "lvmlib", c) for c in args.chunks.split(",")]
     runs += [(f"lvmlib iwae_bound, chunk_size=None (auto = {auto})", "lvmlib", "auto")]
