@@ -28,3 +28,15 @@ def test_parse_splits_cells():
     nb = parse("# %% [markdown]\n# # Title\n# text\n\n# %%\nx = 1\n# %%\n\n# %%\ny = 2\n")
     assert [(c.cell_type, c.source) for c in nb.cells] == [("markdown", "# Title\ntext"), ("code", "x = 1"),
                                                             ("code", "y = 2")]
+
+
+def test_solutions_only_cells_are_left_out_of_the_student_edition():
+    from nbbuild import SOLUTIONS_ONLY
+
+    text = ("# %% [markdown]\n# ### Exercise 1.1: derive\n\n"
+            f"# %% [markdown]\n# {SOLUTIONS_ONLY}\n# <details><summary>Answer</summary>\n#\n# 42\n# </details>\n\n"
+            "# %%\nx = 1\n")
+    student, solutions = parse(text, "student"), parse(text, "solutions")
+    assert [c.cell_type for c in student.cells] == ["markdown", "code"]
+    assert [c.cell_type for c in solutions.cells] == ["markdown", "markdown", "code"]
+    assert "42" in solutions.cells[1].source and not any("42" in c.source for c in student.cells)

@@ -14,6 +14,8 @@ Exercises use nbgrader's markers inside a code cell::
 - the **student** edition, ``notebooks/NN_name.ipynb``, replaces each marked region by
   ``raise NotImplementedError(...)`` at the marker's indentation (what nbgrader's
   ``ClearSolutions`` does), so the student fills it in;
+- a markdown cell whose first line is ``<!-- solutions only -->`` (a derivation's answer) is left out
+  of the student edition;
 - the **solutions** edition, ``notebooks/solutions/NN_name.ipynb``, keeps the solution and
   drops the marker lines.
 
@@ -55,6 +57,8 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 EDITIONS = ("student", "solutions")
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code, then run the check below")'
+#: a markdown cell whose first line is this appears in the solutions edition only (a derivation's answer)
+SOLUTIONS_ONLY = "<!-- solutions only -->"
 
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>### (?:BEGIN|END) SOLUTION)\s*$")
 
@@ -89,6 +93,12 @@ def edition_source(body: str, edition: str) -> str:
     return "\n".join(out)
 
 
+def is_solutions_only(cell) -> bool:
+    """Whether a cell is for the solutions edition only: a markdown cell whose first line is ``SOLUTIONS_ONLY``."""
+    lines = cell.source.lstrip().splitlines()
+    return cell.cell_type == "markdown" and bool(lines) and lines[0].strip() == SOLUTIONS_ONLY
+
+
 def read_cells(text: str) -> list[nbformat.NotebookNode]:
     """The cells of a percent-format source as written (markers kept), read by jupytext.
 
@@ -115,6 +125,8 @@ def parse(text: str, edition: str = "solutions", name: str | None = None) -> nbf
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     cells = read_cells(text)
+    if edition == "student":
+        cells = [c for c in cells if not is_solutions_only(c)]
     for cell in cells:
         if cell.cell_type == "code":
             cell.source = edition_source(cell.source, edition)

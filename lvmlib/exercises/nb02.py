@@ -212,7 +212,7 @@ def _em_compare(got, want, *, rtol: float = 1e-7, atol: float = 1e-9) -> tuple[b
                                "is m_step(x, e_step(x, *params[-1])) with the e_step and m_step you are given")
         if abs(lls[t] - w_lls[t]) > 1e-9 + 1e-9 * abs(w_lls[t]):
             return False, (f"log_liks[{t}] = {lls[t]:.6f}, expected {w_lls[t]:.6f}: record "
-                           f"log_likelihood(x, *params[{t}]), the mean log-likelihood of the t-th parameters")
+                           f"log_likelihood(x, *params[{t}]), the MEAN log-likelihood per point of params[{t}]")
     if n != m:
         rise = [w_lls[t] - w_lls[t - 1] for t in range(1, len(w_lls))]
         if n > m:
@@ -224,7 +224,8 @@ def _em_compare(got, want, *, rtol: float = 1e-7, atol: float = 1e-9) -> tuple[b
             why = (f"it stopped on the first iteration, where the rise was {rise[0]:.2e}: stop when "
                    "log_liks[-1] - log_liks[-2] < tol, the rise of the last iteration")
         else:
-            why = "it stopped too early: stop on the rise of the LAST iteration, log_liks[-1] - log_liks[-2]"
+            why = ("it stopped too early: loop up to max_iter iterations (range(1, max_iter + 1)) and stop only when "
+                   "the rise of the LAST iteration, log_liks[-1] - log_liks[-2], is below tol")
         return False, f"your loop ran {n} iteration(s), EM with this rule runs {m}: {why}"
     if conv != w_conv:
         return False, (f"converged is {conv}, expected {w_conv}: True only when the rule stopped the loop, "
