@@ -6,7 +6,15 @@ from typing import Callable
 
 import torch
 
-from lvmlib.exercises._core import Case, Mistake, Report, check_function, check_parts, same_nan, float64_reference
+from lvmlib.exercises._core import (
+    Case,
+    Mistake,
+    Report,
+    check_function,
+    check_parts,
+    float64_reference,
+    same_nan,
+)
 
 
 def _mvn_log_prob(x, means, covariances):

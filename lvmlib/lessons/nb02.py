@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import ipywidgets as W
@@ -34,6 +33,7 @@ from lvmlib.device import one_thread
 from lvmlib.lessons.digits import cluster_app, digits_clusters
 from lvmlib.mixtures import GaussianMixture, reference
 from lvmlib.mixtures.em import em_bound
+from lvmlib.mixtures.reference import EMPath, path_difference
 from lvmlib.plotting import (
     COLORS,
     ResponsibilityPoints,
@@ -211,43 +211,6 @@ def fit_em_start(x_train, random_state: int, *, n_components: int = 4, tol: floa
     for i, name in enumerate(("weights", "means", "covariances")):
         history[name] = torch.stack([torch.as_tensor(p[i]).detach() for p in params])
     return EMPath(history, len(params) - 1, bool(converged), e_step)
-
-
-@dataclass
-class EMPath:
-    """An EM run with given steps, read like a ``keep_history`` :class:`GaussianMixture` fit.
-
-    ``history_``: ``lower_bound`` (T + 1 mean log-likelihoods) and ``weights`` [T + 1, K], ``means``
-    [T + 1, K, D], ``covariances`` [T + 1, K, D, D]; ``n_iter_`` = T; ``converged_``; ``e_step`` the
-    E-step it ran (used by :meth:`predict_proba_at`).
-    """
-
-    history_: dict
-    n_iter_: int
-    converged_: bool
-    e_step: Callable
-
-    def predict_proba_at(self, x, step: int):
-        """Responsibilities [N, K] of ``x`` under snapshot ``step`` (from this run's E-step)."""
-        theta = (self.history_[name][step] for name in ("weights", "means", "covariances"))
-        with torch.no_grad():
-            return self.e_step(torch.as_tensor(x, dtype=F64), *theta)
-
-    @property
-    def lower_bound_(self) -> float:
-        return self.history_["lower_bound"][-1]
-
-
-def path_difference(path, gm: GaussianMixture) -> tuple[float, int]:
-    """(largest difference of weights, means, covariances and mean log-likelihood, number of
-    iterations compared) between two EM runs from the same start, over the iterations both made."""
-    steps = min(path.n_iter_, gm.n_iter_)
-    worst = float(np.abs(np.asarray(path.history_["lower_bound"][:steps + 1])
-                         - np.asarray(gm.history_["lower_bound"][:steps + 1])).max())
-    for name in ("weights", "means", "covariances"):
-        a, b = (np.asarray(torch.as_tensor(h.history_[name][:steps + 1]).cpu()) for h in (path, gm))
-        worst = max(worst, float(np.abs(a - b).max()))
-    return worst, steps
 
 
 def em_precompute(gm: GaussianMixture, x) -> dict:

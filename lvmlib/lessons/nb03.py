@@ -92,7 +92,7 @@ def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=N
                 marginal = model.log_marginal
             else:
                 params = (model.weights, model.means[:, 0], model.scale[:, 0])  # [K] each: pi, mu, sigma
-                marginal = (lambda xs, params=params: log_px(xs[:, 0], *params))  # noqa: E731
+                marginal = (lambda xs, params=params: log_px(xs[:, 0], *params))
             pre["log_p"][k] = marginal(xv).cpu().numpy()  # [X]
             pre["curve_terms"][k] = model.log_joint(xc).exp().cpu().numpy()  # [C, K]
             pre["curve_p"][k] = marginal(xc).exp().cpu().numpy()  # [C]
