@@ -29,6 +29,10 @@ WIRED = {
                                "effective_sample_size": "ess_used"},
     "06_elbo_and_its_gap": {"objective": "objective_used"},
     "08_latent_interpolation": {"slerp": "slerp_used"},
+    "01_latent_variable_models": {"sample_story": "sample_story_used"},
+    "02_mixture_of_gaussians_em": {"e_step": "e_step_used", "m_step": "m_step_used", "em_loop": "em_loop_used"},
+    "03_marginalization": {"mixture_log_px": "mixture_log_px_used"},
+    "04_naive_monte_carlo": {"naive_mc": "naive_mc_used"},
 }
 
 
@@ -121,3 +125,17 @@ def test_the_slerp_builds_the_interpolation_app():
     assert "slerp=slerp_used" in paths
     app = next(i for i, c in enumerate(cells) if "nb08.interpolation_app(paths" in c)
     assert cells.index(paths) < app
+
+
+def test_the_em_app_runs_the_students_steps_and_loop():
+    cells = _code_cells(ROOT / "tools" / "notebook_src" / "02_mixture_of_gaussians_em.py")
+    fits = next(c for c in cells if c.startswith("fits = "))
+    assert all(f"{k}={k}_used" in fits for k in ("e_step", "m_step", "em_loop"))
+    assert any("path_difference(fits[name]" in c for c in cells)  # compared with lvmlib's fast path
+
+
+def test_the_repeated_estimates_and_the_curves_run_the_students_function():
+    src = ROOT / "tools" / "notebook_src"
+    assert any("estimate=naive_mc_used" in c and "repeated_estimates" in c for c in _code_cells(src / "04_naive_monte_carlo.py"))
+    assert any("log_px=mixture_log_px_used" in c for c in _code_cells(src / "03_marginalization.py"))
+    assert any("sampler=sample_story_used" in c for c in _code_cells(src / "01_latent_variable_models.py"))

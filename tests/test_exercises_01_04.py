@@ -20,6 +20,7 @@ EXERCISES = {
                    [(m, m.name) for m in ex.nb02._M_WEIGHT_MISTAKES + ex.nb02._M_MEAN_MISTAKES + ex.nb02._M_COV_MISTAKES[:3]]
                    # wrong means make the covariances wrong too: the report names the means first
                    + [(ex.nb02._M_COV_MISTAKES[3], "means-not-divided"), (ex.nb02._M_COV_MISTAKES[4], "means-over-N")]),
+    "2.3 em_loop": (ex.check_em_loop, ex.nb02._em_reference, [(m, m.name) for m in ex.nb02._EM_MISTAKES]),
     "3.1 mixture_log_px": (ex.check_mixture_log_px, ex.nb03._mixture_log_px_reference,
                            [(m, m.name) for m in ex.nb03._MIXTURE_MISTAKES]),
     "4.1 naive_mc": (ex.check_naive_mc, ex.nb04._naive_mc,
@@ -110,7 +111,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from nbbuild import BEGIN, parse  # noqa: E402
 
 SOURCES_01_04 = sorted(p for p in (ROOT / "tools" / "notebook_src").glob("0[1-4]_*.py"))
-CHECKS = {"01": ["check_sample_story"], "02": ["check_e_step", "check_m_step"], "03": ["check_mixture_log_px"],
+CHECKS = {"01": ["check_sample_story"], "02": ["check_e_step", "check_m_step", "check_em_loop"], "03": ["check_mixture_log_px"],
           "04": ["check_naive_mc"]}
 
 
@@ -122,8 +123,15 @@ def test_notebook_structure(src):
     assert "You will learn" in first and "Before this notebook" in first, "objectives and prerequisites on top"
     exercises = [i for i, text in md if re.match(r"#+ .*Exercise", text)]
     assert len(exercises) >= 3
-    folded = [text for _, text in md if re.match(r"#+ .*Exercise", text) and "<details><summary>Answer</summary>" in text]
-    assert len(folded) >= 2, "the non-code exercises fold their answers"
+    assert not [text for _, text in md if "<summary>Answer" in text], "the answers are in the solutions edition only"
+    solved_md = [c.source for c in parse(src.read_text(), "solutions").cells if c.cell_type == "markdown"]
+    folded = [text for text in solved_md if text.startswith("<!-- solutions only -->") and "<summary>Answer" in text]
+    assert len(folded) >= 2, "the non-code exercises have their answers, in the solutions edition"
+    assert re.search(r"\*\*About \d+ minutes\*\*", first), "a time estimate on top"
+    marks = [text for _, text in md if re.match(r"#+ Exercise \d+\.\d+", text)]
+    assert marks and all(re.search(r"\(\d+ min, [★☆]{3}\)", t.splitlines()[0]) for t in marks), "time and difficulty"
+    numbers = [tuple(map(int, re.match(r"#+ Exercise (\d+)\.(\d+)", t).groups())) for t in marks]
+    assert numbers == [(numbers[0][0], i + 1) for i in range(len(numbers))], f"exercises numbered in order: {numbers}"
     notes = [i for i, text in md if text.startswith("## Instructor notes")]
     takeaway = [i for i, text in md if text.startswith("## What to take away")]
     assert notes and takeaway and takeaway[0] < notes[0], "take-aways stay; instructor notes at the end"

@@ -305,6 +305,29 @@ def _objective(x, model, encoder, K, kind="elbo", generator=None, *, detach_q=Fa
     return torch.logsumexp(log_w, 0) - math.log(x.shape[0] if log_b else K)
 
 
+def _em(x, w, mu, cov, e_step, m_step, *, tol, max_iter, rule="abs", own_m=False, inplace=False, total=False,
+        iters=None, vs_start=False, final_only=False):
+    """EM loops a student might write for exercise 2.3 (the keywords pick the slip)."""
+    from lvmlib.mixtures.reference import log_likelihood, m_step as textbook_m_step
+
+    scale = x.shape[0] if total else 1
+    params, lls = [(w, mu, cov)], [scale * log_likelihood(x, w, mu, cov)]
+    for _ in range(max_iter if iters is None else iters(max_iter)):
+        r = e_step(x, *params[-1])
+        new = tuple(textbook_m_step(x, r) if own_m else m_step(x, r))
+        if inplace:
+            for old, fresh in zip((w, mu, cov), new):
+                old.copy_(fresh)
+            new = tuple(t.clone() for t in (w, mu, cov))
+        params.append(new)
+        lls.append(scale * log_likelihood(x, *new))
+        rise = lls[-1] - (lls[0] if vs_start else lls[-2])
+        stop = abs(rise / lls[-1]) < tol if rule == "relative" else abs(rise) < tol
+        if stop:
+            return (params[-1] if final_only else params), lls, True
+    return (params[-1] if final_only else params), lls, False
+
+
 WRONG = {
     "1.1": (ex.check_sample_story, "sample_story", {
         "noise shared across samples (eps [Dx])": lambda d, n, g: _story(d, n, g, eps_shape=lambda px, n: px.mean.shape[-1:]),
@@ -332,6 +355,15 @@ WRONG = {
         "covariances around the overall mean": lambda x, r: _m_step(x, r, global_mean=True),
         "weights divided by K": lambda x, r: _m_step(x, r, weights_over_k=True),
         "variances [K, D] instead of covariances": _m_diag,
+    }),
+    "2.3": (ex.check_em_loop, "em_loop", {
+        "relative change as the rule": lambda *a, **k: _em(*a, **k, rule="relative"),
+        "its own M-step, not the one given (reg_covar lost)": lambda *a, **k: _em(*a, **k, own_m=True),
+        "parameters updated in place": lambda *a, **k: _em(*a, **k, inplace=True),
+        "sum, not mean, log-likelihood recorded": lambda *a, **k: _em(*a, **k, total=True),
+        "range(max_iter - 1): one iteration short": lambda *a, **k: _em(*a, **k, iters=lambda m: max(m - 1, 0)),
+        "rise measured from the start": lambda *a, **k: _em(*a, **k, vs_start=True),
+        "returns only the final parameters": lambda *a, **k: _em(*a, **k, final_only=True),
     }),
     "3.1": (ex.check_mixture_log_px, "mixture_log_px", {
         "mean over k instead of logsumexp": lambda x, w, m, s: _mix_terms(x, w, m, s).mean(1),

@@ -188,7 +188,7 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, tota
 
 @torch.no_grad()
 def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetitions: int, *, proposal=None,
-                       generator: torch.Generator | None = None, block: int = 20) -> np.ndarray:
+                       generator: torch.Generator | None = None, block: int = 20, estimate=None) -> np.ndarray:
     """log p-hat_N for ``repetitions`` independent runs at every N in ``n_values``.
 
     Each run r draws max(N) samples z ~ q once (``log_weights`` on ``repetitions`` copies of x,
@@ -203,6 +203,9 @@ def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetiti
         repetitions: independent runs.
         proposal: None for the prior (naive Monte Carlo), or e.g. ``uniform_box(...)``.
         block: runs drawn per call (bounds memory to block * max(N) weights).
+        estimate: ``estimate(log_w [N, runs]) -> log p-hat [runs]`` (or a tuple whose first entry it
+            is, e.g. exercise 4.1's ``(log_p_hat, rel_se)``) reduces each run's first N log-weights;
+            default :func:`run_estimates` (logsumexp - log N).  The samples are the same either way.
 
     Returns:
         array of shape [len(n_values), repetitions].
@@ -217,7 +220,12 @@ def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetiti
         log_w = est.log_weights(x[:1].expand(b, -1), model, q, n_values[-1], generator=generator)  # [Nmax, b]
         runs = log_w.T.unsqueeze(-1)  # [b runs, Nmax samples, 1 point]
         for i, n in enumerate(n_values):
-            out[i, start:start + b] = run_estimates(runs[:, :n]).log_estimate[:, 0].cpu().numpy()  # first n weights
+            if estimate is None:
+                out[i, start:start + b] = run_estimates(runs[:, :n]).log_estimate[:, 0].cpu().numpy()  # first n weights
+            else:
+                got = estimate(log_w[:n])  # [n samples, b runs] -> [b]
+                got = got[0] if isinstance(got, (tuple, list)) else got
+                out[i, start:start + b] = torch.as_tensor(got).detach().reshape(b).cpu().numpy()
     return out
 
 

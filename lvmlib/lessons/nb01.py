@@ -14,7 +14,8 @@ from lvmlib.widgets.app import SliderApp
 
 
 def sample_story(decoders: Mapping[int, Callable], num_samples: int, data_dim: int = 2, *,
-                 generator: torch.Generator | None = None, dtype=torch.float32, device=None) -> dict:
+                 generator: torch.Generator | None = None, dtype=torch.float32, device=None,
+                 sampler: Callable | None = None) -> dict:
     """Draw everything the slider will show, once.
 
     For each latent size d, z ~ N(0, I_d) (shape [N, d]) and the decoder's mean and scale of
@@ -27,12 +28,27 @@ def sample_story(decoders: Mapping[int, Callable], num_samples: int, data_dim: i
         num_samples: the largest number of samples the slider offers.
         generator: draws z and eps (on its own device, then moved to ``device``).
         device: where z is made and decoded (the decoders must live there); default CPU.
+        sampler: ``sampler(decoder, num_samples, generator) -> (z, x)`` (exercise 1.1, or
+            :func:`story_recipe`): draws (z, x) for every latent size; then each size keeps the
+            noise its x was drawn with, ``eps_by_size[d] = (x - loc) / scale``, so the noise slider
+            rescales the sampler's own draws.
 
     Returns:
         dict with ``"z"``: {d: [N, d]}, ``"loc"``/``"scale"``: {d: [N, data_dim]}, ``"eps"``: [N, data_dim]
-        (NumPy arrays, ready to draw).
+        (NumPy arrays, ready to draw); with ``sampler`` also ``"eps_by_size"``: {d: [N, data_dim]}.
     """
     out = {"z": {}, "loc": {}, "scale": {}}
+    if sampler is not None:
+        out["eps_by_size"] = {}
+        with torch.no_grad():
+            for d, decoder in decoders.items():
+                z, x = sampler(decoder, num_samples, generator)  # [N, d], [N, Dx]
+                px = decoder(z)
+                out["z"][d] = z.cpu().numpy()
+                out["loc"][d], out["scale"][d] = px.mean.cpu().numpy(), px.stddev.cpu().numpy()  # [N, Dx]
+                out["eps_by_size"][d] = ((x - px.mean) / px.stddev).cpu().numpy()  # the noise x was drawn with
+        out["eps"] = out["eps_by_size"][min(decoders)]
+        return out
     with torch.no_grad():
         for d, likelihood in decoders.items():
             z = noise("randn", (num_samples, d), generator, dtype=dtype, device=device)  # [N, d]
@@ -47,7 +63,8 @@ def sample_story(decoders: Mapping[int, Callable], num_samples: int, data_dim: i
 def story_samples(story: dict, latent_size: int, noise: float, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """(z [n, d], x [n, Dx]) as the slider shows them: x = loc(z) + noise * scale(z) * eps."""
     z = story["z"][latent_size][:samples]
-    x = story["loc"][latent_size][:samples] + noise * story["scale"][latent_size][:samples] * story["eps"][:samples]
+    eps = story.get("eps_by_size", {}).get(latent_size, story["eps"])[:samples]
+    x = story["loc"][latent_size][:samples] + noise * story["scale"][latent_size][:samples] * eps
     return z, x
 
 
@@ -94,6 +111,16 @@ def generative_story_app(story: dict, *, latent_size: int | None = None, noise: 
                f"{x[:, 0].std():.2f}, {x[:, 1].std():.2f}"
 
     return SliderApp(fig, controls, redraw, name=name)
+
+
+def story_recipe(decoder, num_samples: int, generator: torch.Generator | None = None):
+    """The generative story, lvmlib's version of exercise 1.1: z ~ N(0, I) [num_samples, latent_dim],
+    then x ~ p(x | z) = decoder(z) [num_samples, Dx] (the same draws, in the same order, as the
+    notebook's solution; in the decoder's dtype and on its device)."""
+    ref = next(decoder.parameters())
+    z = noise("randn", (num_samples, decoder.latent_dim), generator, dtype=ref.dtype, device=ref.device)  # [N, d]
+    px = decoder(z)
+    return z, px.mean + px.stddev * noise("randn", tuple(px.mean.shape), generator, dtype=ref.dtype, device=ref.device)
 
 
 def story_decoders(sizes=(1, 2, 3, 4, 8), *, data_dim: int = 2, seed: int = 0, device=None) -> dict:

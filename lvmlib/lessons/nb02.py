@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -31,8 +31,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from lvmlib.device import one_thread
 from lvmlib.lessons.digits import cluster_app, digits_clusters
-from lvmlib.mixtures import GaussianMixture
+from lvmlib.mixtures import GaussianMixture, reference
 from lvmlib.mixtures.em import em_bound
+from lvmlib.mixtures.reference import EMPath, path_difference
 from lvmlib.plotting import (
     COLORS,
     ResponsibilityPoints,
@@ -181,11 +182,35 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
 
 
 def fit_em_start(x_train, random_state: int, *, n_components: int = 4, tol: float = 1e-5,
-                 max_iter: int = 500) -> GaussianMixture:
+                 max_iter: int = 500, e_step: Callable | None = None, m_step: Callable | None = None,
+                 em_loop: Callable | None = None, reg_covar: float = 1e-6):
     """A full-covariance fit from a ``"random_from_data"`` start (K data points as seeds, each
-    point assigned to its nearest), keeping every EM snapshot (``keep_history=True``)."""
-    return GaussianMixture(n_components, init_params="random_from_data", random_state=random_state, tol=tol,
-                           max_iter=max_iter, keep_history=True).fit(x_train)
+    point assigned to its nearest), keeping every EM snapshot (``keep_history=True``).
+
+    Without steps: lvmlib's :class:`GaussianMixture` (the fast path).  With ``e_step``, ``m_step``
+    (exercises 2.1, 2.2: ``e_step(x, weights, means, covariances) -> r``, ``m_step(x, r) -> (weights,
+    means, covariances)``, ``reg_covar`` added to its covariances) or ``em_loop`` (exercise 2.3, the
+    signature of :func:`lvmlib.mixtures.reference.em_loop`), EM runs with those from the same start
+    and returns an :class:`EMPath`, read like the fit (``history_``, ``n_iter_``, ``predict_proba_at``).
+    The paths agree iterate by iterate (:func:`path_difference`); the loop stops one iteration earlier
+    than scikit-learn's rule, which tests the rise of the previous iteration after the next M-step.
+    """
+    if e_step is None and m_step is None and em_loop is None:
+        return GaussianMixture(n_components, init_params="random_from_data", random_state=random_state, tol=tol,
+                               max_iter=max_iter, keep_history=True).fit(x_train)
+    x = torch.as_tensor(x_train, dtype=F64)
+    start = GaussianMixture(n_components, init_params="random_from_data", random_state=random_state, reg_covar=reg_covar,
+                            max_iter=0).fit(x)  # only the initialization: theta_0 of the fast path
+    e_step = e_step or reference.e_step
+    m_step = reference.with_reg_covar(m_step or reference.m_step, reg_covar)
+    loop = em_loop or reference.em_loop
+    theta0 = tuple(torch.as_tensor(np.asarray(a), dtype=F64, device=x.device)
+                   for a in (start.weights_, start.means_, start.covariances_))
+    params, log_liks, converged = loop(x, *theta0, e_step, m_step, tol=tol, max_iter=max_iter)
+    history = {"lower_bound": [float(v) for v in log_liks]}
+    for i, name in enumerate(("weights", "means", "covariances")):
+        history[name] = torch.stack([torch.as_tensor(p[i]).detach() for p in params])
+    return EMPath(history, len(params) - 1, bool(converged), e_step)
 
 
 def em_precompute(gm: GaussianMixture, x) -> dict:

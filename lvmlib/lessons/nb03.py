@@ -19,7 +19,7 @@ likelihood makes a mixture of 2^n Gaussians).
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -54,7 +54,14 @@ def mixture_family(max_k: int = 6, *, device=None) -> dict[int, MixtureOfGaussia
     return out
 
 
-def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=None, x_curve=None) -> dict:
+def mixture_log_px(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, stds: torch.Tensor) -> torch.Tensor:
+    """lvmlib's version of exercise 3.1: log p(x) of a 1-D mixture, x [N], weights/means/stds [K] -> [N]
+    (``MixtureOfGaussians.log_marginal``, a logsumexp over the K terms)."""
+    return MixtureOfGaussians(weights, means[:, None], stds**2, "spherical").log_marginal(x[:, None])
+
+
+def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=None, x_curve=None,
+                       log_px: Callable | None = None) -> dict:
     """Everything the mixture app draws, for every K and every x on the slider (computed on the
     mixtures' device).
 
@@ -62,6 +69,8 @@ def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=N
         mixtures: {K: 1-D MixtureOfGaussians}, e.g. :func:`mixture_family`.
         x_values: the slider's x grid (default -6..6 in steps of 0.1).
         x_curve: the x grid of the density curves (default 601 points on -6.5..6.5).
+        log_px: ``log_px(x [X], weights [K], means [K], stds [K]) -> [X]`` computes the black curve
+            and ``log_p`` (exercise 3.1, or :func:`mixture_log_px`); default the model's ``log_marginal``.
 
     Returns:
         dict with ``"ks"`` (sorted K), ``"x_values"`` [X], ``"x_curve"`` [C], and per K
@@ -79,9 +88,14 @@ def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=N
     with torch.no_grad():
         for k, model in mixtures.items():
             pre["terms"][k] = model.log_joint(xv).exp().cpu().numpy()  # [X, K]: pi_k N(x; mu_k, sigma_k^2)
-            pre["log_p"][k] = model.log_marginal(xv).cpu().numpy()  # [X]
+            if log_px is None:
+                marginal = model.log_marginal
+            else:
+                params = (model.weights, model.means[:, 0], model.scale[:, 0])  # [K] each: pi, mu, sigma
+                marginal = (lambda xs, params=params: log_px(xs[:, 0], *params))
+            pre["log_p"][k] = marginal(xv).cpu().numpy()  # [X]
             pre["curve_terms"][k] = model.log_joint(xc).exp().cpu().numpy()  # [C, K]
-            pre["curve_p"][k] = model.log_marginal(xc).exp().cpu().numpy()  # [C]
+            pre["curve_p"][k] = marginal(xc).exp().cpu().numpy()  # [C]
             pre["posterior"][k] = model.posterior(xv).probs.cpu().numpy()  # [X, K]
             pre["means"][k] = model.means[:, 0].cpu().numpy()
     return pre

@@ -26,6 +26,7 @@ import torch
 
 from lvmlib.inference import (
     effective_sample_size,
+    log_mean_exp,
     fraction_carrying,
     log_weights,
     relative_std_one_sample,
@@ -289,3 +290,13 @@ def examples():
     yield "num_samples", num_samples_app(num_samples_precompute(log_p_hat, N_GRID, log_p,
                                                                 relative_std_one_sample(x, model)))
     yield "peaked", peaked_app(peaked_precompute(repetitions=100, generator=g))
+
+
+def naive_mc(log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """lvmlib's version of exercise 4.1: log_w [N, B] -> (log p-hat [B], relative standard error [B]).
+
+    log p-hat = logsumexp_k log w_k - log N (``lvmlib.inference.log_mean_exp``); the relative standard
+    error std(w / p-hat) / sqrt(N) from the ratios exp(log w - log p-hat), which never underflow.
+    """
+    log_p_hat = log_mean_exp(log_w, 0)  # [B]
+    return log_p_hat, torch.exp(log_w - log_p_hat).std(dim=0) / math.sqrt(log_w.shape[0])

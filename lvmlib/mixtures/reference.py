@@ -16,11 +16,14 @@ Full covariances only; every tensor follows ``x``'s dtype and device.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
+import numpy as np
 import torch
 from torch.distributions import MultivariateNormal
 
-__all__ = ["log_joint", "e_step", "m_step", "log_likelihood", "em", "EMResult"]
+__all__ = ["log_joint", "e_step", "m_step", "log_likelihood", "em_loop", "with_reg_covar", "em", "EMResult",
+           "EMPath", "path_difference"]
 
 
 def log_joint(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor) -> torch.Tensor:
@@ -80,6 +83,39 @@ class EMResult:
     log_likelihood: list[float] = field(default_factory=list)
 
 
+def with_reg_covar(m_step: Callable, reg_covar: float) -> Callable:
+    """``m_step(x, resp)`` with ``reg_covar`` added to the diagonal of every covariance it returns
+    (scikit-learn's regularisation, for an M-step written without it, e.g. exercise 2.2's)."""
+    def regularised(x, resp):
+        weights, means, cov = m_step(x, resp)
+        return weights, means, cov + reg_covar * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+    return regularised
+
+
+def em_loop(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
+            e_step: Callable = e_step, m_step: Callable = m_step, *, tol: float = 1e-3,
+            max_iter: int = 100) -> tuple[list, list, bool]:
+    """The EM loop with its stopping rule on the bound (exercise 2.3), for any E-step and M-step.
+
+    theta_{t+1} = m_step(x, e_step(x, *theta_t)); stop at the first t >= 1 where the mean log-likelihood
+    rose by less than ``tol`` (``abs`` of the change: it never falls, up to round-off and ``reg_covar``),
+    or after ``max_iter`` iterations.
+
+    Returns:
+        (params, log_liks, converged): ``params[t]`` = (weights [K], means [K, D], covariances [K, D, D])
+        after t iterations (``params[0]`` the start), ``log_liks[t]`` their mean log-likelihood
+        (:func:`log_likelihood`), both of length n_iter + 1; ``converged``: whether the rule stopped it.
+    """
+    params = [(weights, means, covariances)]
+    log_liks = [log_likelihood(x, weights, means, covariances)]
+    for _ in range(max_iter):
+        params.append(tuple(m_step(x, e_step(x, *params[-1]))))
+        log_liks.append(log_likelihood(x, *params[-1]))
+        if abs(log_liks[-1] - log_liks[-2]) < tol:
+            return params, log_liks, True
+    return params, log_liks, False
+
+
 def em(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, *,
        tol: float = 1e-3, max_iter: int = 100, reg_covar: float = 1e-6) -> EMResult:
     """EM from the given parameters: E-step, M-step, until the log-likelihood rises by less than ``tol``.
@@ -88,10 +124,44 @@ def em(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances:
         an :class:`EMResult`; ``log_likelihood[t]`` is the mean log-likelihood after t iterations
         (non-decreasing up to round-off: Dempster, Laird and Rubin 1977).
     """
-    history = [log_likelihood(x, weights, means, covariances)]
-    for it in range(1, max_iter + 1):
-        weights, means, covariances = m_step(x, e_step(x, weights, means, covariances), reg_covar)
-        history.append(log_likelihood(x, weights, means, covariances))
-        if abs(history[-1] - history[-2]) < tol:
-            return EMResult(weights, means, covariances, True, it, history)
-    return EMResult(weights, means, covariances, False, max_iter, history)
+    params, log_liks, converged = em_loop(x, weights, means, covariances, e_step,
+                                          lambda x_, r: m_step(x_, r, reg_covar), tol=tol, max_iter=max_iter)
+    return EMResult(*params[-1], converged, len(params) - 1, log_liks)
+
+
+@dataclass
+class EMPath:
+    """An EM run with given steps, read like a ``keep_history`` ``GaussianMixture`` fit (what the
+    EM app of notebook 02 draws and checks: ``lvmlib.lessons.nb02.fit_em_start`` makes it).
+
+    ``history_``: ``lower_bound`` (T + 1 mean log-likelihoods) and ``weights`` [T + 1, K], ``means``
+    [T + 1, K, D], ``covariances`` [T + 1, K, D, D]; ``n_iter_`` = T; ``converged_``; ``e_step`` the
+    E-step it ran (used by :meth:`predict_proba_at`).
+    """
+
+    history_: dict
+    n_iter_: int
+    converged_: bool
+    e_step: Callable
+
+    def predict_proba_at(self, x, step: int):
+        """Responsibilities [N, K] of ``x`` under snapshot ``step`` (from this run's E-step)."""
+        theta = (self.history_[name][step] for name in ("weights", "means", "covariances"))
+        with torch.no_grad():
+            return self.e_step(torch.as_tensor(x, dtype=torch.float64), *theta)
+
+    @property
+    def lower_bound_(self) -> float:
+        return self.history_["lower_bound"][-1]
+
+
+def path_difference(path, gm) -> tuple[float, int]:
+    """(largest difference of weights, means, covariances and mean log-likelihood, number of
+    iterations compared) between two EM runs from the same start, over the iterations both made."""
+    steps = min(path.n_iter_, gm.n_iter_)
+    worst = float(np.abs(np.asarray(path.history_["lower_bound"][:steps + 1])
+                         - np.asarray(gm.history_["lower_bound"][:steps + 1])).max())
+    for name in ("weights", "means", "covariances"):
+        a, b = (np.asarray(torch.as_tensor(h.history_[name][:steps + 1]).cpu()) for h in (path, gm))
+        worst = max(worst, float(np.abs(a - b).max()))
+    return worst, steps

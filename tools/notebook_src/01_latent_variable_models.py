@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 01 · Latent variable models: the generative story
 #
+# **About 45 minutes** (reading and the app 25, exercises 20).
+#
 # **You will learn to**
 # - tell a latent variable model as a two-step sampling recipe, $z \sim p(z)$ then $x \sim p_\theta(x \mid z)$, and
 #   write that recipe in a few lines of PyTorch (Exercise 1.1);
@@ -10,8 +12,12 @@
 #   $p(x) = \mathcal N(b, W W^\top + \sigma^2 I)$) as the same story.
 #
 # **Before this notebook:** none; this is the first. You need Gaussians, expectations and a little
-# PyTorch (tensors, `torch.randn`). Exercises are marked **Exercise**: code exercises have a check cell
-# right after them; the answers to the others are folded under "Answer".
+# PyTorch (tensors, `torch.randn`).
+# **Exercises:** 1.1 is code (sampling from the generative story: 10 min, ★☆☆); 1.2 is a prediction you commit
+# to, then check with the sliders (5 min, ★☆☆); 1.3 is a derivation (8 min, ★★☆). The code exercise has a check
+# cell that names common mistakes and a ladder of hints, and **the notebook then runs your function**: the
+# samples of the app, the conditionals figure and the variance numbers below are drawn by it once its check
+# passes (by `lvmlib`'s recipe until then, and the notebook says which).
 #
 # %% [markdown]
 # A **latent variable model** explains each data point $x$ by an unobserved cause $z$.
@@ -36,6 +42,7 @@ import torch
 import matplotlib.pyplot as plt
 
 import lvmlib
+from lvmlib import exercises
 from lvmlib.lessons import nb01
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
@@ -60,7 +67,7 @@ for zi, mu, sd, xi in zip(z, px_given_z.mean, px_given_z.stddev, x):
           f"  ->  x = {xi.detach().numpy().round(2)}")
 
 # %% [markdown]
-# ### Exercise 1.1: sampling from the generative story
+# ### Exercise 1.1: sampling from the generative story (10 min, ★☆☆)
 #
 # Write the recipe yourself. `decoder(z)` returns $p(x \mid z)$ as a `torch.distributions` object with
 # `.mean` $= \mu_\theta(z)$ and `.stddev` $= \sigma_\theta(z)$; `decoder.latent_dim` is the size of $z$.
@@ -83,12 +90,24 @@ def sample_story(decoder, num_samples, generator):
 # small and large noise, a single sample) and tests that $z$ follows the prior and that
 # $(x - \mu_\theta(z)) / \sigma_\theta(z)$ is standard normal, i.e. that $x$ was drawn at the $z$ you return.
 # If something is off it names the usual mistakes (no noise, noise not scaled, the variance used as a
-# scale, a different $z$ for $x$, ...). The rest of the notebook uses lvmlib, so it runs either way.
+# scale, a different $z$ for $x$, ...). Until it passes, the rest of the notebook uses lvmlib's recipe,
+# so it runs either way.
 
 # %%
-from lvmlib import exercises
-
 exercises.check_sample_story(sample_story)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "Two draws, in the story's order: first `z` of shape `[num_samples, decoder.latent_dim]` from "
+    "`torch.randn(..., generator=generator)`, then `decoder(z)`, a Gaussian for every row of `z`.",
+    "To draw from $\\mathcal N(\\mu, \\sigma^2)$ scale standard-normal noise: `mean + stddev * eps`, with `eps` of the "
+    "shape of `mean` (one independent number per sample AND per coordinate), drawn with the same `generator`.",
+    "`px = decoder(z)`; `eps = torch.randn(px.mean.shape, generator=generator)`; `x = px.mean + px.stddev * eps`.")
+
+# %%
+sample_story_used = exercises.choose(exercises.check_sample_story(sample_story), sample_story, nb01.story_recipe)
+sample_story_used
 
 # %% [markdown]
 # ## Play with the story
@@ -102,27 +121,41 @@ exercises.check_sample_story(sample_story)
 #   $\mu_\theta(z)$: all randomness in $x$ then comes from $z$.
 # - **samples**: more draws show the marginal $p(x)$ more clearly.
 #
-# All samples were drawn once, in the cell below; the sliders only redraw.
+# All samples were drawn once, in the cell below, by your `sample_story` (once it passed): for every latent
+# size it draws 5000 $(z, x)$; the noise slider rescales the very noise your $x$ was drawn with. The sliders
+# only redraw.
 
 # %%
 story = nb01.sample_story(nb01.story_decoders(sizes=(1, 2, 3, 4, 8), device=device), num_samples=5000,
-                         generator=g, device=device)
+                         generator=g, device=device, sampler=sample_story_used)
+print(f"{'your sample_story' if sample_story_used.student else 'lvmlib.lessons.nb01.story_recipe'} drew the samples: "
+      f"{sample_story_used.calls} calls, one per latent size")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 nb01.generative_story_app(story, latent_size=1, noise=1.0, samples=2000)
 
 # %% [markdown]
-# ### Exercise 1.2: predict, then move the sliders
+# ### Exercise 1.2: predict, then move the sliders (5 min, ★☆☆)
 #
-# Set **noise scale** to 0 and **latent size** to 1. (a) Before you look: what shape do the samples
-# make on the right? (b) Now move **latent size** to 2, still without noise. What changes, and why?
-# (c) Put the noise back to 1 and then raise it. Which picture, $p(x)$ or the blobs $p(x \mid z)$, changes more?
-#
+# Set **noise scale** to 0 and **latent size** to 1. (a) **Before you look**, commit to a prediction below:
+# what shape do the samples make on the right? (b) Now move **latent size** to 2, still without noise. What
+# changes, and why? (c) Put the noise back to 1 and then raise it. Which picture, $p(x)$ or the blobs
+# $p(x \mid z)$, changes more?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict(
+    "Noise scale 0, latent size 1: what do the samples x make on the right?",
+    ["a cloud that fills an area", "a curve", "a single point", "a Gaussian blob"], 1,
+    "A curve: without noise x = mu(z) exactly, and a 1-D z traces the image of a line under the decoder's mean "
+    "function, a 1-D curve in the 2-D data space.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
-# (a) A curve: without noise $x = \mu_\theta(z)$ exactly, and a 1-D $z$ traces the image of a line under the
-# decoder's mean function, a 1-D curve in the 2-D data space. (b) With $d = 2$ the decoder maps a plane
+# (b) With $d = 2$ the decoder maps a plane
 # onto the plane: the samples fill an area, a 2-D region with sharp edges where the map folds. (c) The
 # noise widens each blob $p(x \mid z)$; the marginal gets blurred by the same amount, so thin structures in
 # $p(x)$ (the curve) disappear first. How much of $x$'s spread $z$ explains depends on that noise (see below).
@@ -219,13 +252,15 @@ print(f"relative error {rel_err:.4f} with n = {n}")
 assert rel_err < 0.02
 
 # %% [markdown]
-# ### Exercise 1.3: derive the linear case
+# ### Exercise 1.3: derive the linear case (8 min, ★★☆)
 #
 # For $x = W z + b + \sigma \varepsilon$ with $z \sim \mathcal N(0, I_d)$ and $\varepsilon \sim \mathcal N(0, I)$
 # independent, show that $\mathbb E[x] = b$ and $\operatorname{Cov}[x] = W W^\top + \sigma^2 I$. Why is $p(x)$
 # Gaussian at all? And which part of $\operatorname{Cov}[x]$ is $\mathbb E_z \operatorname{Var}[x \mid z]$, which part
-# $\operatorname{Var}_z \mathbb E[x \mid z]$?
-#
+# $\operatorname{Var}_z \mathbb E[x \mid z]$? (Write your answer down; the solutions edition has ours.)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # $\mathbb E[x] = W\, \mathbb E[z] + b + \sigma\, \mathbb E[\varepsilon] = b$. With $x - b = W z + \sigma \varepsilon$ and $z$,
@@ -257,5 +292,7 @@ assert rel_err < 0.02
 #   `make nbgrader` turns the source into an nbgrader assignment (see the README's instructor section).
 # - `lvmlib.exercises.check_sample_story` checks moments, not exact samples, so any correct order of
 #   random draws (or `decoder(z).sample()`) passes; its tests feed each listed mistake
-#   (`tests/test_exercises_01_04.py`).
+#   (`tests/test_exercises_01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
+#   `nb01.sample_story(..., sampler=)`, which draws the app's samples (and the variance numbers) with it;
+#   until then `nb01.story_recipe` (the same draws, in the same order, as the solution).
 # - There are no timings or library comparisons in this notebook.

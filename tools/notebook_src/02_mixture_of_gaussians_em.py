@@ -1,15 +1,24 @@
 # %% [markdown]
 # # 02 · Mixtures of Gaussians and EM
 #
+# **About 80 minutes** (reading and the apps 35, exercises 45).
+#
 # **You will learn to**
 # - read a mixture of Gaussians as a latent variable model (a categorical $z$, a Gaussian per value);
-# - write the two steps of EM yourself: the E-step (responsibilities, normalised per point in log
-#   space; Exercise 2.1) and the M-step (weights, means and covariances from the responsibilities;
-#   Exercise 2.2), and say why the likelihood never goes down;
+# - write EM yourself: the E-step (responsibilities, normalised per point in log space; Exercise 2.1),
+#   the M-step (weights, means and covariances from the responsibilities; Exercise 2.2) and the loop
+#   with its stopping rule on the bound (Exercise 2.3), and say why the likelihood never goes down;
 # - choose the number of components on held-out data or by BIC;
 # - cluster digit images and see why clusters need not be classes.
 #
 # **Before this notebook:** 01 (the generative story $z \sim p(z)$, $x \sim p(x \mid z)$, and the discrete case).
+#
+# **Exercises:** 2.1 is code (the E-step: 10 min, ★★☆); 2.2 is code (the M-step: 12 min, ★★☆); 2.3 is code
+# (the EM loop and its stopping rule, from a skeleton: 12 min, ★★☆); 2.4 is a prediction you commit to, then
+# check with the slider (5 min, ★☆☆); 2.5 is a derivation (8 min, ★★★). Each code exercise has a check cell
+# that names common mistakes and a ladder of hints, and **the notebook then runs your functions**: the EM
+# app below steps with your E-step, your M-step and your loop once their checks pass (with `lvmlib`'s until
+# then, and the notebook says which).
 #
 # %% [markdown]
 # The simplest latent variable model with a useful latent: $z$ is **categorical**, it picks one of $K$
@@ -37,7 +46,8 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from threadpoolctl import threadpool_limits
 
 import lvmlib
-from lvmlib.mixtures import GaussianMixture
+from lvmlib import exercises
+from lvmlib.mixtures import GaussianMixture, reference   # reference: lvmlib's textbook EM steps
 from lvmlib.models import MixtureOfGaussians
 from lvmlib.lessons import nb02
 from lvmlib.lessons.digits import cluster_app, cluster_means_figure, cluster_summary, digits_clusters, fit_restarts, restarts_figure
@@ -124,7 +134,7 @@ assert paths < 1e-10
 # the log-likelihood $\ell$ never decreases. It climbs to a *local* maximum, which depends on the start.
 
 # %% [markdown]
-# ### Exercise 2.1: the E-step
+# ### Exercise 2.1: the E-step (10 min, ★★☆)
 #
 # Given the current parameters, compute the responsibilities $r_{nk} = p(z_n = k \mid x_n)$. Work in log
 # space: the log joint $\log \pi_k + \log \mathcal N(x_n; \mu_k, \Sigma_k)$ (use
@@ -148,12 +158,23 @@ def e_step(x, weights, means, covariances):
     ### END SOLUTION
 
 # %%
-from lvmlib import exercises
-
 exercises.check_e_step(e_step)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "Build the `[N, K]` table of log joints first: `torch.log(weights)` has shape `[K]` and broadcasts against "
+    "`MultivariateNormal(means, covariances).log_prob(x[:, None, :])`, which is `[N, K]`.",
+    "Normalise each ROW (each point) in log space: subtract `torch.logsumexp(log_joint, dim=1, keepdim=True)`; "
+    "`keepdim` keeps the shape `[N, 1]` so that it broadcasts.",
+    "`log_r = log_joint - torch.logsumexp(log_joint, dim=1, keepdim=True)`, then `return log_r.exp()`.")
+
+# %%
+e_step_used = exercises.choose(exercises.check_e_step(e_step), e_step, reference.e_step)
+e_step_used
+
 # %% [markdown]
-# ### Exercise 2.2: the M-step
+# ### Exercise 2.2: the M-step (12 min, ★★☆)
 #
 # Given responsibilities `r` of shape `[N, K]`, fit each Gaussian to its weighted points:
 # $N_k = \sum_n r_{nk}$, $\pi_k = N_k / N$, $\mu_k = \frac{1}{N_k} \sum_n r_{nk} x_n$,
@@ -175,21 +196,101 @@ def m_step(x, r):
 # %%
 exercises.check_m_step(m_step)
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "The soft counts first: `n_k = r.sum(0)`, shape `[K]`; they sum to N. Every estimate is a weighted average "
+    "with weights `r[:, k] / n_k[k]`.",
+    "Means: `r.T @ x` is `[K, D]`, the weighted sums; divide each row by its `n_k`. Covariances: centre with the "
+    "NEW means, `diff = x[None, :, :] - means[:, None, :]` (`[K, N, D]`), then weight each outer product by `r`.",
+    "`torch.einsum(\"nk,kni,knj->kij\", r, diff, diff) / n_k[:, None, None]` gives the `[K, D, D]` covariances.")
+
+# %%
+m_step_used = exercises.choose(exercises.check_m_step(m_step), m_step, reference.m_step)
+m_step_used
+
+# %% [markdown]
+# ### Exercise 2.3: the EM loop and its stopping rule (12 min, ★★☆)
+#
+# Put the two steps together. The loop below is written; fill in its body. Each iteration runs the E-step
+# on the latest parameters, the M-step on those responsibilities, records the new parameters and their mean
+# log-likelihood $\ell(\theta_t) = \frac1N \sum_n \log p(x_n; \theta_t)$ (`log_likelihood(x, *params[-1])`), and
+# **stops when the mean log-likelihood rose by less than `tol`** over the last iteration: the bound has
+# stopped climbing. (EM never lowers it, so the rise is $\ge 0$ up to round-off; scikit-learn tests
+# `abs(change) < tol`, and so may you.) Use the `e_step` and `m_step` you are given (the app passes yours,
+# with `reg_covar` added to the M-step's covariances). If the rule never fires, stop after `max_iter`
+# iterations and say so: `converged = False`. The check compares your iterates with lvmlib's EM on a few
+# problems, a `max_iter` that cuts EM short and a `tol` so loose that one iteration is enough.
+
+# %%
+from lvmlib.mixtures.reference import log_likelihood   # mean log p(x_n) under (weights, means, covariances)
+
+
+def em_loop(x, weights, means, covariances, e_step, m_step, *, tol=1e-3, max_iter=100):
+    """EM from the given parameters with the given steps, until the mean log-likelihood rises by less than tol.
+
+    Returns (params, log_liks, converged): params[t] = (weights, means, covariances) after t iterations
+    (params[0] the start), log_liks[t] = log_likelihood(x, *params[t]); converged: whether the rule stopped it.
+    """
+    params = [(weights, means, covariances)]
+    log_liks = [log_likelihood(x, weights, means, covariances)]
+    for t in range(1, max_iter + 1):
+        # the blanks: the E-step on params[-1]; the M-step; record params and log_liks; stop (return ..., True)?
+        ### BEGIN SOLUTION
+        r = e_step(x, *params[-1])                          # E-step under theta_{t-1}: [N, K]
+        params.append(tuple(m_step(x, r)))                  # M-step: theta_t
+        log_liks.append(log_likelihood(x, *params[-1]))
+        if abs(log_liks[-1] - log_liks[-2]) < tol:          # the bound rose by less than tol: converged
+            return params, log_liks, True
+        ### END SOLUTION
+    return params, log_liks, False
+
+# %%
+exercises.check_em_loop(em_loop)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "One iteration is one line per blank: `r = e_step(x, *params[-1])`, then `m_step(x, r)` gives the new "
+    "(weights, means, covariances). Append them to `params`, and their `log_likelihood` to `log_liks`.",
+    "Test the rule AFTER recording: the rise of the last iteration is `log_liks[-1] - log_liks[-2]`. "
+    "Testing before the M-step, or against `log_liks[0]`, stops at the wrong iteration.",
+    "`if abs(log_liks[-1] - log_liks[-2]) < tol: return params, log_liks, True`; the `return` after the loop "
+    "(ran out of `max_iter`) says `False`.")
+
+# %%
+em_loop_used = exercises.choose(exercises.check_em_loop(em_loop), em_loop, reference.em_loop)
+em_loop_used
+
 # %% [markdown]
 # ## EM at work
 #
-# `lvmlib.mixtures.GaussianMixture` does the same two steps (plus `reg_covar` on the diagonal, and
-# Cholesky factors instead of covariances). We run EM from three crude starts
-# (`init_params="random_from_data"`: four data points drawn as seeds, every point given to its nearest; the default k-means start would leave EM little to do), with
-# `keep_history=True` so that every iteration's parameters are stored, and precompute what the
-# slider shows at every iteration.
+# Now your three functions run EM on the 2-D data, from three crude starts (`init_params="random_from_data"`
+# of `GaussianMixture`: four data points drawn as seeds, every point given to its nearest; the default
+# k-means start would leave EM little to do), with `tol = 1e-5` and `reg_covar` $= 10^{-6}$ added to your
+# M-step's covariances, as scikit-learn does. Every iteration's parameters are kept, and the cell
+# precomputes what the slider shows at every iteration, with your E-step's responsibilities.
+#
+# `lvmlib.mixtures.GaussianMixture` does the same two steps on a fast path (Cholesky factors instead of
+# covariances, scikit-learn's loop, which tests the rise one M-step later and so runs one more iteration).
+# Run from the same starts, it must take the same path: the check below compares every iterate.
 
 # %%
-fits = {name: nb02.fit_em_start(x_train, seed) for name, seed in nb02.EM_STARTS.items()}   # tol = 1e-5
+fits = {name: nb02.fit_em_start(x_train, seed, e_step=e_step_used, m_step=m_step_used, em_loop=em_loop_used)
+        for name, seed in nb02.EM_STARTS.items()}   # tol = 1e-5: your loop, your steps (once they passed)
 runs = {name: nb02.em_precompute(gm, x_train) for name, gm in fits.items()}  # colours, ellipses, bounds per t
 for name, gm in fits.items():
     lb = gm.history_["lower_bound"]
     print(f"{name}: {gm.n_iter_:2d} iterations, mean log-likelihood {lb[0]:.3f} at the start -> {lb[-1]:.3f}")
+whose = {f.name: "yours" if f.student else "lvmlib's" for f in (e_step_used, m_step_used, em_loop_used)}
+print(f"the EM app's runs used: e_step {whose['e_step']}, m_step {whose['m_step']}, em_loop {whose['em_loop']}")
+
+# %%
+for name, seed in nb02.EM_STARTS.items():   # the same starts on lvmlib's fast path
+    diff, steps = nb02.path_difference(fits[name], nb02.fit_em_start(x_train, seed))
+    print(f"{name}: largest difference from lvmlib.mixtures.GaussianMixture over {steps} iterations: "
+          f"{'< 1e-8' if diff < 1e-8 else diff}")
+    assert diff < 1e-8
 
 # %% [markdown]
 # Left: every training point in the colour of its most responsible component under $\theta_t$, pale
@@ -201,8 +302,9 @@ for name, gm in fits.items():
 # - **start 1**: red begins stretched over two distant blobs (top right and bottom centre) while orange and
 #   blue share the long blob on the left. Over about 25 iterations red lets go of the bottom-centre blob,
 #   blue takes it over, orange gets the long blob to itself, and the bound climbs to the best fit.
-# - **start 2**: stuck. Green stretches over two blobs (the long one and the broad one below it) while blue
-#   and red share the compact blob at the top right: a local maximum. EM only climbs, so it cannot leave.
+# - **start 2**: green stretches over two blobs (the long one and the broad one below it) while blue
+#   and red share the compact blob at the top right, and the bound flattens early. Is this the best EM can
+#   do from here? Exercise 2.4 asks.
 # - **start 3**: a long plateau. Red holds the compact blob and the long one together, and a thin green
 #   component squeezed between red and blue gains almost nothing per step for 70 iterations; then it
 #   slides onto the long blob, red lets go of it, and the bound jumps to the best fit. A looser stopping
@@ -213,18 +315,31 @@ for name, gm in fits.items():
 nb02.em_app(runs, step=0)
 
 # %% [markdown]
-# ### Exercise 2.3: predict, then move the slider
+# ### Exercise 2.4: predict, then move the slider (5 min, ★☆☆)
 #
-# Pick **start 2** (stuck with two components on one blob). (a) Predict: if EM ran 1000 more iterations,
-# would it leave this local maximum? (b) Move the iteration slider to the end and compare the final mean
-# log-likelihood with start 1's. (c) What would you change to get the best fit reliably?
-#
+# Pick **start 2** (two components on one blob, one component over two). **Commit to a prediction below
+# before you move the slider**; the answer and the why appear once you have. Then (b) move the iteration
+# slider to the end and compare the final mean log-likelihood with start 1's, and (c) say what you would
+# change to get the best fit reliably.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict(
+    "If EM ran 1000 more iterations from the end of start 2, would it leave this configuration for start 1's "
+    "better fit?",
+    ["yes, slowly: the bound keeps rising", "no: it stays at this local maximum",
+     "it depends on the tolerance tol"], 1,
+    "No. Every EM iteration raises (or keeps) the likelihood, and at a local maximum the E- and M-steps "
+    "reproduce the same parameters: EM has no step that goes down to climb elsewhere, and a smaller tol only "
+    "polishes the same maximum.")
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
-# (a) No. Every EM iteration raises (or keeps) the likelihood, and at a local maximum the E- and M-steps
-# reproduce the same parameters: EM has no step that goes down to climb elsewhere. (b) Its curve flattens
-# clearly below start 1's. (c) Several starts and keep the best likelihood (`n_init`), or a better start
-# (k-means, the default): that is what `GaussianMixture(n_init=...)` and the digits fit below do.
+# (b) Its curve flattens clearly below start 1's. (c) Several starts and keep the best likelihood (`n_init`),
+# or a better start (k-means, the default): that is what `GaussianMixture(n_init=...)` and the digits fit
+# below do.
 #
 # </details>
 
@@ -416,12 +531,15 @@ for k, gm in [(10, model)] + [(k, fit_restarts(digits["x_train"], [0], n_compone
 assert accuracy[10] < accuracy[20] < accuracy[40]
 
 # %% [markdown]
-# ### Exercise 2.4: derive the M-step for the weights and the means
+# ### Exercise 2.5: derive the M-step for the weights and the means (8 min, ★★★)
 #
 # With the responsibilities fixed, the M-step maximizes $\sum_n \sum_k r_{nk} \big[\log \pi_k + \log \mathcal N(x_n; \mu_k, \Sigma_k)\big]$
 # (the part of $\mathcal L(q, \theta)$ that depends on $\theta$). Derive $\pi_k = N_k / N$ (the $\pi_k$ must sum to 1:
-# use a Lagrange multiplier) and $\mu_k = \frac{1}{N_k} \sum_n r_{nk} x_n$.
-#
+# use a Lagrange multiplier) and $\mu_k = \frac{1}{N_k} \sum_n r_{nk} x_n$. (Write your answer down; the
+# solutions edition has ours.)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # Weights: maximize $\sum_k N_k \log \pi_k + \lambda (1 - \sum_k \pi_k)$. The derivative in $\pi_k$ is
@@ -452,10 +570,14 @@ assert accuracy[10] < accuracy[20] < accuracy[40]
 # %% [markdown]
 # ## Instructor notes
 #
-# The student edition (`notebooks/02_mixture_of_gaussians_em.ipynb`) leaves Exercises 2.1 and 2.2 to fill in;
-# `notebooks/solutions/` holds them solved (both built from `tools/notebook_src/` by `tools/nbbuild.py`).
-# The checks `lvmlib.exercises.check_e_step` / `check_m_step` name the usual mistakes (normalising over the
-# points, exponentiating before normalising, covariances that ignore the weights, means not divided by $N_k$).
+# The student edition (`notebooks/02_mixture_of_gaussians_em.ipynb`) leaves Exercises 2.1, 2.2 and 2.3 to fill
+# in; `notebooks/solutions/` holds them solved (both built from `tools/notebook_src/` by `tools/nbbuild.py`).
+# The checks `lvmlib.exercises.check_e_step` / `check_m_step` / `check_em_loop` name the usual mistakes
+# (normalising over the points, exponentiating before normalising, covariances that ignore the weights, means
+# not divided by $N_k$; a loop that never stops, stops at once, reuses the first responsibilities or loses
+# its last iterate). `exercises.choose` hands the student's functions to the EM app once their checks pass:
+# `nb02.fit_em_start(..., e_step=, m_step=, em_loop=)` runs them from the fast path's start, and the notebook
+# asserts that they take lvmlib's path to 1e-8.
 #
 # ### Timing of the K slider's fits
 #

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 03 · Marginalization: p(x) is a sum or an integral over z
 #
+# **About 45 minutes** (reading and the apps 25, exercises 20).
+#
 # **You will learn to**
 # - write $p(x)$ as the joint summed (or integrated) over the missing $z$, and compute the log of a
 #   mixture's sum stably with logsumexp (Exercise 3.1);
@@ -8,6 +10,11 @@
 # - measure why exact marginalization is hopeless for many latents: $n$ binary latents need $2^n$ terms.
 #
 # **Before this notebook:** 01 (the generative story) and 02 (mixtures of Gaussians, responsibilities).
+#
+# **Exercises:** 3.1 is code (a mixture's $\log p(x)$ by logsumexp: 10 min, ★☆☆); 3.2 is a short proof (8 min,
+# ★★☆); 3.3 is a prediction you commit to, then check with the slider (5 min, ★☆☆). The code exercise has a check
+# cell that names common mistakes and a ladder of hints, and **the notebook then runs your function**: the
+# mixture app's density curve and its check use it once it passes (`lvmlib`'s until then, and it says which).
 #
 # %% [markdown]
 # A latent variable model gives us the joint $p(x, z) = p(z)\, p(x \mid z)$, but the data only show
@@ -29,6 +36,7 @@ import numpy as np
 import torch
 
 import lvmlib
+from lvmlib import exercises
 from lvmlib.models import BinaryLatentModel, NonlinearLVM, binomial_mixture, time_enumeration
 from lvmlib.lessons import nb03
 
@@ -47,14 +55,56 @@ device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE override
 # and dividing each term by the sum gives the posterior $p(z = k \mid x)$, the "responsibility" of
 # component $k$ for $x$. We compute it in log space, $\log p(x) = \operatorname{logsumexp}_k
 # \big[\log \pi_k + \log \mathcal N(x; \mu_k, \sigma_k^2)\big]$, which is what
-# `MixtureOfGaussians.log_marginal` does. Here are the 1-D mixtures the slider steps through: $K$ adds
-# the components one at a time (weights renormalized).
+# `MixtureOfGaussians.log_marginal` does, and what you write first.
+
+# %% [markdown]
+# ### Exercise 3.1: log p(x) of a mixture by logsumexp (10 min, ★☆☆)
+#
+# Write $\log p(x) = \operatorname{logsumexp}_k \big[\log \pi_k + \log \mathcal N(x; \mu_k, \sigma_k^2)\big]$ for a
+# 1-D mixture, for a batch of points at once: build the `[N, K]` table of log terms (broadcast `x[:, None]`
+# against the `K` components; `torch.distributions.Normal(means, stds).log_prob` gives the log-densities),
+# then reduce over $k$ with `torch.logsumexp`. The check includes points at $x = \pm 60$, where every term
+# underflows to 0 in float64. Once it passes, your function draws the black curve $p(x)$ of the app below,
+# and the check after the app tests it against the bars at every $x$ and $K$.
+
+# %%
+from torch.distributions import Normal
+
+
+def mixture_log_px(x, weights, means, stds):
+    """log p(x) of a 1-D mixture of Gaussians: x [N], weights [K], means [K], stds [K] -> [N]."""
+    ### BEGIN SOLUTION
+    log_terms = torch.log(weights) + Normal(means, stds).log_prob(x[:, None])   # [N, K]: log p(x, z = k)
+    return torch.logsumexp(log_terms, dim=1)
+    ### END SOLUTION
+
+# %%
+exercises.check_mixture_log_px(mixture_log_px)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "Broadcast: `x[:, None]` is `[N, 1]`, the K means and stds are `[K]`, so `Normal(means, stds).log_prob(x[:, None])` "
+    "is the `[N, K]` table of $\\log \\mathcal N(x_n; \\mu_k, \\sigma_k^2)$.",
+    "Add `torch.log(weights)` (shape `[K]`, it broadcasts over the rows): each entry is then $\\log p(x_n, z = k)$. "
+    "Never `exp` the table: far from every component its entries are about -2000.",
+    "`return torch.logsumexp(torch.log(weights) + Normal(means, stds).log_prob(x[:, None]), dim=1)`")
+
+# %%
+mixture_log_px_used = exercises.choose(exercises.check_mixture_log_px(mixture_log_px), mixture_log_px,
+                                       nb03.mixture_log_px)
+mixture_log_px_used
+
+# %% [markdown]
+# Here are the 1-D mixtures the slider steps through: $K$ adds the components one at a time (weights
+# renormalized).
 
 # %%
 mixtures = nb03.mixture_family(max_k=6)
 for k, (w, mu, sd) in enumerate(nb03.MIXTURE_COMPONENTS, start=1):
     print(f"component {k}: weight {w:.2f} (before renormalizing), mean {mu:+.1f}, std {sd:.2f}")
-mixture_pre = nb03.mixture_precompute(mixtures)   # every term at every x on the slider, for every K
+mixture_pre = nb03.mixture_precompute(mixtures, log_px=mixture_log_px_used)   # every term at every x, every K;
+# the curve p(x) and log p(x) from your mixture_log_px (once it passed)
 
 # %% [markdown]
 # Move **x** and watch the bars: each is one term $\pi_k \mathcal N(x; \mu_k, \sigma_k^2)$, the height of
@@ -67,7 +117,8 @@ mixture_pre = nb03.mixture_precompute(mixtures)   # every term at every x on the
 nb03.mixture_app(mixture_pre, k=3, x=2.0)
 
 # %% [markdown]
-# **Check.** The bars add up to the model's $\exp \log p(x)$ at every $x$ and every $K$ on the slider,
+# **Check.** The bars (the model's own terms) add up to $\exp \log p(x)$ from your `mixture_log_px` at every
+# $x$ and every $K$ on the slider,
 # and each $p(x)$ is a density: it integrates to 1. Why log space: at a point far from every component
 # each term underflows to 0 in float64, so $\log \sum_k (\text{term}_k)$ would say $-\infty$, while
 # logsumexp still gives the right number.
@@ -83,41 +134,24 @@ far = torch.tensor([[60.0]], dtype=torch.float64)
 terms_far = mixtures[3].log_joint(far).exp()  # the K terms pi_k N(x; mu_k, sigma_k^2)
 print(f"x = 60: the terms in float64 are {terms_far.numpy().ravel()}, log of their sum = "
       f"{torch.log(terms_far.sum()).item()}, logsumexp gives log p(x) = {mixtures[3].log_marginal(far).item():.1f}")
+m3 = mixtures[3]
+log_p_far = mixture_log_px_used(far[:, 0], m3.weights, m3.means[:, 0], m3.scale[:, 0])   # your function at x = 60
+whose = "your" if mixture_log_px_used.student else "lvmlib's"
+print(f"{whose} mixture_log_px at x = 60: {log_p_far.item():.1f}")
 assert worst < 1e-12 and np.allclose(areas, 1.0, atol=1e-6)
 assert torch.isfinite(mixtures[3].log_marginal(far)).all() and terms_far.sum() == 0
+assert torch.allclose(log_p_far, mixtures[3].log_marginal(far))
 
 # %% [markdown]
-# ### Exercise 3.1: log p(x) of a mixture by logsumexp
-#
-# Write $\log p(x) = \operatorname{logsumexp}_k \big[\log \pi_k + \log \mathcal N(x; \mu_k, \sigma_k^2)\big]$ for a
-# 1-D mixture, for a batch of points at once: build the `[N, K]` table of log terms (broadcast `x[:, None]`
-# against the `K` components; `torch.distributions.Normal(means, stds).log_prob` gives the log-densities),
-# then reduce over $k$ with `torch.logsumexp`. The check includes points at $x = \pm 60$, where every term
-# underflows as above.
-
-# %%
-from torch.distributions import Normal
-
-
-def mixture_log_px(x, weights, means, stds):
-    """log p(x) of a 1-D mixture of Gaussians: x [N], weights [K], means [K], stds [K] -> [N]."""
-    ### BEGIN SOLUTION
-    log_terms = torch.log(weights) + Normal(means, stds).log_prob(x[:, None])   # [N, K]: log p(x, z = k)
-    return torch.logsumexp(log_terms, dim=1)
-    ### END SOLUTION
-
-# %%
-from lvmlib import exercises
-
-exercises.check_mixture_log_px(mixture_log_px)
-
-# %% [markdown]
-# ### Exercise 3.2: why logsumexp is safe
+# ### Exercise 3.2: why logsumexp is safe (8 min, ★★☆)
 #
 # Show that for any numbers $a_1, \dots, a_K$ and $m = \max_k a_k$,
 # $\log \sum_k e^{a_k} = m + \log \sum_k e^{a_k - m}$, and explain why the right-hand side cannot underflow
 # to $-\infty$ or overflow, while the left-hand side does both in float64 (at $a_k \approx -2000$ or $+800$).
-#
+# (Write your answer down; the solutions edition has ours.)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # $\sum_k e^{a_k} = e^m \sum_k e^{a_k - m}$; take logs. Every $a_k - m \le 0$, so each $e^{a_k - m} \le 1$ (no
@@ -229,15 +263,23 @@ assert 1.6 < factor < 2.5, f"the cost should about double per latent, measured x
 nb03.enumeration_app(seconds, n=30)
 
 # %% [markdown]
-# ### Exercise 3.3: predict, then move the slider
+# ### Exercise 3.3: predict, then move the slider (5 min, ★☆☆)
 #
-# (a) Predict how many more binary latents multiply the time by a thousand, and by a million.
-# (b) Move **n** from 30 to 40 and to 50 and read the caption. (c) A computer a thousand times faster
-# arrives: how many more latents can it enumerate in the same time?
-#
+# (a) **Commit to a prediction below**: how many more binary latents multiply the time by a thousand? (b) Move
+# **n** from 30 to 40 and to 50 and read the caption. (c) A computer a thousand times faster arrives: how many
+# more latents can it enumerate in the same time?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("How many more binary latents multiply the time of the exact sum by a thousand?", float, 10,
+                  "Ten: each latent doubles the number of terms, and 2^10 = 1024, about a thousand "
+                  "(twenty for a million, 2^20).", tolerance=0.05)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
-# (a) Ten and twenty: $2^{10} = 1024 \approx 10^3$, $2^{20} \approx 10^6$. (b) The caption grows by about $1000\times$ per ten
+# (b) The caption grows by about $1000\times$ per ten
 # latents, minutes to days to years. (c) Only about ten: speed buys latents logarithmically. That is why
 # exact enumeration is hopeless for image-sized latents, and why the next notebooks sample instead.
 #
@@ -309,7 +351,8 @@ assert diff_binomial < 1e-10 and diff_mixture < 1e-10
 #   solved (both built from `tools/notebook_src/03_marginalization.py` by `tools/nbbuild.py`).
 #   `lvmlib.exercises.check_mixture_log_px` names the usual mistakes: summing probabilities then taking
 #   the log (underflow), forgetting the log weights, adding the weights unlogged, keeping the largest term,
-#   an extra $-\log K$, a reduction over the points.
+#   an extra $-\log K$, a reduction over the points. `exercises.choose` hands the student's function to
+#   `nb03.mixture_precompute(..., log_px=)` (the app's curve) and to the check at $x = 60$ once it passes.
 # - The enumeration timing is CPU time of one thread (`time_enumeration(..., clock="cpu")`, torch limited to one
 #   thread while timing), best of two. Wall-clock times on a shared machine were not even monotone in $n$
 #   (the earlier version of this notebook measured $\times 1.18$ per latent); CPU time doubles per latent from

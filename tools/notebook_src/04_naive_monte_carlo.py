@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 04 · Naive Monte Carlo: sample z, average p(x | z)
 #
+# **About 50 minutes** (reading and the apps 30, exercises 20).
+#
 # **You will learn to**
 # - write $p(x)$ as an expectation over the prior and estimate it by averaging $N$ weights, in log space,
 #   with its standard error (Exercise 4.1);
@@ -9,6 +11,12 @@
 #   on a vanishing fraction of the samples.
 #
 # **Before this notebook:** 03 (marginalization: $p(x)$ as a sum or an integral over $z$, logsumexp).
+#
+# **Exercises:** 4.1 is code (the estimate and its standard error from log-weights: 10 min, ★★☆); 4.2 is a
+# prediction you commit to, then check with the slider (5 min, ★☆☆); 4.3 is a derivation (10 min, ★★☆). The code
+# exercise has a check cell that names common mistakes and a ladder of hints, and **the notebook then runs your
+# function**: the 200 repeated estimates at every $N$ (the app, the checks of unbiasedness and of the $1/N$
+# variance) are reduced by it once it passes (by `lvmlib`'s until then, and the notebook says which).
 #
 # %% [markdown]
 # Notebook 03 computed $p(x) = \sum_z p(x, z)$ exactly and saw the cost explode with the number of
@@ -40,6 +48,7 @@ import numpy as np
 import torch
 
 import lvmlib
+from lvmlib import exercises
 from lvmlib.inference import log_weights, naive_monte_carlo, relative_std_one_sample, repeated_estimates
 from lvmlib.distributions import uniform_box
 from lvmlib.lessons import nb04
@@ -66,7 +75,7 @@ for zk, wk in zip(z.ravel(), log_w.exp().ravel()):
 print(f"average of the 5 weights = {log_w.exp().mean().item():.4f};  exact p(x) = {p_exact:.4f}")
 
 # %% [markdown]
-# ### Exercise 4.1: the naive Monte Carlo estimate and its standard error
+# ### Exercise 4.1: the naive Monte Carlo estimate and its standard error (10 min, ★★☆)
 #
 # You get the log-weights `log_w` of shape `[N, B]`: `log_w[k, b]` $= \log p(x_b \mid z_k)$ for $N$ samples
 # $z_k \sim p(z)$ and $B$ data points. Return, for every data point,
@@ -88,9 +97,28 @@ def naive_mc(log_w):
     ### END SOLUTION
 
 # %%
-from lvmlib import exercises
-
 exercises.check_naive_mc(naive_mc)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "Reduce over the samples, `dim=0`: the answer has one entry per data point, shape `[B]`. "
+    "`torch.logsumexp(log_w, dim=0)` is the log of the SUM of the weights; the average is $N$ times smaller.",
+    "`log_p_hat = torch.logsumexp(log_w, dim=0) - math.log(N)`. The ratios $w_k / \\hat p_N$ are "
+    "`torch.exp(log_w - log_p_hat)`: `[N, B]`, each column averaging to 1.",
+    "`rel_se = torch.exp(log_w - log_p_hat).std(dim=0) / math.sqrt(N)`; return `(log_p_hat, rel_se)`.")
+
+# %%
+naive_mc_used = exercises.choose(exercises.check_naive_mc(naive_mc), naive_mc, nb04.naive_mc)
+naive_mc_used
+
+# %% [markdown]
+# The estimator on the five weights above; its standard error says how far to trust it:
+
+# %%
+est, rel_se = naive_mc_used(log_w)                                                  # log_w: [5, 1]
+print(f"N = 5: p-hat = {est.exp().item():.4f} +- {100 * rel_se.item():.0f}% (standard error; exact p(x) {p_exact:.4f})")
+assert torch.allclose(est, torch.logsumexp(log_w, 0) - math.log(5))
 
 # %% [markdown]
 # ## Many repeated estimates, for every N
@@ -98,11 +126,14 @@ exercises.check_naive_mc(naive_mc)
 # One estimate says little about an estimator; its distribution over many runs says everything. The
 # cell below runs naive Monte Carlo **200 times** for each $N$ on the slider ($10, 18, 32, \dots, 10^5$),
 # vectorized: each run draws $10^5$ samples once, and its estimate at $N$ averages its first $N$
-# weights. The exact relative error of one weight, $\sqrt{\operatorname{Var}[w]}/p(x)$, comes from a
-# quadrature of $\mathbb E[w^2] = \int p(z)\, p(x \mid z)^2\, dz$.
+# weights, reduced by your `naive_mc` (once it passed). The exact relative error of one weight,
+# $\sqrt{\operatorname{Var}[w]}/p(x)$, comes from a quadrature of $\mathbb E[w^2] = \int p(z)\, p(x \mid z)^2\, dz$.
 
 # %%
-log_p_hat = repeated_estimates(x, model, nb04.N_GRID, 200, generator=g)   # [17 N's, 200 runs]
+calls = naive_mc_used.calls
+log_p_hat = repeated_estimates(x, model, nb04.N_GRID, 200, generator=g, estimate=naive_mc_used)  # [17 N's, 200 runs]
+print(f"{'your' if naive_mc_used.student else 'lvmlib' + chr(39) + 's'} naive_mc reduced the runs: "
+      f"{naive_mc_used.calls - calls} calls (17 N's x 10 blocks of 20 runs)")
 rel_std_one = relative_std_one_sample(x, model)
 samples_pre = nb04.num_samples_precompute(log_p_hat, nb04.N_GRID, math.log(p_exact), rel_std_one)
 print(f"exact p(x) = {p_exact:.5f};  sqrt(Var[w]) / p(x) = {rel_std_one:.3f} for one weight")
@@ -118,12 +149,21 @@ print(f"exact p(x) = {p_exact:.5f};  sqrt(Var[w]) / p(x) = {rel_std_one:.3f} for
 nb04.num_samples_app(samples_pre, num_samples=100)
 
 # %% [markdown]
-# ### Exercise 4.2: predict, then move the slider
+# ### Exercise 4.2: predict, then move the slider (5 min, ★☆☆)
 #
-# At $N = 100$ the estimates have a standard deviation of about $19\%$ of $p(x)$ ($1.87 / \sqrt{100}$). (a) Predict it
-# at $N = 10\,000$, and how many samples you would need for $0.2\%$. (b) Move **N** and check. (c) Averaging the
-# *log*-weights instead (the mistake Exercise 4.1 warns about): would more samples fix it?
-#
+# At $N = 100$ the estimates have a standard deviation of about $19\%$ of $p(x)$ ($1.87 / \sqrt{100}$). (a) **Commit
+# to a prediction below**: what is it at $N = 10\,000$? And how many samples would you need for $0.2\%$? (b) Move
+# **N** and check. (c) Averaging the *log*-weights instead (the mistake Exercise 4.1 warns about): would more
+# samples fix it?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.predict("The spread of p-hat at N = 10 000, in % of p(x) (it is 19% at N = 100)?", float, 1.87,
+                  "About 2%: the spread falls as 1/sqrt(N), so 100 times more samples make it 10 times narrower "
+                  "(1.87 / sqrt(10 000) = 1.9%). 0.2% needs about N = 10^6, another factor 100.", tolerance=0.2)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # (a) The spread falls as $1/\sqrt N$: 100 times more samples, 10 times narrower, about $2\%$ at $N = 10^4$;
@@ -224,12 +264,15 @@ assert broad["fraction99"] > 0.5 and peaked["fraction99"] < 0.01 * broad["fracti
 assert peaked["median"] < 0.01 and peaked["max"] > 1          # mostly near zero, rarely huge
 
 # %% [markdown]
-# ### Exercise 4.3: derive the mean and variance, and the bias of the log
+# ### Exercise 4.3: derive the mean and variance, and the bias of the log (10 min, ★★☆)
 #
 # For i.i.d. weights $w_1, \dots, w_N$ with $\mathbb E[w] = p(x)$, show that $\mathbb E[\hat p_N] = p(x)$ and
 # $\operatorname{Var}[\hat p_N] = \operatorname{Var}[w] / N$. Then show that $\mathbb E[\log \hat p_N] \le \log p(x)$: the log of an
-# unbiased estimate is biased low. Which of the two does training by maximum likelihood need?
-#
+# unbiased estimate is biased low. Which of the two does training by maximum likelihood need? (Write your
+# answer down; the solutions edition has ours.)
+
+# %% [markdown]
+# <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
 # Linearity: $\mathbb E[\hat p_N] = \frac1N \sum_k \mathbb E[w_k] = p(x)$. Independence: the variances add,
@@ -258,6 +301,8 @@ assert peaked["median"] < 0.01 and peaked["max"] > 1          # mostly near zero
 #   solved (both built from `tools/notebook_src/04_naive_monte_carlo.py` by `tools/nbbuild.py`, nbgrader markers).
 #   `lvmlib.exercises.check_naive_mc` names the usual mistakes: averaging the log-weights (Jensen), a missing
 #   $-\log N$, exponentiating before averaging (underflow at $-2000$), a standard error divided by $N$ or not
-#   by $\sqrt N$, the spread of the log-weights instead of the weights.
+#   by $\sqrt N$, the spread of the log-weights instead of the weights. `exercises.choose` hands the
+#   student's function to `repeated_estimates(..., estimate=)`, which reduces every run's first $N$ weights
+#   with it (the samples are the same as with lvmlib's reduction).
 # - There are no timings or library comparisons in this notebook; every Monte Carlo claim is asserted with a
 #   margin of several standard errors from a seeded generator.
