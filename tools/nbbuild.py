@@ -125,8 +125,6 @@ def parse(text: str, edition: str = "solutions", name: str | None = None) -> nbf
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     cells = read_cells(text)
-    if edition == "student":
-        cells = [c for c in cells if not is_solutions_only(c)]
     for cell in cells:
         if cell.cell_type == "code":
             cell.source = edition_source(cell.source, edition)
@@ -135,10 +133,12 @@ def parse(text: str, edition: str = "solutions", name: str | None = None) -> nbf
         first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
         cells.insert(first_code, nbformat.v4.new_code_cell(install_cell_source(rel)))
         cells.insert(0, nbformat.v4.new_markdown_cell(links_markdown(name, edition, rel)))
-    nb.cells = cells
     prefix = f"nb{name[:2]}-" if name else ""
-    for i, cell in enumerate(nb.cells):
+    for i, cell in enumerate(cells):  # numbered before the solutions-only cells go: both editions share ids
         cell["id"] = f"{prefix}cell-{i:02d}"
+    if edition == "student":
+        cells = [c for c in cells if not is_solutions_only(c)]
+    nb.cells = cells
     return nb
 
 
