@@ -79,14 +79,20 @@ def run_cell_and_next(nb, index, check_needle, expect, timeout=60.0):
     nb.page.keyboard.press("Shift+Enter")   # runs the cell being edited, selects the next one (the check)
     time.sleep(0.3)
     nb.page.keyboard.press("Shift+Enter")   # runs the check
+    return wait_for_output(nb, check_needle, before, expect, timeout, poll=0.2)
+
+
+def wait_for_output(nb, needle, before, expect, timeout, *, poll):
+    """The output of the cell containing ``needle`` once it has run again (its prompt is no longer
+    ``before`` and not ``*``) and shows ``expect``; a NotebookError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = cell(nb, check_needle)
+        out = cell(nb, needle)
         if out["prompt"] != before and "*" not in out["prompt"] and expect in out["output"]:
             return out["output"]
-        time.sleep(0.2)
-    out = cell(nb, check_needle)
-    raise labdriver.NotebookError(f"{nb.name}: the check's output did not show {expect!r} within {timeout:.0f} s; "
+        time.sleep(poll)
+    out = cell(nb, needle)
+    raise labdriver.NotebookError(f"{nb.name}: the cell {needle!r} did not show {expect!r} within {timeout:.0f} s; "
                                   f"prompt {out['prompt']!r} (before {before!r}), output:\n{out['output']}")
 
 
@@ -154,15 +160,7 @@ def run_one(nb, needle, expect, timeout=300.0):
     editor.scroll_into_view_if_needed()
     editor.click()
     nb.page.keyboard.press("Shift+Enter")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = cell(nb, needle)
-        if out["prompt"] != target["prompt"] and "*" not in out["prompt"] and expect in out["output"]:
-            return out["output"]
-        time.sleep(0.3)
-    out = cell(nb, needle)
-    raise labdriver.NotebookError(f"{nb.name}: the cell {needle!r} did not show {expect!r} within {timeout:.0f} s; "
-                                  f"prompt {out['prompt']!r}, output:\n{out['output']}")
+    return wait_for_output(nb, needle, target["prompt"], expect, timeout, poll=0.3)
 
 
 def test_em_steps_typed_in_the_browser_run_the_em_app(lab, chromium, tmp_path):
