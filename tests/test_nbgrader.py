@@ -17,7 +17,12 @@ import nbgrader_course  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("[0-9][0-9]_*.py"))
 NB = "05_importance_sampling"
-RIGHT_5_1 = ('def log_p_hat(log_w):\n'
+RIGHT_5_1 = ('def log_weights(x, model, q, K, generator=None):\n'   # another right way: rsample, not the helper
+             '    q = q.expand(torch.Size([x.shape[0]]))\n'
+             '    z = q.rsample((K,)) if generator is None else sample(q, (K,), generator)\n'
+             '    return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)\n'
+             '\n\n'
+             'def log_p_hat(log_w):\n'
              '    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])')
 WRONG_5_2 = ('def effective_sample_size(log_w):\n'                   # weights not normalised
              '    return torch.exp(-torch.logsumexp(2 * log_w, dim=0))')
@@ -105,7 +110,8 @@ def test_generate_validate_autograde(tmp_path):
         assert not leaked, f"{src.stem}: the release shows solution text: {leaked[:3]}"
         assert "BEGIN SOLUTION" not in released
 
-    # a student's submission: 5.1 right, 5.2 wrong (unnormalised weights), 5.3 left blank, 5.4 answered
+    # a student's submission: 5.1 right (two functions in one cell, one written another right way), 5.2 wrong
+    # (unnormalised weights), 5.4 answered
     nb = nbformat.read(course / "release" / NB / f"{NB}.ipynb", as_version=4)
     graded = _graded(nb)
     graded["ex5_1"].source, graded["ex5_2"].source = RIGHT_5_1, WRONG_5_2
@@ -118,7 +124,7 @@ def test_generate_validate_autograde(tmp_path):
     assert val.returncode == 0, val.stdout + val.stderr
     assert "VALIDATION FAILED" in val.stdout, val.stdout
     failed = val.stdout.split("The following cell failed:")[1:]
-    assert any("check_ess" in f for f in failed) and not any("check_log_p_hat" in f for f in failed), val.stdout
+    assert any("check_ess" in f for f in failed) and not any("check_log_weights" in f for f in failed), val.stdout
 
     auto = _run([sys.executable, "-m", "nbgrader", "autograde", NB, "--create", "--force"], course)
     assert auto.returncode == 0, auto.stdout + auto.stderr
@@ -132,7 +138,6 @@ def test_generate_validate_autograde(tmp_path):
         assert scores["ex5_2_check"] == (0, 2)
         assert snb.code_score == 2 and snb.max_code_score == 4
         grades = {g.name: g for g in snb.grades}
-        assert grades["ex5_3"].score == 0 and not grades["ex5_3"].needs_manual_grade  # blank: nbgrader gives 0
         assert grades["ex5_4"].needs_manual_grade and grades["ex5_4"].max_score == 1  # for the instructor
 
     # the feedback shows the check's own diagnosis of the wrong answer

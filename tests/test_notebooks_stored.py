@@ -31,6 +31,20 @@ def test_naming_seed_and_readme_map(path):
     assert path.stem in (ROOT / "README.md").read_text(), f"README's notebook map lacks {path.stem}"
 
 
+MAX_NOTEBOOK_BYTES = 3_000_000  # issue 22: a notebook opens fast on Colab, nbviewer and a course site
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
+def test_stored_notebook_is_under_3_mb(path):
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        state = load(path)["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+        heavy = max(((len(json.dumps(v)), k) for k, v in state.items()), default=(0, "none"))
+        pytest.fail(f"{path.name} is {size / 1e6:.1f} MB (limit 3 MB); its largest widget model {heavy[1]} holds "
+                    f"{heavy[0] / 1e6:.1f} MB: record fewer backgrounds (keep axes limits fixed while a slider moves) "
+                    "or fewer states (lvmlib.widgets.client.precompute's budget)")
+
+
 def _nb(cells):
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 

@@ -146,7 +146,9 @@ print("score function > with baseline > reparameterization, and the score functi
 # %% [markdown]
 # The slider app below has the three estimators' variances precomputed on a grid of $N$, of the scale
 # $\sigma$ of $q$ and of the dimension $D$ (100 runs per point). Left: variance against $N$ (log-log). Right: the
-# 100 estimates of $\partial/\partial\mu_1$ at the chosen point, exact value $-2$ as a black line.
+# 100 estimates of $\partial/\partial\mu_1$ at the chosen point, exact value $-2$ as a black line, on an axis that
+# stays put while you move $N$ (it changes with $\sigma$ and $D$), so the cloud narrows as $N$ grows; at $N = 2$ the
+# score function's estimates spill past the edges.
 
 # %%
 with one_thread():
@@ -445,8 +447,8 @@ exercises.predict("1. After how many of the 300 steps is most of the amortizatio
 # <!-- solutions only -->
 # <details><summary>Answer</summary>
 #
-# 1. The first 25 steps close most of it (the curve drops steeply and then flattens): the encoder's $q$ is a good
-#    start, the per-digit optimum is near.
+# 1. The first 25 steps close most of it (a steep drop, then a flat tail): the $q$ the encoder outputs is already
+#    close to the best $q$ for that digit, so a few gradient steps reach it.
 # 2. A 2-D posterior of a small decoder is close to Gaussian, and its correlations are weak; with 8 latents, more of
 #    them interact, and a diagonal Gaussian misses the correlations and the non-Gaussian shape.
 # 3. Yes for both sizes here. A larger encoder, training it longer than the decoder, or semi-amortized inference
