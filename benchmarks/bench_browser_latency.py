@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     missed += [f"{r['notebook']} {r['control']}: warm median {r['median']:.0f} ms > {args.target:.0f} ms"
                for r in rows if r["median"] > args.target]
     if missed:
-        print(f"\ntargets missed:\n  " + "\n  ".join(missed))
+        print("\ntargets missed:\n  " + "\n  ".join(missed))
     return 1 if (args.check and missed) else 0
 
 

@@ -152,8 +152,6 @@ def memory_worker(chunk: int | None) -> dict:
 
 
 def memory_table() -> None:
-    from lvmlib import inference as estimators
-
     auto = max(1, min(MEM_K, DEFAULT_CHUNK_ELEMENTS // (MEM_B * DATA_DIM)))
     print(f"\nMemory bounded by the chunk: importance_sampling(x, vae, vae.encoder, {MEM_K}), B = {MEM_B}, "
           f"Dz = {MEM_DZ}, Dx = {DATA_DIM}, float32, no grad; each row in its own process; 1-minute load "
@@ -197,8 +195,6 @@ def main() -> None:
         chunk_size = None if chunk == "auto" else int(chunk)
         print(json.dumps(worker(method, chunk_size, args.k, args.points, args.repeats, args.threads)))
         return
-
-    from lvmlib import inference as estimators
 
     auto = max(1, min(args.k, DEFAULT_CHUNK_ELEMENTS // (args.points * DATA_DIM)))
     runs = [("per-point loop (by hand)", "loop", "0")]

@@ -143,7 +143,7 @@ def _to_numpy(a):
     return np.asarray(a, dtype=float)
 
 
-__all__ = ["savefig", "retina_figures", "new_figure", "canvas_png", "image_grid", "tile_images", "figures_dir"]
+__all__ = ["savefig", "retina_figures", "new_figure", "image_grid", "tile_images", "figures_dir"]
 
 
 class BinnedPoints:

@@ -109,6 +109,17 @@ def _layer_violations(path: Path, root: Path = ROOT) -> list[str]:
 
 
 @pytest.mark.parametrize("path", LIB_FILES, ids=lambda p: p.relative_to(PKG).as_posix())
+def test_every_name_in_all_exists(path):
+    """``from lvmlib.x import *`` must not fail on a name that moved away (plotting once listed one)."""
+    import importlib
+
+    name = _module_name(path, ROOT)
+    module = importlib.import_module(name)
+    missing = [n for n in getattr(module, "__all__", ()) if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ names {missing}, which the module does not define"
+
+
+@pytest.mark.parametrize("path", LIB_FILES, ids=lambda p: p.relative_to(PKG).as_posix())
 def test_no_module_imports_one_above_its_layer(path):
     bad = _layer_violations(path)
     assert not bad, "; ".join(bad) + ": a module may only import from a lower layer (or its own package)"

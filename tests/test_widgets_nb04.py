@@ -7,9 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Normal
 
-from lvmlib import distributions
 from lvmlib import inference as est
 from lvmlib.lessons import nb04
 

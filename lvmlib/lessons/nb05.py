@@ -146,7 +146,7 @@ def _precompute(model, x, means, log2_scales, counts, total, bin_width, ratio_ma
     log_p = float(model.log_marginal(x)[0])
     post = model.posterior(x)
     post_mean, post_scale = float(post.loc[0, 0]), float(post.stddev[0, 0])
-    M, S, n = len(means), len(log2_scales), len(counts)
+    M, S = len(means), len(log2_scales)
     stats: dict = {}
     z_run = np.zeros((M, S, max(counts)))
     log_w_run = np.zeros((M, S, max(counts)))

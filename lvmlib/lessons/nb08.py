@@ -375,7 +375,6 @@ def coordinate_sweeps(model: VAE, x: torch.Tensor, y: torch.Tensor, picks, *, li
     """Decode mu(x_m) with coordinate i set to v, for every chosen digit m, coordinate i and
     value v of ``linspace(-limit, limit, num_values)``; plus each coordinate's activity and label
     share over all of ``x``."""
-    custom = slerp  # the given slerp (or None: lvmlib's, vectorized over t)
     picks = np.asarray(picks)
     xs = x[picks]
     codes = model.encoder(xs).mean  # [M, Dz]
