@@ -597,7 +597,7 @@ def measure_lab_notebook(lab, browser, name: str, moves: int, scale: float, labe
             raise labdriver.NotebookError(f"{name}: errors after Run All Cells:\n" + "\n".join(problems))
         print(f"  {name}: ran all cells in {seconds:.1f} s", file=sys.stderr)
         if shots is not None and app_selector:
-            _shot(nb.page, app_selector, shots / f"{label.split(',')[0].replace(' ', '_')}.png")
+            _shot(nb.page, app_selector, shots / f"{Path(name).stem}.png")
         for control in (c for c in nb.controls() if not c.disabled):
             has_picture = bool(nb.fingerprint(control)["pictures"])
             direction, runs = +1, []
