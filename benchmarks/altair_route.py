@@ -590,20 +590,12 @@ def measure_lab_notebook(lab, browser, name: str, moves: int, scale: float, labe
     nb = labdriver.LabNotebook(lab, labdriver.new_page(browser, scale=scale), name)
     rows = []
     try:
-        nb.open()
-        seconds = nb.run_all(timeout=900)
-        problems = nb.problems()
-        if problems:
-            raise labdriver.NotebookError(f"{name}: errors after Run All Cells:\n" + "\n".join(problems))
+        seconds = nb.open_and_run_all(timeout=900)
         print(f"  {name}: ran all cells in {seconds:.1f} s", file=sys.stderr)
         if shots is not None and app_selector:
             _shot(nb.page, app_selector, shots / f"{Path(name).stem}.png")
         for control in (c for c in nb.controls() if not c.disabled):
-            has_picture = bool(nb.fingerprint(control)["pictures"])
-            direction, runs = +1, []
-            for _ in range(moves + 1):
-                direction = nb.next_direction(control, direction)
-                runs.append(nb.timed_move(control, direction, has_picture=has_picture))
+            runs = nb.timed_moves(control, moves)
             how = "select" if control.kind == "dropdown" else "key"
             rows.append({"route": label, "chart": control.cell, "control": f"{control.name} ({how})", "kind": control.kind,
                          "renderer": "", "first": runs[0]["ms"], "median": float(np.median([r["ms"] for r in runs[1:]])),
@@ -630,11 +622,7 @@ def measure_altair_notebook(lab, browser, name: str, moves: int, scale: float, s
 
     nb = labdriver.LabNotebook(lab, labdriver.new_page(browser, scale=scale), name)
     try:
-        nb.open()
-        seconds = nb.run_all()
-        problems = nb.problems()
-        if problems:
-            raise labdriver.NotebookError(f"{name}: errors after Run All Cells:\n" + "\n".join(problems))
+        seconds = nb.open_and_run_all()
         nb.page.wait_for_function(f"document.querySelectorAll('{CONTROL_SELECTOR}').length >= 6", timeout=60_000)
         print(f"  {name}: ran all cells in {seconds:.1f} s", file=sys.stderr)
         if shots is not None:

@@ -50,18 +50,11 @@ def measure_notebook(lab, browser, name: str, moves: int, scale: float) -> list[
     nb = labdriver.LabNotebook(lab, labdriver.new_page(browser, scale=scale), name)
     rows = []
     try:
-        nb.open()
-        seconds = nb.run_all()
-        problems = nb.problems()
-        if problems:
-            raise labdriver.NotebookError(f"{name}: errors after Run All Cells:\n" + "\n".join(problems))
+        seconds = nb.open_and_run_all()
         print(f"  {name}: ran all cells in {seconds:.1f} s", file=sys.stderr)
         for control in (c for c in nb.controls() if not c.disabled):
             has_picture = bool(nb.fingerprint(control)["pictures"])
-            direction, runs = +1, []
-            for _ in range(moves + 1):  # the first: the first move of this control after Run All
-                direction = nb.next_direction(control, direction)
-                runs.append(nb.timed_move(control, direction, has_picture=has_picture))
+            runs = nb.timed_moves(control, moves)  # the first: the first move of this control after Run All
             first, warm = runs[0], runs[1:]
             times = [r["ms"] for r in warm]
 

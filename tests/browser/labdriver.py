@@ -615,6 +615,16 @@ class LabNotebook:
                                     f"{[p['prompt'] for p in s['prompts']]}")
             time.sleep(0.2)
 
+    def open_and_run_all(self, timeout: float = 240.0) -> float:
+        """Open the notebook, Run All Cells, and raise :class:`NotebookError` naming every error
+        on the page; returns the seconds Run All took (as the benchmarks print it)."""
+        self.open()
+        seconds = self.run_all(timeout)
+        problems = self.problems()
+        if problems:
+            raise NotebookError(f"{self.name}: errors after Run All Cells:\n" + "\n".join(problems))
+        return seconds
+
     def run_all(self, timeout: float = 240.0) -> float:
         """Run > Run All Cells from the menu; wait until every cell ran. Returns seconds taken."""
         t0 = time.monotonic()
@@ -772,6 +782,16 @@ class LabNotebook:
         since = {k: (None if m[k] is None else m[k] - m["start"]) for k in ("src", "sent", "frame")}
         return {"ms": m[want] - m["start"], "src_ms": since["src"], "sent_ms": since["sent"],
                 "frame_ms": since["frame"] if m["frameBytes"] > 4096 else None}
+
+    def timed_moves(self, control: Control, moves: int) -> list[dict]:
+        """``1 + moves`` timed moves of one control, turning at its ends (:meth:`timed_move` each):
+        the first is the control's first move after Run All, the rest the warm moves."""
+        has_picture = bool(self.fingerprint(control)["pictures"])
+        direction, runs = +1, []
+        for _ in range(moves + 1):
+            direction = self.next_direction(control, direction)
+            runs.append(self.timed_move(control, direction, has_picture=has_picture))
+        return runs
 
     def close(self) -> None:
         try:
