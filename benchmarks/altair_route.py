@@ -661,15 +661,6 @@ from IPython.display import display
 # the mime bundle Altair's mimetype renderer emits (alt.renderers.enable('mimetype')), from the saved spec
 display({{"application/vnd.vegalite.v5+json": json.load(open("{file}"))}}, raw=True)"""
 
-FLOOR_CELL = """import ipywidgets as W
-from pathlib import Path
-pngs = [Path("floor_a.png").read_bytes(), Path("floor_b.png").read_bytes()]
-image = W.Image(value=pngs[0], format="png", layout=W.Layout(width="{width}", height="auto"))
-slider = W.IntSlider(value=0, min=0, max=20, description="floor")
-slider.observe(lambda change: setattr(image, "value", pngs[change["new"] % 2]), names="value")
-W.VBox([slider, image])"""
-
-
 def write_altair_notebook(folder: Path, charts: dict) -> dict:
     """The notebook of the charts, executed with nbclient and stored; returns the bytes each
     chart's output adds to the stored .ipynb."""
@@ -692,19 +683,6 @@ def write_altair_notebook(folder: Path, charts: dict) -> dict:
         out[key] = full - len(nbformat.writes(nb).encode("utf-8")) - 1
         cell.outputs = saved
     return out
-
-
-def write_floor_notebook(folder: Path, app) -> None:
-    """A bare IntSlider swapping two pre-rendered 2x PNGs of notebook 05's app (the floor)."""
-    import nbformat
-
-    (folder / "floor_a.png").write_bytes(app.png)
-    app.set(mean=0.25)
-    (folder / "floor_b.png").write_bytes(app.png)
-    app.set(mean=0.0)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_CELL.format(width=app.css_width()))])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, folder / "floor.ipynb")
 
 
 def anywidget_bytes(app) -> tuple[int, int]:
@@ -828,7 +806,7 @@ def main(argv=None) -> int:
         folder = Path(tmp) / "notebooks"
         folder.mkdir()
         nb_bytes = write_altair_notebook(folder, charts)
-        write_floor_notebook(folder, app05)
+        labdriver.write_floor_notebook(folder, app05)
         names = ["floor.ipynb", "altair_route.ipynb"]
         if not args.no_anywidget:
             for stem in ("05_importance_sampling", "08_latent_interpolation"):

@@ -411,7 +411,8 @@ PAGE_JS = r"""
         return {index: i, cell: cells.indexOf(el.closest('.jp-Cell')), name,
                 kind: el.tagName === 'SELECT' ? 'dropdown' : 'slider',
                 options: el.tagName === 'SELECT' ? el.options.length : null,
-                disabled: el.tagName === 'SELECT' ? el.disabled : !!(target && target.hasAttribute('disabled'))};
+                disabled: el.tagName === 'SELECT' ? el.disabled : !!(target && target.hasAttribute('disabled')),
+                page_drawn: !!el.closest('.lvm-control')};
       });
     },
     slider(i) {
@@ -561,10 +562,42 @@ class Control:
     kind: str  # "slider" or "dropdown"
     options: int | None = None
     disabled: bool = False  # a disabled widget cannot be moved: callers skip it
+    page_drawn: bool = False  # a control of a page-drawn app (lvmlib.widgets.client): no kernel round trip
 
     @property
     def title(self) -> str:
         return f"cell {self.cell}: {self.kind} {self.name!r}"
+
+
+FLOOR_CELL = """import ipywidgets as W
+from pathlib import Path
+pngs = [Path("floor_a.png").read_bytes(), Path("floor_b.png").read_bytes()]
+image = W.Image(value=pngs[0], format="png", layout=W.Layout(width="{width}", height="auto"))
+slider = W.IntSlider(value=0, min=0, max=20, description="floor")
+slider.observe(lambda change: setattr(image, "value", pngs[change["new"] % 2]), names="value")
+W.VBox([slider, image])"""
+
+
+def write_floor_notebook(folder: Path, app, name: str = "floor.ipynb") -> str:
+    """The floor of a kernel-drawn slider (issue 22): a bare ``IntSlider`` that swaps two
+    pre-rendered 2x PNGs of ``app`` (a :class:`lvmlib.widgets.SliderApp`) with no work in the
+    kernel: a move costs the round trip, the picture's bytes and its decode, nothing else.
+    Writes ``name`` and its two pictures into ``folder``; returns ``name``."""
+    import nbformat
+
+    from lvmlib.widgets.client import positions
+
+    start = app.values()
+    first = next(iter(app.controls))
+    other = [v for v in positions(app.controls[first]) if v != start[first]][0]
+    (folder / "floor_a.png").write_bytes(app.png)
+    app.set(**{first: other})
+    (folder / "floor_b.png").write_bytes(app.png)
+    app.set(**start)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_CELL.format(width=app.css_width()))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+    return name
 
 
 class NotebookError(AssertionError):
