@@ -98,8 +98,8 @@ def _split(total, sent, frame) -> str:
 
 
 def table(rows: list[dict], target: float, first_target: float, first_max: float, floor: dict | None = None) -> str:
-    lines = ["| notebook | control | first move ms | warm median ms | warm p90 ms | warm moves | x floor (first / warm) | "
-             "split of first / warm: front end, kernel round trip, show |",
+    lines = ["| notebook | control | first move ms | warm median ms | warm p90 ms | warm moves | "
+             "x floor (first / warm) | split of first / warm: front end, kernel round trip, show |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         what = "" if r["what"] == "picture" else " (text output)"
@@ -131,13 +131,6 @@ def floor_misses(rows: list[dict], floor: dict) -> list[str]:
         out += [f"{r['notebook']} {r['control']}: {what} {r[key]:.0f} ms > the floor's {floor[key]:.0f} ms"
                 for r in rows if r[key] > floor[key]]
     return out
-
-
-def floor_app():
-    """Notebook 05's proposal app (its ``examples()`` version), whose pictures the floor swaps."""
-    from lvmlib.lessons import nb05
-
-    return dict(nb05.examples())["proposal"]
 
 
 def main(argv=None) -> int:
@@ -177,15 +170,16 @@ def main(argv=None) -> int:
         browser = labdriver.launch_browser(pw, executable)
         try:
             if not args.no_floor:
-                floor_name = labdriver.write_floor_notebook(lab.root, floor_app())
+                floor_name = labdriver.write_floor_notebook(lab.root)
                 (floor,) = measure_notebook(lab, browser, floor_name, args.moves, args.scale)
             for name in names:
                 rows.extend(measure_notebook(lab, browser, name, args.moves, args.scale))
         finally:
             browser.close()
     print(f"\nKey press -> new picture decoded in the page (JupyterLab, headless Chromium at device scale factor "
-          f"{args.scale:g}; in-page timing: keydown timeStamp to img.decode(), or a page-drawn app's lvm-drawn event; per control the first move after "
-          f"Run All Cells, then {args.moves} warm moves; {time.monotonic() - t0:.0f} s in all; "
+          f"{args.scale:g}; in-page timing: keydown timeStamp to img.decode(), or a page-drawn app's lvm-drawn "
+          f"event; per control the first move after Run All Cells, then {args.moves} warm moves; "
+          f"{time.monotonic() - t0:.0f} s in all; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
     if floor:
         print(f"Floor (a bare slider swapping two pre-rendered 2x pictures, no work in the kernel): first move "

@@ -62,9 +62,9 @@ def test_every_lvmlib_name_a_notebook_uses_exists(src):
     """A name moved or dropped from a lesson module fails here in a second, not after Run All in the browser."""
     import importlib
 
-    code = "\n".join(c.source for c in parse(src.read_text(), "solutions", name=src.stem).cells
-                     if c.cell_type == "code" and not c.source.lstrip().startswith(("%", "!")))
-    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
+    cells = parse(src.read_text(), "solutions", name=src.stem).cells
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))  # IPython magics
     missing = []
     for name, module, attr in _lvmlib_attributes(code):
         try:

@@ -578,15 +578,20 @@ slider.observe(lambda change: setattr(image, "value", pngs[change["new"] % 2]), 
 W.VBox([slider, image])"""
 
 
-def write_floor_notebook(folder: Path, app, name: str = "floor.ipynb") -> str:
+def write_floor_notebook(folder: Path, app=None, name: str = "floor.ipynb") -> str:
     """The floor of a kernel-drawn slider (issue 22): a bare ``IntSlider`` that swaps two
-    pre-rendered 2x PNGs of ``app`` (a :class:`lvmlib.widgets.SliderApp`) with no work in the
-    kernel: a move costs the round trip, the picture's bytes and its decode, nothing else.
-    Writes ``name`` and its two pictures into ``folder``; returns ``name``."""
+    pre-rendered 2x PNGs of ``app`` (a :class:`lvmlib.widgets.SliderApp`; default: notebook 05's
+    proposal app, its ``examples()`` version) with no work in the kernel: a move costs the round
+    trip, the picture's bytes and its decode, nothing else.  Writes ``name`` and its two pictures
+    into ``folder``; returns ``name``."""
     import nbformat
 
     from lvmlib.widgets.client import positions
 
+    if app is None:
+        from lvmlib.lessons import nb05
+
+        app = dict(nb05.examples())["proposal"]
     start = app.values()
     first = next(iter(app.controls))
     other = [v for v in positions(app.controls[first]) if v != start[first]][0]

@@ -20,16 +20,10 @@ NOTEBOOK = "05_importance_sampling.ipynb"
 MOVES = 3
 
 
-def _floor_app():
-    from lvmlib.lessons import nb05
-
-    return dict(nb05.examples())["proposal"]
-
-
 def test_page_drawn_slider_answers_before_the_kernel_and_the_floor(lab, chromium, capsys):
     if NOTEBOOK not in labdriver.notebook_names(lab.root):
         pytest.skip(f"{NOTEBOOK} is not in notebooks/")
-    name = labdriver.write_floor_notebook(lab.root, _floor_app())
+    name = labdriver.write_floor_notebook(lab.root)
     floor_nb = labdriver.LabNotebook(lab, labdriver.new_page(chromium), name)
     try:
         floor_nb.open_and_run_all()
