@@ -567,12 +567,34 @@ def test_story_unlisted_correlation_is_described():
 
 
 def test_story_device_aware_answer_passes():
+    """Drawn on the generator's device (the CPU), then moved to the decoder's: right on every machine."""
     def device_aware(decoder, num_samples, generator):
-        device = next(decoder.parameters()).device
-        z = torch.randn(num_samples, decoder.latent_dim, generator=generator, device=device)
+        z = torch.randn(num_samples, decoder.latent_dim, generator=generator).to(decoder.device)
         return z, decoder(z).sample()
     assert isinstance(ex.nb01._LinearTanhDecoder(2, 3, 0.5), torch.nn.Module)
     assert ex.check_sample_story(device_aware).passed
+
+
+@pytest.mark.parametrize("answer,mistake", [
+    # the notebook's old solution: z on the CPU, the decoder on a GPU -> decoder(z) mixes devices
+    (lambda dec, n, g: (lambda z: (z, dec(z).sample()))(torch.randn(n, dec.latent_dim, generator=g)), "device-mix"),
+    # asks for the draw on the decoder's device with the CPU generator: CUDA refuses that generator
+    (lambda dec, n, g: (lambda z: (z, dec(z).sample()))(
+        torch.randn(n, dec.latent_dim, generator=g, device=dec.device)), "device-mix"),
+    # a device hard-coded to the CPU
+    (lambda dec, n, g: (lambda z: (z, dec(z).sample()))(torch.randn(n, dec.latent_dim, generator=g, device="cpu")),
+     "device-mix"),
+    # z moved, but x's noise left on the CPU
+    (lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * torch.randn(n, dec.data_dim, generator=g)))(
+        torch.randn(n, dec.latent_dim, generator=g).to(dec.device)), "device-mix"),
+    # everything computed, then handed back on the CPU
+    (lambda dec, n, g: (lambda z: (z.cpu(), dec(z).sample().cpu()))(
+        torch.randn(n, dec.latent_dim, generator=g).to(dec.device)), "wrong-device"),
+])
+def test_story_answers_that_break_off_the_cpu_are_wrong(answer, mistake):
+    report = ex.check_sample_story(answer)
+    assert report.status == "wrong" and report.mistake == mistake, report.message
+    assert "GPU" in report.message and "meta" in report.message and ".to(" in report.message, report.message
 
 
 def test_story_false_alarm_rate():

@@ -42,6 +42,7 @@ from lvmlib.exercises._compare import (
     same_nan,
     type_problem,
 )
+from lvmlib.exercises._device import device_problem
 from lvmlib.exercises._types import (
     NO_GRADIENT,
     STUB_MESSAGE,
@@ -189,6 +190,7 @@ def check_function(
     grad: dict | Sequence[int] = (),
     types: bool = True,
     time_limit: float | None = None,
+    device: bool | Sequence[Case] = True,
 ) -> Report:
     """Run ``student`` on every case against ``reference``; diagnose a wrong answer by ``mistakes``.
 
@@ -206,6 +208,10 @@ def check_function(
             from its leaf (see :func:`call_student`).
         types: check the answer's type, device and dtype against the reference's (:func:`type_problem`).
         time_limit: seconds per call of ``student`` (default :data:`TIME_LIMIT`; None or 0: none).
+        device: once the values are right, run ``student`` with the cases' tensors on the ``meta``
+            device (standing in for a GPU) and require its answer there, with no device mix
+            (:func:`lvmlib.exercises._device.device_problem`); a list of cases replaces the check's
+            own for that; False: no device check (say why where it is turned off).
 
     Returns:
         a :class:`Report` (shown as the cell's output).
@@ -235,6 +241,11 @@ def check_function(
                 return Report(exercise, fail.status, fail.text, fail.mistake)
             if problem:
                 return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(problem)}", "no-gradient")
+        if device is not False:
+            found = device_problem(exercise, student, reference, cases if device is True else device,
+                                   time_limit=limit)
+            if found:
+                return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(found[0])}", found[1])
         extra = f" {passed}" if passed else ""
         return Report(exercise, "passed", f"{exercise}: passed on all {len(cases)} cases.{extra}")
     for mistake in mistakes:
@@ -313,12 +324,15 @@ def check_parts(exercise: str, student: Callable, reference: Callable, cases: Se
             return by_case[_lvmlib_case][i]
         report = check_function(f"{exercise} [{label}]", student_part, strip(pick(reference)), keyed,
                                 [Mistake(m.name, m.explain, strip(m.fn)) for m in own],
-                                compare=lambda g, w: same_nan(g, w, **kw), time_limit=0)
+                                compare=lambda g, w: same_nan(g, w, **kw), time_limit=0, device=False)
         if report.status in ("todo", "error"):
             return Report(exercise, report.status, report.message.replace(f" [{label}]", ""), report.mistake)
         reports.append(report)
     wrong = [r for r in reports if r.status == "wrong"]
     if not wrong:
+        found = device_problem(exercise, whole, reference, cases, time_limit=limit)
+        if found:
+            return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(found[0])}", found[1])
         extra = f" {passed}" if passed else ""
         return Report(exercise, "passed", f"{exercise}: passed on all {len(cases)} cases ({names}).{extra}")
     first = wrong[0]
