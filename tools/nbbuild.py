@@ -102,14 +102,16 @@ def is_solutions_only(cell) -> bool:
 def read_cells(text: str) -> list[nbformat.NotebookNode]:
     """The cells of a percent-format source as written (markers kept), read by jupytext.
 
-    Each cell is new (no jupytext metadata); empty code cells are dropped.
+    Each cell is new: of jupytext's metadata only the cell's ``tags`` are kept (``# %% tags=["parameters"]``
+    marks papermill's parameters cell); empty code cells are dropped.
     """
     cells = []
     for cell in jupytext.reads(text, fmt="py:percent").cells:
+        meta = {"tags": list(cell.metadata["tags"])} if cell.metadata.get("tags") else {}
         if cell.cell_type == "markdown":
-            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+            cells.append(nbformat.v4.new_markdown_cell(cell.source, metadata=meta))
         elif cell.source.strip():
-            cells.append(nbformat.v4.new_code_cell(cell.source))
+            cells.append(nbformat.v4.new_code_cell(cell.source, metadata=meta))
     return cells
 
 

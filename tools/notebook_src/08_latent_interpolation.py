@@ -31,6 +31,15 @@
 #
 # We train two VAEs with notebook 07's recipe: a 2-D one for the map and an 8-D one for the rest.
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); epochs is the training length of the two VAEs. Numbers quoted
+# in the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+epochs = 100
+
 # %%
 import math
 
@@ -50,7 +59,7 @@ lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI s
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
 device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
-data = lvmlib.load_dataset("digits", binarize=True)
+data = lvmlib.load_dataset(dataset, binarize=True, n_images=n_images)
 print(data)
 
 # %% [markdown]
@@ -60,7 +69,7 @@ print(data)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-EPOCHS = 100
+EPOCHS = epochs
 models, histories = train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, progress=True, device=device)
 
 # %%

@@ -25,6 +25,15 @@
 #
 # Everything runs on 8x8 binarized digits in about a minute on a laptop CPU.
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); epochs is the training length of the two prior VAEs. Numbers
+# quoted in the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+epochs = 100
+
 # %%
 import math
 
@@ -40,7 +49,7 @@ from lvmlib.vae import train_label_settings, train_prior_pair
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
-data = lvmlib.load_dataset("digits", binarize=True, device=device)
+data = lvmlib.load_dataset(dataset, binarize=True, device=device, n_images=n_images)
 print(data)
 
 # %% [markdown]
@@ -108,7 +117,7 @@ mixture_log_prob_used
 # %%
 # NBVAL_IGNORE_OUTPUT
 with one_thread():
-    vaes = train_prior_pair(data.x_train, latent_dim=2, num_components=10, seed=0)
+    vaes = train_prior_pair(data.x_train, latent_dim=2, num_components=10, epochs=epochs, seed=0)
 mix = vaes["mixture"].prior_net
 print(f"mixture prior: weights {np.array2string(mix.weights().detach().cpu().numpy(), precision=2)}")
 
