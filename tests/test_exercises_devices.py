@@ -10,6 +10,12 @@ Three things are tested:
 - which checks can run their cases on ``meta`` and which cannot, and why (:data:`NOT_ON_META`);
 - the notebooks' hand-offs: the objects each notebook hands the student's function (its models, data,
   decoders, priors), moved to ``meta``, go through the notebook's solution without a device mix.
+
+Hand-off paths that cannot run on ``meta``, and why: notebook 01's pictures and notebook 04's repeated runs
+turn the draws into NumPy (values); notebook 02's EM loop (2.3) stops on a comparison of numbers; notebook 07's
+training loop (7.4) records ``loss.item()``; notebook 08's slerp (8.1) branches on the angle. Exercises 2.1,
+2.2, 3.1, 4.1, 5.2, 9.1 and 10.4 receive plain tensors on the notebook's device, which is what their checks'
+own probes hand them. ``make gpu-check`` runs every notebook, both editions, on CUDA for the rest.
 """
 
 from __future__ import annotations
