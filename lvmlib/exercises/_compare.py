@@ -89,8 +89,11 @@ def _index(flat: int, shape) -> str:
     return f" at index {list(reversed(idx))}"
 
 
-def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str) -> str:
-    """Where and by how much two float64 CPU tensors of one shape differ, with a few values side by side."""
+def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str, dtype: torch.dtype | None = None) -> str:
+    """Where and by how much two float64 CPU tensors of one shape differ, with a few values side by side.
+
+    Where the two print alike at 6 digits they are shown with 10, and the answer's ``dtype`` is named
+    (a float32 answer near -2000 differs from float64's in the 5th decimal)."""
     shape = tuple(w64.shape)
     gf, wf = g64.flatten(), w64.flatten()
     equal = (gf == wf)
@@ -104,8 +107,15 @@ def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str) -> str:
     else:
         k = int(diff.argmax())
         where = _index(k, shape)
-        head = (f"{label}largest difference {_fmt(float(diff[k]))}{where}: got {_fmt(float(gf[k]))}, "
-                f"expected {_fmt(float(wf[k]))}")
+        got_s, want_s = _fmt(float(gf[k])), _fmt(float(wf[k]))
+        alike = ""
+        if got_s == want_s:
+            got_s, want_s = f"{float(gf[k]):.10g}", f"{float(wf[k]):.10g}"
+            kind = str(dtype).replace("torch.", "") if dtype is not None else "your"
+            alike = (f" (alike to 6 digits; your answer is {kind}" + (", whose rounding is about 1e-7 of the value"
+                                                                      if dtype in (torch.float32, torch.float16,
+                                                                                   torch.bfloat16) else "") + ")")
+        head = f"{label}largest difference {_fmt(float(diff[k]))}{where}: got {got_s}, expected {want_s}{alike}"
     if gf.numel() == 1:
         return head
     off = int((diff > 0).sum() + 0)
@@ -144,7 +154,7 @@ def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, st
             g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
             r, a = (max(rtol, 3e-4), max(atol, 1e-4)) if w.dtype in _LOW_PRECISION else (rtol, atol)
             if torch.isnan(g64).any() or not torch.allclose(g64, w64, rtol=r, atol=a):
-                return False, _tensor_difference(g64, w64, label)
+                return False, _tensor_difference(g64, w64, label, g.dtype)
         else:
             if isinstance(g, complex):
                 return False, f"{label}returned a complex number, expected a real one"

@@ -154,6 +154,11 @@ def _gradient_problem(exercise: str, student: Callable, reference: Callable, cas
         for name, g, w in zip(names, got, want):
             if w is None:
                 continue
+            if g is not None and bool(torch.isnan(g).any()) and not bool(torch.isnan(w).any()):
+                return (f"the values are right, but the gradient with respect to `{name}` is NaN: training would "
+                        "stop with NaN parameters. (Typical: torch.where or a mask around log(0) or 0 * inf; the "
+                        "gradient of the unused branch is still computed. Use a formula that is finite everywhere.)"
+                        f"\n  (on the case: {case.name})")
             if g is None or (not bool(g.abs().sum() > 0) and bool(w.abs().sum() > 0)):
                 return (f"{NO_GRADIENT} through `{name}`: no gradient reaches it (part of the computation was cut "
                         f"from the graph: .detach(), .item(), .data, torch.tensor(...) or NumPy).\n  (on the case: {case.name})")

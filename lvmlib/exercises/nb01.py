@@ -101,8 +101,20 @@ def _story_summary(fn: Callable) -> Callable:
                 z64 = z.to("cpu", torch.float64)
                 r = ((x - px.mean) / px.stddev).to("cpu", torch.float64)
             summary.update(_moments(z64, r))
+            summary.update({"z tails": _tails(z64), "r tails": _tails(r)})
         return summary
     return run
+
+
+#: a standard normal is beyond 3 with probability 0.0027 (two-sided); a clamp "for stability" at 3 leaves none
+TAIL, TAIL_P = 3.0, 0.0027
+
+
+def _tails(v: torch.Tensor) -> dict:
+    """How a clamp shows in the tails of what should be N(0, 1): values beyond :data:`TAIL`, and ties at the
+    largest |value| (a continuous draw has none; a clamp that is reached has many)."""
+    a = v.abs().flatten()
+    return {"count": a.numel(), "beyond": int((a > TAIL).sum()), "ties": int((a == a.max()).sum())}
 
 
 def _moments(z: torch.Tensor, r: torch.Tensor) -> dict:
@@ -172,6 +184,15 @@ def _story_compare(got: dict, want: dict) -> tuple[bool, str]:
     if "z mean" not in got:
         return False, f"could not check the moments (shapes: z {got.get('z shape')}, x {got.get('x shape')})"
     n = want["n"]
+    if want.get("exact"):
+        for key, what in (("z", "z"), ("r", "the noise of x (in units of sigma(z))")):
+            t = got[f"{key} tails"]
+            # P(no value beyond 3 | N(0, 1)) = 0.9973^count < 2e-5 once 4000 values are drawn
+            if t["ties"] >= 3 or (t["count"] >= 4000 and t["beyond"] == 0):
+                return False, (f"{what} never goes beyond +-{TAIL:g} in {t['count']} draws (a standard normal does "
+                               f"about {TAIL_P * t['count']:.0f} times), or sits exactly at its largest value "
+                               f"{t['ties']} times: it looks clamped or truncated. Draw it from N(0, I) as it is: "
+                               "the tails are part of the distribution (a clamp 'for stability' changes the model)")
     for key in _STATS:
         g, w = got[key], want[key]
         se = _standard_errors(key, w, n)

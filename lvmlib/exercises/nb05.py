@@ -308,10 +308,13 @@ def _log_weights_gradient_problem(student: Callable, exercise: str) -> str | Non
                 "lvmlib.distributions.sample(q, (K,), generator), which is reparameterized: z = loc + scale * eps.")
     want = _mean_log_w_grads(_lw_ref, "")
     for name, g_, w_ in zip(("loc", "log-scale"), got, want):
-        if not torch.allclose(g_, w_, rtol=0.1, atol=0.5):
+        # 0.5: five standard errors of these means (0.06 for loc, 0.10 for the log-scale over seeds 12-21): an
+        # answer that draws its own samples passes; a log q(z.detach()) is 1.0 off in the log-scale (issue 31)
+        if not torch.allclose(g_, w_, rtol=0.0, atol=0.5):
             return (f"the values are right, but the gradient of the mean log-weight with respect to q's {name} is "
                     f"{g_.item():.3g}, lvmlib's {w_.item():.3g}: your samples z do not carry the gradient (z = "
-                    "q.sample() or z.detach() keeps only the gradient of -log q(z)). Draw z with "
+                    "q.sample() or z.detach() keeps only the gradient of -log q(z)), or log q is taken at a detached "
+                    "z (q.log_prob(z.detach()) blocks the path through z). Draw z with "
                     "lvmlib.distributions.sample(q, (K,), generator): z = loc + scale * eps is reparameterized.")
     return None
 

@@ -30,6 +30,8 @@ def _prior_mixture_cases() -> list:
         Case("one component", (z, torch.zeros(1, dtype=d64), loc[:1], scale[:1])),
         Case("float32, two points, one of them 40 standard deviations away",
              (torch.stack([z[0], z[1] + 40.0]).float(), torch.tensor([0.5, -1.0, 0.2]), loc.float(), scale.float())),
+        Case("float32, large logits [90, 100, 95] (exp(100) overflows float32)",
+             (z.float(), torch.tensor([90.0, 100.0, 95.0]), loc.float(), scale.float())),
     ]
 
 
@@ -54,6 +56,11 @@ _PRIOR_MIXTURE_MISTAKES = [
             "lower bound (Jensen). The mixture's density is the weighted sum of densities: "
             "log sum_k pi_k N_k = logsumexp_k(log pi_k + log N_k).",
             lambda z, logits, loc, scale: (torch.softmax(logits, 0) * _normal_log_prob(z, loc, scale)).sum(-1)),
+    Mistake("exp-overflow",
+            "you normalized the weights as exp(logits) / sum(exp(logits)): in float32 exp overflows to inf above "
+            "about 88 (inf / inf = NaN). Normalize in log space: torch.log_softmax(logits, 0).",
+            lambda z, logits, loc, scale: torch.logsumexp(
+                torch.log(logits.exp() / logits.exp().sum()) + _normal_log_prob(z, loc, scale), -1)),
 ]
 
 
