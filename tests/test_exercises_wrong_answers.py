@@ -742,7 +742,23 @@ def _log_weights_blocked_q(x, model, q, K, generator=None):
     return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z.detach())
 
 
+def _em_max_iter_first(x, w, mu, cov, e_step, m_step, *, tol=1e-3, max_iter=100):
+    """Tests for max_iter before the stop rule: a rule that fires on the last allowed iteration is missed."""
+    from lvmlib.mixtures.reference import log_likelihood
+
+    params, lls = [(w, mu, cov)], [log_likelihood(x, w, mu, cov)]
+    for t in range(1, max_iter + 1):
+        params.append(tuple(m_step(x, e_step(x, *params[-1]))))
+        lls.append(log_likelihood(x, *params[-1]))
+        if t == max_iter:
+            break
+        if abs(lls[-1] - lls[-2]) < tol:
+            return params, lls, True
+    return params, lls, False
+
+
 ISSUE_31 = {
+    "2.3 max_iter tested before the stop rule": (ex.check_em_loop, _em_max_iter_first, "converged is False"),
     "1.1 latents clamped to +-3 'for stability'": (ex.check_sample_story, lambda d, n, g: _clamped_story(d, n, g, z_clip=3.0),
                                                     "clamped"),
     "1.1 noise clamped to +-3": (ex.check_sample_story, lambda d, n, g: _clamped_story(d, n, g, eps_clip=3.0), "clamped"),

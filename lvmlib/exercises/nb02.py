@@ -175,7 +175,11 @@ def _em_cases() -> list[Case]:
                  {"tol": 10.0, "max_iter": 40}),
             Case("K = 1 (EM is done after one M-step; the second iteration rises by 0)",
                  (x, torch.ones(1, dtype=d), mu0[:1], cov0[:1]) + steps, {"tol": 1e-8, "max_iter": 20}),
-            Case("max_iter = 0 (only the start)", start, {"tol": 1e-3, "max_iter": 0})]
+            Case("max_iter = 0 (only the start)", start, {"tol": 1e-3, "max_iter": 0}),
+            Case("tol = 10 and max_iter = 1 (the rule stops the last allowed iteration: converged)", start,
+                 {"tol": 10.0, "max_iter": 1}),
+            Case("K = 1, max_iter = 2 (the second and last iteration rises by 0: converged)",
+                 (x, torch.ones(1, dtype=d), mu0[:1], cov0[:1]) + steps, {"tol": 1e-8, "max_iter": 2})]
 
 
 def _em_parts(out):
