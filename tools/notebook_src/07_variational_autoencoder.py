@@ -396,7 +396,8 @@ with torch.no_grad():
     held_out = {name: m.elbo(data.x_test, 100, generator=torch.Generator().manual_seed(3)).mean().item()
                 for name, m in (("this notebook's loop", yours), ("lvmlib's train", theirs))}
 print(f"training loss (minus the ELBO) of the loop: {short_history[0]:.2f} (epoch 1) -> {short_history[-1]:.2f} "
-      f"(epoch {SHORT}); the loss ran {negative_elbo_used.calls} times")
+      f"(epoch {SHORT}); {'your' if negative_elbo_used.student else 'lvmlib' + chr(39) + 's'} negative ELBO ran "
+      f"{negative_elbo_used.calls} times, {'your' if fit_used.student else 'lvmlib' + chr(39) + 's'} loop drove it")
 for name, value in held_out.items():
     print(f"{name:22s} held-out ELBO after {SHORT} epochs: {value:.2f} nats per digit")
 assert abs(held_out["this notebook's loop"] - held_out["lvmlib's train"]) < 1.0, held_out

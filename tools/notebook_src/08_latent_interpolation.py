@@ -437,8 +437,10 @@ exercises.predict("Sweeping the smallest-variance coordinate from -3 to 3, the i
 # capture the factors of variation that help explain the data, not necessarily the factors people would name**.
 # There is even a reason in the model: $\mathcal N(0, I)$ looks the same from every direction, so rotating $z$
 # by any rotation $R$ and letting the decoder undo it, $f_\theta(R^\top z)$, gives exactly the same $p_\theta(x)$. The
-# likelihood cannot prefer the coordinate axes; only details such as the diagonal encoder make some directions
-# slightly special.
+# likelihood cannot prefer the coordinate axes. The *encoder* can, and does: a diagonal Gaussian $q(z \mid x)$ is
+# not rotation-invariant, and notebook 09 shows that for a linear VAE it forces the decoder's columns to be
+# orthogonal, so the axes line up with the principal directions of the data. The axes are special, then, but for
+# a reason of the approximation, not because they are factors a person would name.
 #
 # **Steering latents with labels.** If some digits come with labels, the model can be told what one latent
 # means. A semi-supervised VAE (Kingma, Rezende, Mohamed and Welling 2014) adds the class $y$ as a second latent,
