@@ -50,6 +50,7 @@ from lvmlib.exercises._types import (
     Mistake,
     Report,
 )
+from lvmlib.exercises._types import allclose
 
 __all__ = ["Case", "Mistake", "Report", "check_function", "check_parts", "parts_of", "same", "same_nan", "call_student",
            "type_problem", "float64_reference", "StudentFailure", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
@@ -163,7 +164,7 @@ def _gradient_problem(exercise: str, student: Callable, reference: Callable, cas
                         "gradient of the unused branch is still computed. Use a formula that is finite everywhere.)"
                         f"\n  (on the case: {case.name})")
             scale = max(1.0, float(w64.abs().max()))
-            if not torch.allclose(g64, w64, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5) * scale):
+            if not allclose(g64, w64, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5) * scale):
                 return (f"the values are right, but the gradient with respect to `{name}` is not: part of the "
                         "computation is cut from the graph (.detach(), .data, .item()) or replaced by a constant. "
                         f"{_tensor_difference(g64, w64, 'gradient: ')}\n  (on the case: {case.name})")

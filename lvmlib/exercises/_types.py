@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+
+# The comparisons every check makes, bound when the checks load: a student's cell that rebinds
+# ``torch.allclose`` (or ``math.isclose``, ...) afterwards changes nothing a check compares.
+allclose, equal, isnan, isclose = torch.allclose, torch.equal, torch.isnan, math.isclose
 
 #: Seconds a student's function may run on one case before the check stops it.
 TIME_LIMIT = 20.0

@@ -238,7 +238,9 @@ def scan(answer_source: str, setup_source: str = "") -> tuple[str, ...]:
                             root = root.value
                         if isinstance(root, ast.Name) and root.id in modules:
                             flags.add("patches-module")
-        elif isinstance(node, ast.ClassDef):
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in ("exercises", "Report"):
+            flags.add("touches-exercises" if node.name == "exercises" else "touches-report")
+        if isinstance(node, ast.ClassDef):
             for base in node.bases:
                 if "Tensor" in ast.unparse(base):
                     flags.add("tensor-subclass")
