@@ -274,7 +274,9 @@ class _Watch:
     def send(self, message) -> None:
         if self.fd is not None:
             data = pickle.dumps(message)
-            os.write(self.fd, struct.pack("!I", len(data)) + data)
+            view = memoryview(struct.pack("!I", len(data)) + data)
+            while view:
+                view = view[os.write(self.fd, view):]
 
     def started(self, limit, exercise: str, where: str) -> None:
         if self.fd is not None and limit:

@@ -180,6 +180,7 @@ def answer_and_setup(notebook, grade_id: str) -> tuple[str, str]:
 
 _INTROSPECTION = {"sys.modules", "builtins", "__builtins__", "__import__", "importlib", "gc", "__closure__",
                   "__globals__", "__code__", "_getframe", "currentframe", "f_locals", "f_globals", "__wrapped__"}
+_DYNAMIC = {"exec", "eval", "compile", "globals", "vars"}  # (as names: ``model.eval()`` is fine)
 
 
 def scan(answer_source: str, setup_source: str = "") -> tuple[str, ...]:
@@ -188,7 +189,7 @@ def scan(answer_source: str, setup_source: str = "") -> tuple[str, ...]:
     ``touches-exercises`` (names ``exercises`` or imports ``lvmlib.exercises``), ``touches-report``
     (``Report``), ``touches-passed`` (``.passed``), ``patches-module`` (assigns an attribute of an imported
     module, or calls ``setattr`` / ``delattr``), ``introspection`` (``sys.modules``, ``builtins``, ``gc``,
-    frames, ``__closure__``, ...), ``tensor-subclass`` (a ``torch.Tensor`` subclass or ``__torch_function__``),
+    frames, ``__closure__``, ``exec`` / ``eval`` / ``compile``, ...), ``tensor-subclass`` (a ``torch.Tensor`` subclass or ``__torch_function__``),
     ``unreadable`` (does not parse).
     """
     try:
@@ -211,7 +212,7 @@ def scan(answer_source: str, setup_source: str = "") -> tuple[str, ...]:
                 flags.add("touches-report")
             if node.id in ("setattr", "delattr"):
                 flags.add("patches-module")
-            if node.id in _INTROSPECTION:
+            if node.id in _INTROSPECTION or node.id in _DYNAMIC:
                 flags.add("introspection")
         elif isinstance(node, ast.Attribute):
             if node.attr == "passed":
@@ -220,6 +221,8 @@ def scan(answer_source: str, setup_source: str = "") -> tuple[str, ...]:
                 flags.add("touches-exercises")
             if node.attr == "Report":
                 flags.add("touches-report")
+            if node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                flags.add("introspection")
             if node.attr in _INTROSPECTION or node.attr in ("__torch_function__", "__torch_dispatch__"):
                 flags.add("tensor-subclass" if node.attr.startswith("__torch") else "introspection")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -364,6 +367,17 @@ def _snapshot():
     return {label: (obj, dict(vars(obj))) for label, obj in _watched()}
 
 
+def _torch_wrapper_of(new, old) -> bool:
+    """Whether ``new`` is torch's own wrapper of ``old`` (torch wraps some functions when a submodule loads,
+    e.g. ``torch.manual_seed`` when ``torch._dynamo`` is imported by the optimizer)."""
+    import torch
+
+    code = getattr(new, "__code__", None)
+    home = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+    return (getattr(new, "__wrapped__", None) is old and code is not None
+            and os.path.abspath(code.co_filename).startswith(home))
+
+
 def _tampered(before) -> list[str]:
     changed = []
     for label, (obj, attrs) in before.items():
@@ -371,7 +385,8 @@ def _tampered(before) -> list[str]:
         for key, value in attrs.items():
             if key in ("_", "__", "___") or key.startswith("_i"):
                 continue
-            if now.get(key, _tampered) is not value:
+            new = now.get(key, _tampered)
+            if new is not value and not _torch_wrapper_of(new, value):
                 changed.append(f"{label}.{key}")
     return changed
 
