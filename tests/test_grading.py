@@ -293,7 +293,7 @@ def test_a_right_answer_through_lvmlib_is_not_a_pass_even_when_it_hides_the_refu
 @pytest.mark.slow
 @pytest.mark.parametrize("gid, answer, mistake", [
     ("ex5_2", WRONG_ESS, "not-normalised"),
-    ("ex3_1", "def mixture_log_px(x, weights, means, stds):\n"
+    ("ex3_1", "from torch.distributions import Normal\n\n\ndef mixture_log_px(x, weights, means, stds):\n"
               "    return torch.logsumexp(Normal(means, stds).log_prob(x[:, None]), dim=1)\n", "no-log-weights"),
     ("ex10_1", "def mixture_log_prob(z, logits, loc, scale):\n"
                "    comp = torch.distributions.Normal(loc, scale).log_prob(z[:, None, :]).sum(-1)\n"
