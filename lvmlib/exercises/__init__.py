@@ -37,6 +37,7 @@ import re
 from lvmlib.exercises._calls import run_check as _run_check
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, same, same_nan
 from lvmlib.exercises._choose import Chosen, choose
+from lvmlib.exercises.grading import autograde  # nbgrader's hidden tests: the graded re-check
 from lvmlib.exercises.scaffold import hints, predict
 
 #: one module of checks per notebook, found from the files (not kept by hand)
@@ -48,13 +49,6 @@ def _run_where_it_can_be_stopped(check):
     def run(*args, **kwargs):
         return _run_check(check, args, kwargs, check.__name__)
     return run
-
-
-def autograde(grade_id: str, notebook: str):
-    """nbgrader's hidden test of one code exercise (see :func:`lvmlib.exercises.grading.autograde`)."""
-    from lvmlib.exercises import grading
-
-    return grading.autograde(grade_id, notebook)
 
 
 __all__ = ["autograde", "Case", "Mistake", "Report", "check_function", "same", "same_nan", "hints", "predict", "choose", "Chosen", "NOTEBOOK_MODULES"]
