@@ -8,6 +8,11 @@ Every call of a student's function goes through :func:`call_student`, which
   thread, where the OS has ``SIGALRM`` (Linux, macOS: every Jupyter kernel), with ``signal.setitimer``,
   which really stops the function; elsewhere (Windows, a worker thread, or an alarm already set by
   someone else, e.g. pytest-timeout) by running it in a daemon thread and no longer waiting for it;
+  a notebook's ``exercises.check_*`` runs the whole check in a forked child on Linux
+  (:func:`~lvmlib.exercises._calls.run_check`), killed when a call outlives its limit even if the
+  function swallows the alarm with a bare ``except:``; the student's functions are :func:`guard` ed:
+  their answers must be plain tensors (a subclass is refused), and the comparisons are bound when
+  the checks load;
 - tells the stub's own ``NotImplementedError`` (raised on the stub's ``raise`` line, see
   ``tools/nbbuild.py`` STUB) from any other, e.g. one raised inside torch: that one is an error of
   the student's code and is shown with torch's message.
@@ -29,6 +34,7 @@ import torch
 
 from lvmlib.exercises._calls import (
     StudentFailure,
+    guard,
     _as_tuple,
     _param_names,
     call_student,
@@ -53,7 +59,7 @@ from lvmlib.exercises._types import (
 from lvmlib.exercises._types import allclose
 
 __all__ = ["Case", "Mistake", "Report", "check_function", "check_parts", "parts_of", "same", "same_nan", "call_student",
-           "type_problem", "float64_reference", "StudentFailure", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
+           "type_problem", "float64_reference", "StudentFailure", "guard", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
 
 
 
