@@ -10,6 +10,7 @@ import torch
 
 from lvmlib.exercises._calls import _as_tuple
 from lvmlib.exercises._types import NO_GRADIENT
+from lvmlib.exercises._types import allclose, equal, isclose, isnan
 
 
 def type_problem(got, want, *, grad: bool = False) -> str | None:
@@ -153,7 +154,7 @@ def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, st
                 return False, f"{label}shape {list(g.shape)}, expected {list(w.shape)}"
             g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
             r, a = (max(rtol, 3e-4), max(atol, 1e-4)) if w.dtype in _LOW_PRECISION else (rtol, atol)
-            if torch.isnan(g64).any() or not torch.allclose(g64, w64, rtol=r, atol=a):
+            if isnan(g64).any() or not allclose(g64, w64, rtol=r, atol=a):
                 return False, _tensor_difference(g64, w64, label, g.dtype)
         else:
             if isinstance(g, complex):
@@ -164,7 +165,7 @@ def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, st
                 if g != w:
                     return False, f"{label}got {g!r}, expected {w!r}"
                 continue
-            if math.isnan(gf) or not (gf == wf or math.isclose(gf, wf, rel_tol=rtol, abs_tol=atol)):
+            if math.isnan(gf) or not (gf == wf or isclose(gf, wf, rel_tol=rtol, abs_tol=atol)):
                 return False, f"{label}got {gf:.6g}, expected {wf:.6g}"
     return True, ""
 
@@ -183,7 +184,7 @@ def same_nan(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool
             if isinstance(g, torch.Tensor) and isinstance(w, torch.Tensor) and g.shape == w.shape and not g.is_complex():
                 g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
                 gn, wn = torch.isnan(g64), torch.isnan(w64)
-                if gn.any() and torch.equal(gn, wn):
+                if gn.any() and equal(gn, wn):
                     g64, w64 = g64.masked_fill(gn, 0.0), w64.masked_fill(wn, 0.0)
                 keep = w.dtype if w.is_floating_point() else torch.float64  # (same's float32 tolerance)
                 g, w = g64.to(keep), w64.to(keep)

@@ -8,6 +8,11 @@ Every call of a student's function goes through :func:`call_student`, which
   thread, where the OS has ``SIGALRM`` (Linux, macOS: every Jupyter kernel), with ``signal.setitimer``,
   which really stops the function; elsewhere (Windows, a worker thread, or an alarm already set by
   someone else, e.g. pytest-timeout) by running it in a daemon thread and no longer waiting for it;
+  a notebook's ``exercises.check_*`` runs the whole check in a forked child on Linux
+  (:func:`~lvmlib.exercises._calls.run_check`), killed when a call outlives its limit even if the
+  function swallows the alarm with a bare ``except:``; the student's functions are :func:`guard` ed:
+  their answers must be plain tensors (a subclass is refused), and the comparisons are bound when
+  the checks load;
 - tells the stub's own ``NotImplementedError`` (raised on the stub's ``raise`` line, see
   ``tools/nbbuild.py`` STUB) from any other, e.g. one raised inside torch: that one is an error of
   the student's code and is shown with torch's message.
@@ -29,6 +34,7 @@ import torch
 
 from lvmlib.exercises._calls import (
     StudentFailure,
+    guard,
     _as_tuple,
     _param_names,
     call_student,
@@ -51,9 +57,10 @@ from lvmlib.exercises._types import (
     Mistake,
     Report,
 )
+from lvmlib.exercises._types import allclose, isnan
 
 __all__ = ["Case", "Mistake", "Report", "check_function", "check_parts", "parts_of", "same", "same_nan", "call_student",
-           "type_problem", "float64_reference", "StudentFailure", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
+           "type_problem", "float64_reference", "StudentFailure", "guard", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
 
 
 
@@ -154,7 +161,7 @@ def _gradient_problem(exercise: str, student: Callable, reference: Callable, cas
         for name, g, w in zip(names, got, want):
             if w is None:
                 continue
-            if g is not None and bool(torch.isnan(g).any()) and not bool(torch.isnan(w).any()):
+            if g is not None and bool(isnan(g).any()) and not bool(isnan(w).any()):
                 return (f"the values are right, but the gradient with respect to `{name}` is NaN: training would "
                         "stop with NaN parameters. (Typical: torch.where or a mask around log(0) or 0 * inf; the "
                         "gradient of the unused branch is still computed. Use a formula that is finite everywhere.)"
@@ -163,13 +170,13 @@ def _gradient_problem(exercise: str, student: Callable, reference: Callable, cas
                 return (f"{NO_GRADIENT} through `{name}`: no gradient reaches it (part of the computation was cut "
                         f"from the graph: .detach(), .item(), .data, torch.tensor(...) or NumPy).\n  (on the case: {case.name})")
             g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
-            if torch.isnan(g64).any() and not torch.isnan(w64).any():
+            if isnan(g64).any() and not isnan(w64).any():
                 return (f"the values are right, but the gradient with respect to `{name}` is NaN: training would "
                         "stop with NaN parameters. (Typical: torch.where or a mask around log(0) or 0 * inf; the "
                         "gradient of the unused branch is still computed. Use a formula that is finite everywhere.)"
                         f"\n  (on the case: {case.name})")
             scale = max(1.0, float(w64.abs().max()))
-            if not torch.allclose(g64, w64, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5) * scale):
+            if not allclose(g64, w64, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5) * scale):
                 return (f"the values are right, but the gradient with respect to `{name}` is not: part of the "
                         "computation is cut from the graph (.detach(), .data, .item()) or replaced by a constant. "
                         f"{_tensor_difference(g64, w64, 'gradient: ')}\n  (on the case: {case.name})")

@@ -6,6 +6,8 @@ from typing import Callable
 
 import torch
 
+from lvmlib.exercises._types import allclose  # (bound when the checks load)
+
 from lvmlib.exercises._core import (
     Case,
     Mistake,
@@ -217,7 +219,7 @@ def _em_compare(got, want, *, rtol: float = 1e-7, atol: float = 1e-9) -> tuple[b
         for name, a, b in zip(names, params[t], w_params[t]):
             if a.shape != b.shape:
                 return False, f"params[{t}]: {name} have shape {list(a.shape)}, expected {list(b.shape)}"
-            if not torch.allclose(a.detach().double().cpu(), b.double().cpu(), rtol=rtol, atol=atol):
+            if not allclose(a.detach().double().cpu(), b.double().cpu(), rtol=rtol, atol=atol):
                 what = "the start (params[0] must be the parameters you were given)" if t == 0 else f"iteration {t}"
                 diff = float((a.detach().double().cpu() - b.double().cpu()).abs().max())
                 return False, (f"{what}: the {name} differ from EM's (largest difference {diff:.3g}); each iteration "

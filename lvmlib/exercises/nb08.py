@@ -65,8 +65,8 @@ SLERP_MISTAKES = [
 ]
 # the same two mistakes without the fallback for parallel endpoints (NaN there): a student often makes both
 SLERP_MISTAKES += [
-    Mistake(m.name, m.explain + " (And for parallel endpoints your slerp returns NaN: fall back to the straight "
-                                "line when sin(omega) is tiny.)", fn)
+    Mistake(m.name + "-nan-parallel", m.explain + " (And for parallel endpoints your slerp returns NaN: fall back "
+                                                  "to the straight line when sin(omega) is tiny.)", fn)
     for m, fn in [(SLERP_MISTAKES[1], lambda z0, z1, t: _slerp_naive(z0, z1, 1 - t)),
                   (SLERP_MISTAKES[2], lambda z0, z1, t: _slerp_naive(z0 / z0.norm(), z1 / z1.norm(), t))]
 ]
