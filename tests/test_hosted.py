@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import nbbuild  # noqa: E402
+from hosted_env import build_dist, errors, stream_text  # noqa: E402
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,7 +55,7 @@ def test_links_on_top_and_the_install_cell_first(src, edition):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source == nbbuild.install_cell_source(rel)
     assert sum(c.source == code[0].source for c in code) == 1
-    assert len(code[0].source.splitlines()) <= 8, "short enough for a student to read"
+    assert len(code[0].source.splitlines()) <= 14, "short enough for a student to read"
 
 
 def test_cell_ids_are_unique_across_notebooks():
@@ -74,6 +74,33 @@ def test_readme_launch_table_is_generated_from_pyproject():
     assert table in readme, "run: python tools/nbbuild.py --readme"
 
 
+def _run_cell(monkeypatch, pip, spec=None, installs_lvmlib=True):
+    """Exec the install cell where lvmlib is missing, with ``pip(args, **kwargs)`` standing in for the
+    subprocess; lvmlib is found afterwards if ``installs_lvmlib``. Returns pip's calls."""
+    import importlib.util
+
+    calls, installed = [], []
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *a):
+        return (real_find_spec(name, *a) if installed else None) if name == "lvmlib" else real_find_spec(name, *a)
+
+    def run(args, **kwargs):
+        calls.append((args, kwargs))
+        pip(args, **kwargs)
+        if installs_lvmlib:
+            installed.append(True)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    if spec is None:
+        monkeypatch.delenv("LVMLIB_INSTALL_SPEC", raising=False)
+    else:
+        monkeypatch.setenv("LVMLIB_INSTALL_SPEC", spec)
+    exec(nbbuild.install_cell_source(nbbuild.release()), {})
+    return calls
+
+
 def test_install_cell_does_nothing_where_lvmlib_is_installed(monkeypatch):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
@@ -82,18 +109,81 @@ def test_install_cell_does_nothing_where_lvmlib_is_installed(monkeypatch):
     assert calls == []
 
 
-def test_install_cell_installs_the_spec_where_lvmlib_is_missing(monkeypatch):
-    import importlib.util
+@pytest.mark.parametrize("spec, expected", [("/some dir/lvmlib.whl", "/some dir/lvmlib.whl"),
+                                            (None, None), ("", None), ("  ", None)])
+def test_install_cell_says_what_it_installs_then_runs_pip_bounded(monkeypatch, capsys, spec, expected):
+    """The spec is one argument (no shell); an unset or empty LVMLIB_INSTALL_SPEC means the default; the
+    line naming it comes before pip starts; pip's output is not silenced; pip and the whole run are bounded."""
+    expected = expected or nbbuild.release().install_requirement
+    said = []
+    calls = _run_cell(monkeypatch, lambda args, **k: said.append(capsys.readouterr().out), spec)
+    (args, kwargs), = calls
+    assert args == [sys.executable, "-m", "pip", "install", "--timeout", str(nbbuild.PIP_TIMEOUT_S),
+                    "--retries", str(nbbuild.PIP_RETRIES), expected]
+    assert kwargs == {"check": True, "timeout": nbbuild.INSTALL_TIMEOUT_S}
+    assert said == [f"Installing lvmlib from {expected} with pip (offline? set LVMLIB_INSTALL_SPEC to a wheel)\n"]
+    assert not any(a in ("-q", "--quiet") for a in args)
 
-    calls = []
-    monkeypatch.setattr(subprocess, "run", lambda args, **k: calls.append(args))
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    monkeypatch.setenv("LVMLIB_INSTALL_SPEC", "/some/lvmlib.whl")
-    exec(nbbuild.install_cell_source(nbbuild.release()), {})
-    monkeypatch.delenv("LVMLIB_INSTALL_SPEC")
-    exec(nbbuild.install_cell_source(nbbuild.release()), {})
-    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "/some/lvmlib.whl"],
-                     [sys.executable, "-m", "pip", "install", "--quiet", nbbuild.release().install_requirement]]
+
+def _fail(exc):
+    def pip(args, **kwargs):
+        raise exc
+    return pip
+
+
+@pytest.mark.parametrize("exc, why", [
+    (subprocess.CalledProcessError(1, ["pip"]), "pip failed (its output is above)"),
+    (subprocess.TimeoutExpired(["pip"], nbbuild.INSTALL_TIMEOUT_S), "pip timed out")])
+def test_install_cell_failure_names_the_variable_and_the_way_out(monkeypatch, exc, why):
+    with pytest.raises(RuntimeError) as info:
+        _run_cell(monkeypatch, _fail(exc), "/wheels/lvmlib.whl")
+    msg = str(info.value)
+    assert msg.startswith(f"{why} installing LVMLIB_INSTALL_SPEC='/wheels/lvmlib.whl'")
+    assert "set LVMLIB_INSTALL_SPEC to the path of an lvmlib wheel" in msg
+
+
+def test_install_cell_checks_that_lvmlib_imports(monkeypatch):
+    with pytest.raises(RuntimeError, match=r"pip ran, but lvmlib does not import: LVMLIB_INSTALL_SPEC='numpy' is not lvmlib"):
+        _run_cell(monkeypatch, lambda args, **k: None, "numpy", installs_lvmlib=False)
+
+
+def _tiny_wheel(folder: Path, name: str) -> Path:
+    """A wheel of a package that is not lvmlib (made by hand: pip installs it offline)."""
+    path = folder / f"{name}-1.0-py3-none-any.whl"
+    files = {f"{name}/__init__.py": "", f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+             f"{name}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{name}-1.0.dist-info/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{name}-1.0.dist-info/RECORD"])
+    with zipfile.ZipFile(path, "w") as zf:
+        for f, text in files.items():
+            zf.writestr(f, text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pip_venv(tmp_path_factory):
+    """A throwaway venv with pip and nothing else (no lvmlib), its pip configuration files ignored."""
+    venv = tmp_path_factory.mktemp("pip-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    return venv / "bin" / "python"
+
+
+@pytest.mark.parametrize("case", ["missing file", "not lvmlib", "unreachable index"])
+def test_install_cell_with_a_real_pip_fails_fast_and_says_what_to_do(pip_venv, tmp_path, case):
+    spec = {"missing file": str(tmp_path / "nowhere" / "lvmlib-0.1.0-py3-none-any.whl"),
+            "not lvmlib": str(_tiny_wheel(tmp_path, "notlvmlib")), "unreachable index": "lvmlib"}[case]
+    env = {"PATH": os.environ["PATH"], "LVMLIB_INSTALL_SPEC": spec, "PIP_CONFIG_FILE": os.devnull,
+           "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"}
+    done = subprocess.run([str(pip_venv), "-c", nbbuild.install_cell_source(nbbuild.release())], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=nbbuild.INSTALL_TIMEOUT_S)
+    out = done.stdout
+    assert done.returncode != 0 and out.startswith(f"Installing lvmlib from {spec} with pip"), out
+    last = out.strip().splitlines()[-1]
+    if case == "not lvmlib":
+        assert "Successfully installed notlvmlib-1.0" in out, "pip's own output shows"
+        assert last == f"RuntimeError: pip ran, but lvmlib does not import: LVMLIB_INSTALL_SPEC={spec!r} is not lvmlib."
+    else:
+        assert last == (f"RuntimeError: pip failed (its output is above) installing LVMLIB_INSTALL_SPEC={spec!r}. "
+                        "Check the network, or set LVMLIB_INSTALL_SPEC to the path of an lvmlib wheel."), out
 
 
 def test_package_metadata_is_ready_for_pypi():
@@ -124,18 +214,9 @@ def test_a_notebook_alone_installs_lvmlib_and_runs(tmp_path, monkeypatch):
     """Build the wheel from the checkout; run notebook 01 alone in an empty folder, in a fresh venv that has
     the dependencies but not lvmlib, with LVMLIB_INSTALL_SPEC pointing at the wheel; pip never goes online."""
     # 1. sdist and wheel, from a copy of what the package is made of (the checkout stays clean)
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "lvmlib", src / "lvmlib", ignore=shutil.ignore_patterns("__pycache__"))
-    dist = tmp_path / "dist"
-    out = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(src)],
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    version = PYPROJECT["project"]["version"]
-    wheel = dist / f"lvmlib-{version}-py3-none-any.whl"
-    assert wheel.exists() and (dist / f"lvmlib-{version}.tar.gz").exists(), sorted(p.name for p in dist.iterdir())
+    wheel = build_dist(tmp_path)
+    dist, version = wheel.parent, PYPROJECT["project"]["version"]
+    assert wheel.name == f"lvmlib-{version}-py3-none-any.whl" and (dist / f"lvmlib-{version}.tar.gz").exists()
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         meta = zf.read(f"lvmlib-{version}.dist-info/METADATA").decode()
@@ -176,13 +257,10 @@ def test_a_notebook_alone_installs_lvmlib_and_runs(tmp_path, monkeypatch):
     nb = nbformat.read(work / f"{HOSTED_NB}.ipynb", as_version=4)
     NotebookClient(nb, kernel_name="fresh-venv", timeout=600, resources={"metadata": {"path": str(work)}}).execute()
 
-    def text(cell):
-        return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-    errors = [(c.id, o.get("ename"), o.get("evalue")) for c in nb.cells if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
-    assert errors == []
+    assert errors(nb) == []
     first = next(c for c in nb.cells if c.cell_type == "code")
-    assert text(first).strip() == f"installed lvmlib from {wheel}"
-    assert text(nb.cells[-2]) == "", "where lvmlib is installed the cell does nothing"
-    assert text(nb.cells[-1]).strip() == str(venv_site / "lvmlib" / "__init__.py")
+    said = stream_text(first)
+    assert said.startswith(f"Installing lvmlib from {wheel} with pip"), said
+    assert "Successfully installed lvmlib-" in said, "pip's own output shows in the cell"
+    assert stream_text(nb.cells[-2]) == "", "where lvmlib is installed the cell does nothing"
+    assert stream_text(nb.cells[-1]).strip() == str(venv_site / "lvmlib" / "__init__.py")

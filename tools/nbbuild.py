@@ -184,21 +184,39 @@ def release(pyproject: Path = ROOT / "pyproject.toml") -> Release:
     return Release(project["urls"]["Repository"], project["version"])
 
 
+#: the install cell's bounds: pip's per-connection timeout and retries (a dead network fails in about
+#: a minute), and the whole install's limit in seconds (a download that stalls, a git that hangs)
+PIP_TIMEOUT_S, PIP_RETRIES, INSTALL_TIMEOUT_S = 20, 2, 600
+
+
 def install_cell_source(rel: Release) -> str:
     """The first code cell of every notebook: installs lvmlib where it is missing, else does nothing.
 
-    Plain Python (it runs before lvmlib exists); ``LVMLIB_INSTALL_SPEC`` (a wheel path or a pip
-    requirement) overrides what it installs.
+    Plain Python (it runs before lvmlib exists), no shell: pip gets the spec as one argument.
+    ``LVMLIB_INSTALL_SPEC`` (a wheel path or a pip requirement; empty means the default, the
+    repository at the release tag) says what to install. It says what it installs before pip starts,
+    shows pip's own output, is bounded (``PIP_TIMEOUT_S``, ``PIP_RETRIES``, ``INSTALL_TIMEOUT_S``),
+    and checks that lvmlib imports afterwards; each failure raises a ``RuntimeError`` that names the
+    spec and says what to do.
     """
+    pip = (f'[sys.executable, "-m", "pip", "install", "--timeout", "{PIP_TIMEOUT_S}", "--retries", "{PIP_RETRIES}", '
+           f'spec]')
     return (
-        "# On Colab, Binder or any Jupyter without lvmlib this installs it (about a minute); elsewhere it does nothing.\n"
+        "# Installs lvmlib where it is missing (Colab, Binder, a fresh Jupyter: about a minute); elsewhere it does nothing.\n"
         "import importlib.util, os, subprocess, sys\n"
         "\n"
         f'if importlib.util.find_spec("{PACKAGE}") is None:\n'
-        f'    spec = os.environ.get("LVMLIB_INSTALL_SPEC", "{rel.install_requirement}")\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", spec], check=True)\n'
+        f'    spec = os.environ.get("LVMLIB_INSTALL_SPEC", "").strip() or "{rel.install_requirement}"\n'
+        f'    print(f"Installing {PACKAGE} from {{spec}} with pip (offline? set LVMLIB_INSTALL_SPEC to a wheel)", flush=True)\n'
+        "    try:\n"
+        f"        subprocess.run({pip}, check=True, timeout={INSTALL_TIMEOUT_S})\n"
+        "    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:\n"
+        '        why = "timed out" if isinstance(err, subprocess.TimeoutExpired) else "failed (its output is above)"\n'
+        f'        raise RuntimeError(f"pip {{why}} installing LVMLIB_INSTALL_SPEC={{spec!r}}. Check the network, or '
+        f'set LVMLIB_INSTALL_SPEC to the path of an {PACKAGE} wheel.") from None\n'
         "    importlib.invalidate_caches()\n"
-        f'    print("installed {PACKAGE} from", spec)'
+        f'    if importlib.util.find_spec("{PACKAGE}") is None:\n'
+        f'        raise RuntimeError(f"pip ran, but {PACKAGE} does not import: LVMLIB_INSTALL_SPEC={{spec!r}} is not {PACKAGE}.")'
     )
 
 
