@@ -9,6 +9,9 @@
   state.
 - :func:`run_in_venv` runs one notebook top to bottom with nbclient inside such a venv, in a kernel that
   imports ipywidgets at start (an IPython startup file, as a hosted kernel has it loaded).
+- :func:`colab_run` does both for a stored student notebook, through its own install cell, and records what
+  the venv holds right after (the next reset undoes it): ipywidgets' version, where lvmlib came from, and
+  the front end anywidget's Python package ships (``anywidget/nbextension/index.js``, an AMD module).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,3 +142,39 @@ def errors(nb) -> list[tuple]:
 
 def stream_text(cell) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+
+
+@dataclass
+class ColabRun:
+    nb: object  # the executed notebook (nbformat), its widget state in nb.metadata.widgets
+    log: str  # the runner's stdout + stderr
+    before: list  # [ipywidgets version, whether lvmlib was missing] before the run
+    ipywidgets: str  # ipywidgets' version after the run
+    lvmlib_file: str  # lvmlib/__init__.py as imported after the run
+    venv: Path  # the venv's folder
+    wheel: Path  # what LVMLIB_INSTALL_SPEC named
+    anywidget_js: str  # anywidget's front end for ipywidgets 7 (the classic notebook's AMD module), as installed
+
+
+_AFTER = """\
+import importlib.util, ipywidgets, json, lvmlib, os
+import anywidget
+print(json.dumps([ipywidgets.__version__, lvmlib.__file__,
+                  open(os.path.join(os.path.dirname(anywidget.__file__), "nbextension", "index.js")).read()]))
+"""
+
+
+def colab_run(notebook: Path, wheel: Path, work: Path) -> ColabRun:
+    """Run ``notebook`` in the Colab-like venv (reset first) with ``LVMLIB_INSTALL_SPEC`` set to ``wheel``."""
+    import json
+
+    py = colab_venv()
+    probe = "import importlib.util as u, ipywidgets; print(ipywidgets.__version__, u.find_spec('lvmlib') is None)"
+    work.mkdir(parents=True, exist_ok=True)
+    before = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, env=clean_env(py.parent), cwd=work)
+    nb, log = run_in_venv(py, notebook, work, LVMLIB_INSTALL_SPEC=str(wheel))
+    after = subprocess.run([str(py), "-c", _AFTER], capture_output=True, text=True, env=clean_env(py.parent), cwd=work)
+    if after.returncode != 0:
+        raise RuntimeError(f"after {notebook.name}, lvmlib or anywidget does not import in the venv:\n{after.stderr[-3000:]}")
+    version, lvmlib_file, js = json.loads(after.stdout)
+    return ColabRun(nb, log, before.stdout.split(), version, lvmlib_file, py.parent.parent, wheel, js)

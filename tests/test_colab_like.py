@@ -7,42 +7,28 @@ their own install cell. The venv is cached (``tests/hosted_env.py``): the first 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import types
 
 import pytest
 
-from hosted_env import ROOT, build_dist, clean_env, colab_venv, errors, run_in_venv, stream_text
+from hosted_env import errors, stream_text
 
 NOTEBOOKS = ("01_latent_variable_models", "05_importance_sampling")
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    return build_dist(tmp_path_factory.mktemp("dist"), sdist=False)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_student_notebook_installs_lvmlib_under_colabs_ipywidgets(name, wheel, tmp_path):
-    py = colab_venv()
-    before = subprocess.run([str(py), "-c", "import importlib.util as u, ipywidgets; "
-                             "print(ipywidgets.__version__, u.find_spec('lvmlib') is None)"],
-                            capture_output=True, text=True, env=clean_env(py.parent), cwd=tmp_path)
-    assert before.stdout.split() == ["7.7.1", "True"], before.stdout + before.stderr
-
-    nb, log = run_in_venv(py, ROOT / "notebooks" / f"{name}.ipynb", tmp_path / "work", LVMLIB_INSTALL_SPEC=str(wheel))
-    assert errors(nb) == [], log[-3000:]
-    first = next(c for c in nb.cells if c.cell_type == "code")
-    assert str(wheel) in stream_text(first), "the install cell says what it installs"
-
-    after = subprocess.run([str(py), "-c", "import ipywidgets, lvmlib; print(ipywidgets.__version__, lvmlib.__file__)"],
-                           capture_output=True, text=True, env=clean_env(py.parent), cwd=tmp_path)
-    version, where = after.stdout.split()
-    assert version == "7.7.1", "installing lvmlib upgraded the hosted kernel's ipywidgets"
-    assert where.startswith(str(py.parent.parent)), "lvmlib came from the wheel, into the venv"
+def test_student_notebook_installs_lvmlib_under_colabs_ipywidgets(name, colab_runs):
+    run = colab_runs(name)
+    assert run.before == ["7.7.1", "True"], "the venv starts as Colab does: ipywidgets 7.7.1, no lvmlib"
+    assert errors(run.nb) == [], run.log[-3000:]
+    first = next(c for c in run.nb.cells if c.cell_type == "code")
+    said = stream_text(first)
+    assert str(run.wheel) in said, f"the install cell says what it installs: {said[:2000]}"
+    assert run.ipywidgets == "7.7.1", "installing lvmlib upgraded the hosted kernel's ipywidgets"
+    assert run.lvmlib_file.startswith(str(run.venv)), "lvmlib came from the wheel, into the venv"
 
 
 def test_anywidget_enables_colabs_widget_manager_itself(monkeypatch):
