@@ -29,15 +29,15 @@ def test_runs_notebooks_on_the_device_and_tables_their_errors(tmp_path, capsys):
     good = _notebook(tmp_path / "01_good.ipynb", "from lvmlib.device import get_device\nprint(get_device())")
     bad = _notebook(tmp_path / "02_bad.ipynb", "x = 1", "raise ValueError('on purpose')", "print('never')")
     out = tmp_path / "out"
-    status = gpu_check.main(["--device", "cpu", "--paths", str(good), str(bad), "--out", str(out)])
+    status = gpu_check.main(["--device", "cpu", "--paths", str(good), str(bad), "--out", str(out), "--jobs", "2"])
     printed = capsys.readouterr().out
     assert status == 1, "an error anywhere fails the check"
     rows = {line.split()[0]: line for line in printed.splitlines() if line.startswith(("01_", "02_"))}
-    assert rows["01_good"].split()[1:4:2] == ["student", "0"]
-    assert rows["02_bad"].split()[3:] == ["1:", "ValueError:", "on", "purpose"]
+    assert rows["01_good"].split()[1] == "student" and rows["01_good"].split()[3:] == ["-", "0"]
+    assert rows["02_bad"].split()[4:] == ["1:", "ValueError:", "on", "purpose"]
     executed = nbformat.read(out / "01_good.student.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == "cpu", "LVMLIB_DEVICE reached the kernel"
-    assert "total" in printed and "1 with errors" in printed
+    assert "wall clock; 1 with errors" in printed
     assert nbformat.read(good, as_version=4).cells[0].outputs == [], "the notebook run is not written over"
 
 
@@ -72,3 +72,15 @@ def test_cuda_is_refused_clearly_where_there_is_none(capsys):
     assert gpu_check.main(["--device", "cuda", "--notebooks", "01"]) == 2
     err = capsys.readouterr().err
     assert "sees no CUDA device" in err and "--device cpu" in err
+
+
+def test_the_stored_cpu_time_comes_from_the_notebook(tmp_path):
+    """The 'stored' column: the seconds nbclient recorded for each cell when the notebook was executed."""
+    nb = nbformat.read(_notebook(tmp_path / "03_t.ipynb", "print(1)", "print(2)"), as_version=4)
+    for cell, (a, b) in zip(nb.cells, [("00.000", "01.500"), ("02.000", "04.250")]):
+        cell.metadata["execution"] = {"iopub.execute_input": f"2026-01-01T00:00:{a}Z",
+                                      "shell.execute_reply": f"2026-01-01T00:00:{b}Z"}
+    assert gpu_check.recorded_seconds(nb) == pytest.approx(3.75)
+    assert gpu_check.recorded_seconds(nbformat.v4.new_notebook()) is None
+    stored = nbformat.read(ROOT / "notebooks" / "01_latent_variable_models.ipynb", as_version=4)
+    assert gpu_check.recorded_seconds(stored) > 0, "the stored notebooks carry their cells' timings"
