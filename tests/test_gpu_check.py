@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import nbformat
 import pytest
 
 from hosted_env import ROOT
 
-sys.path.insert(0, str(ROOT / "tools"))
-import gpu_check  # noqa: E402
+import gpu_check  # tools/ is on sys.path (the root conftest.py)
 
 
 def _notebook(path, *cells, parameters=None):
@@ -59,9 +56,14 @@ def test_a_parameter_the_notebook_does_not_have_is_an_error(tmp_path):
         gpu_check.inject_parameters(nbformat.v4.new_notebook(), {"dataset": "mnist"})
 
 
-def test_full_scale_names_notebooks_that_exist():
-    stems = {p.stem for p in gpu_check.select(set(), ["solutions"])}
-    assert set(gpu_check.FULL_SCALE) <= stems
+def test_full_scale_names_parameters_the_notebooks_have():
+    """FULL_SCALE's notebooks exist and their parameters cell (tools/notebook_src) assigns every name it sets."""
+    import nbbuild  # tools/ is on sys.path (the root conftest.py)
+
+    for stem, (_, parameters) in gpu_check.FULL_SCALE.items():
+        nb = nbbuild.parse((ROOT / "tools" / "notebook_src" / f"{stem}.py").read_text(), "solutions", name=stem)
+        gpu_check.inject_parameters(nb, parameters)  # raises on a name the cell does not assign
+        assert (ROOT / "notebooks" / "solutions" / f"{stem}.ipynb").exists()
 
 
 def test_cuda_is_refused_clearly_where_there_is_none(capsys):
