@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability nbgrader site clean
+.PHONY: install lab test figures bench portability nbgrader site gpu-check clean
 
 install: $(STAMP)
 
@@ -56,6 +56,12 @@ nbgrader: install
 # with no kernel). Publish by copying build/site/ to GitHub Pages (see README).
 site: install
 	$(PY) tools/site.py --out build/site
+
+# On a machine with an NVIDIA GPU: every notebook, both editions, under LVMLIB_DEVICE=cuda (a fresh kernel
+# each, executed copies in a temporary folder), notebook 07 at full Fashion-MNIST scale where Debian's
+# dataset-fashion-mnist is installed, and pytest -m cuda; prints a table (tools/gpu_check.py).
+gpu-check: install
+	$(PY) tools/gpu_check.py --device cuda
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

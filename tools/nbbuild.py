@@ -184,21 +184,44 @@ def release(pyproject: Path = ROOT / "pyproject.toml") -> Release:
     return Release(project["urls"]["Repository"], project["version"])
 
 
+#: the install cell's bounds: pip's per-connection timeout and retries (a dead network fails in about
+#: a minute), and the whole install's limit in seconds (a download that stalls, a git that hangs)
+PIP_TIMEOUT_S, PIP_RETRIES, INSTALL_TIMEOUT_S = 20, 2, 600
+
+
 def install_cell_source(rel: Release) -> str:
     """The first code cell of every notebook: installs lvmlib where it is missing, else does nothing.
 
-    Plain Python (it runs before lvmlib exists); ``LVMLIB_INSTALL_SPEC`` (a wheel path or a pip
-    requirement) overrides what it installs.
+    Plain Python (it runs before lvmlib exists), no shell: pip gets the spec as one argument.
+    ``LVMLIB_INSTALL_SPEC`` (a wheel path or a pip requirement; empty means the default, the
+    repository at the release tag) says what to install. It says what it installs before pip starts and
+    prints pip's output line by line as it comes (a subprocess's own output would not reach the notebook
+    under every kernel: ipykernel 7 leaves it on the server's terminal). It is bounded (``PIP_TIMEOUT_S``,
+    ``PIP_RETRIES``; a timer kills pip after ``INSTALL_TIMEOUT_S``) and checks that lvmlib imports
+    afterwards; each failure raises a ``RuntimeError`` that names the spec and says what to do.
     """
     return (
-        "# On Colab, Binder or any Jupyter without lvmlib this installs it (about a minute); elsewhere it does nothing.\n"
-        "import importlib.util, os, subprocess, sys\n"
+        "# Installs lvmlib where it is missing (Colab, Binder, a fresh Jupyter: about a minute); elsewhere it does nothing.\n"
+        "import importlib.util, os, subprocess, sys, threading\n"
         "\n"
         f'if importlib.util.find_spec("{PACKAGE}") is None:\n'
-        f'    spec = os.environ.get("LVMLIB_INSTALL_SPEC", "{rel.install_requirement}")\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", spec], check=True)\n'
+        f'    spec = os.environ.get("LVMLIB_INSTALL_SPEC", "").strip() or "{rel.install_requirement}"\n'
+        f'    print(f"Installing {PACKAGE} from {{spec}} with pip (offline? set LVMLIB_INSTALL_SPEC to a wheel)", flush=True)\n'
+        f'    pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--timeout", "{PIP_TIMEOUT_S}", '
+        f'"--retries", "{PIP_RETRIES}", spec],\n'
+        "                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n"
+        f"    timer = threading.Timer({INSTALL_TIMEOUT_S}, pip.kill)  # the whole install's limit\n"
+        "    timer.start()\n"
+        "    for line in pip.stdout:  # pip's own output, as it comes\n"
+        '        print(line, end="", flush=True)\n'
+        "    timer.cancel()\n"
+        "    if pip.wait() != 0:  # -9: the timer killed it\n"
+        f'        why = "took over {INSTALL_TIMEOUT_S} s" if pip.returncode == -9 else "failed (its output is above)"\n'
+        f'        raise RuntimeError(f"pip {{why}} installing LVMLIB_INSTALL_SPEC={{spec!r}}. Check the network, or '
+        f'set LVMLIB_INSTALL_SPEC to the path of an {PACKAGE} wheel.")\n'
         "    importlib.invalidate_caches()\n"
-        f'    print("installed {PACKAGE} from", spec)'
+        f'    if importlib.util.find_spec("{PACKAGE}") is None:\n'
+        f'        raise RuntimeError(f"pip ran, but {PACKAGE} does not import: LVMLIB_INSTALL_SPEC={{spec!r}} is not {PACKAGE}.")'
     )
 
 
