@@ -199,10 +199,11 @@ exercises.check_m_step(m_step)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "The soft counts first: `n_k = r.sum(0)`, shape `[K]`; they sum to N. Every estimate is a weighted average "
-    "with weights `r[:, k] / n_k[k]`.",
+    "The soft counts first: `n_k`, the responsibilities summed over the data points, shape `[K]`; they sum to N. "
+    "Every estimate is a weighted average with weights `r[:, k] / n_k[k]`.",
     "Means: `r.T @ x` is `[K, D]`, the weighted sums; divide each row by its `n_k`. Covariances: centre with the "
-    "NEW means, `diff = x[None, :, :] - means[:, None, :]` (`[K, N, D]`), then weight each outer product by `r`.",
+    "NEW means, broadcasting `x` `[N, D]` against `means` `[K, D]` into differences of shape `[K, N, D]`, then "
+    "weight each outer product by `r` (an `einsum` over n does the sum).",
     "`torch.einsum(\"nk,kni,knj->kij\", r, diff, diff) / n_k[:, None, None]` gives the `[K, D, D]` covariances.")
 
 # %%
