@@ -59,7 +59,11 @@ def test_every_exercise_is_graded(src):
     assert len(written) == text.count("<summary>Answer</summary>") >= 1
     for g in tests:
         meta = graded[g].metadata["nbgrader"]
-        assert meta["locked"] and meta["points"] > 0 and "assert report.passed, report.message" in graded[g].source
+        assert meta["locked"] and meta["points"] > 0
+        visible, hidden = graded[g].source.split(nbgrader_course.BEGIN_HIDDEN)
+        assert nbgrader_course._CHECK.match(visible.strip().splitlines()[-1]) and "assert" not in visible
+        assert hidden.strip().splitlines() == [f'exercises.autograde("{g[:-len("_check")]}", "{src.stem}.ipynb")',
+                                               nbgrader_course.END_HIDDEN]
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "nbgrader" not in cell.metadata:
             assert "SOLUTION" not in cell.source and "<summary>Answer" not in cell.source
@@ -69,11 +73,15 @@ def test_every_exercise_is_graded(src):
     assert len({c.id for c in nb.cells}) == len(nb.cells) and nb.cells[0].id.startswith(f"nb{src.stem[:2]}-")
 
 
-def test_a_check_cell_becomes_a_test_that_fails_on_a_wrong_answer():
-    assert nbgrader_course.test_cell_source("from lvmlib import exercises\n\nexercises.check_x(f)") == (
-        "from lvmlib import exercises\n\nreport = exercises.check_x(f)\nassert report.passed, report.message\nreport")
+def test_a_check_cell_becomes_a_test_whose_visible_part_never_raises():
+    assert nbgrader_course.test_cell_source("from lvmlib import exercises\n\nexercises.check_x(f)", "ex1_1",
+                                            "01_a.ipynb") == (
+        "from lvmlib import exercises\n\nexercises.check_x(f)\n### BEGIN HIDDEN TESTS\n"
+        'exercises.autograde("ex1_1", "01_a.ipynb")\n### END HIDDEN TESTS')
+    assert nbgrader_course.test_cell_source("exercises.check_x(f)", "ex1_1", "01_a.ipynb", "kernel") == (
+        "_report = exercises.check_x(f)\n_report\n### BEGIN HIDDEN TESTS\n_report.require()\n### END HIDDEN TESTS")
     with pytest.raises(ValueError):
-        nbgrader_course.test_cell_source("print(1)")
+        nbgrader_course.test_cell_source("print(1)", "ex1_1", "01_a.ipynb")
 
 
 def _run(args, cwd):
