@@ -122,6 +122,10 @@ def scan_answer(source: str, modules=("torch", "math", "np", "numpy", "F", "nn",
             reasons.append(f"uses .{node.attr}")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             mods = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+            bound = [a.asname or a.name.split(".")[0] for a in node.names]
+            if any(b in WATCHED_NAMES for b in bound) and not (
+                    isinstance(node, ast.ImportFrom) and node.module == "lvmlib"):  # reported below
+                reasons.append(f"binds {', '.join(b for b in bound if b in WATCHED_NAMES)} by an import")
             if any(m and (m.startswith("lvmlib.exercises") or m.split(".")[0] in ("builtins", "importlib", "sys"))
                    for m in mods) or (getattr(node, "module", None) == "lvmlib"
                                       and any(a.name == "exercises" for a in node.names)):

@@ -128,3 +128,22 @@ def autograde(course: Path, assignments=ASSIGNMENTS) -> None:
     """``nbgrader autograde A --create --force`` for each assignment (every submitted student)."""
     for a in assignments:
         run_nbgrader(course, "autograde", a, "--create", "--force")
+
+
+def submit_solutions(course: Path, assignment: str, student: str = "solved", *, grading: str = "fresh") -> None:
+    """Build and release one assignment and submit it with every code exercise answered by the source's
+    solution (for timing autograde of a whole notebook)."""
+    course = Path(course)
+    nbgrader_course.write_course(course, sources=[nbgrader_course.SOURCES / f"{assignment}.py"],
+                                 grading=grading, force=True)
+    run_nbgrader(course, "generate_assignment", assignment, "--force")
+    source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    right = {gid: nbbuild.edition_source(src, "solutions") for gid, src in _answers(source).items()}
+    nb = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in right and cell.cell_type == "code":
+            cell.source = right[gid]
+    path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
