@@ -59,6 +59,8 @@ def test_every_exercise_is_graded(src):
         if cell.cell_type == "markdown" and "nbgrader" not in cell.metadata:
             assert "SOLUTION" not in cell.source and "<summary>Answer" not in cell.source
     assert "BEGIN SOLUTION" not in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    apps = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "_app(" in c.source]
+    assert apps and all(nb.cells[i + 1].source == nbgrader_course.APP_NOTE for i in apps)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert first_code.source == nbbuild.install_cell_source(nbbuild.release())
     assert len({c.id for c in nb.cells}) == len(nb.cells) and nb.cells[0].id.startswith(f"nb{src.stem[:2]}-")

@@ -31,6 +31,8 @@ What each cell becomes (nbgrader cell metadata, schema 3):
   folded ``<details><summary>Answer</summary>`` block): the block is taken out of the prompt and becomes
   the next cell, a **manually graded answer** worth ``POINTS_WRITTEN`` points (nbgrader releases it as
   "YOUR ANSWER HERE" and shows the reference answer to the grader);
+- an app cell (``nbNN.something_app(...)``) is followed by a short note (``APP_NOTE``): on nbgrader's
+  feedback page an app is an empty box;
 - a hint ladder (``exercises.hints(...)``) loses every rung that reveals a solution line
   (``nbbuild.strip_revealing_hints``), as in the student edition;
 - everything else is copied as it is, after the install cell (the editions' first code cell).
@@ -77,6 +79,10 @@ POINTS_WRITTEN = 1
 _EXERCISE = re.compile(r"^#+\s*Exercise\s+(\d+)\.(\d+)\b", re.M)
 _ANSWER = re.compile(r"\n*^<details><summary>Answer</summary>[ \t]*\n(?P<body>.*?)\n</details>[ \t]*$\n?", re.S | re.M)
 _CHECK = re.compile(r"^(?:\w+\.)*check_\w+\(.*\)\s*$")
+_APP = re.compile(r"^(?:\w+\.)*\w+_app\(", re.M)
+#: after every app cell: nbgrader's feedback page has no kernel, and an app there is an empty box
+APP_NOTE = ("*The app above needs a running notebook: on a feedback page it shows as an empty box. Open the "
+            "notebook in Jupyter and run it to move the sliders.*")
 GRADINGS = ("fresh", "kernel")
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MANIFEST = ".lvmlib-course.json"
@@ -173,6 +179,8 @@ def assignment(text: str, name: str, grading: str = "fresh") -> nbformat.Noteboo
             raise ValueError(f"{where}: line {_line_of(cell.source, nbbuild.END)}: {nbbuild.END} without a "
                              f"{nbbuild.BEGIN} before it")
         cells.append(cell)
+        if cell.cell_type == "code" and _APP.search(cell.source):
+            cells.append(nbformat.v4.new_markdown_cell(APP_NOTE))
     if expect_check:
         raise ValueError(f"{name}: {expect_check} has no check cell after it")
     # the hint ladders stop before the answer: what a student sees outside the hints is "given"
