@@ -17,7 +17,13 @@ Exercises use nbgrader's markers inside a code cell::
 - a markdown cell whose first line is ``<!-- solutions only -->`` (a derivation's answer) is left out
   of the student edition;
 - the **solutions** edition, ``notebooks/solutions/NN_name.ipynb``, keeps the solution and
-  drops the marker lines.
+  drops the marker lines;
+- a marker is a line that is exactly ``### BEGIN SOLUTION`` or ``### END SOLUTION`` (indentation aside);
+  a near miss (``### BEGIN SOLUTION  # note``, ``#### BEGIN SOLUTION``, ``### begin solution``, any
+  ``HIDDEN TESTS`` marker) is an error naming the file and line, because nbgrader would read it as a
+  marker; unbalanced markers are an error naming the notebook and the cell; an empty source too;
+- hint ladders (``exercises.hints(...)``) in the student edition lose every rung that reveals a
+  solution line (:func:`strip_revealing_hints`); ``--self-study`` keeps the full ladders.
 
 Both editions get, from pyproject.toml (``[project.urls]`` Repository and the version, tag
 ``v<version>``): a line of launch links (Colab, Binder; both editions) above the title, and an
@@ -28,6 +34,7 @@ notebooks. For nbgrader, ``tools/nbgrader_course.py`` builds a course from the s
     python tools/nbbuild.py tools/notebook_src/01_latent_variable_models.py   # both editions, executed
     python tools/nbbuild.py --no-execute tools/notebook_src/*.py            # cells only (quick look)
     python tools/nbbuild.py --readme                                        # README's launch table
+    python tools/nbbuild.py --self-study --edition student --no-execute SRC  # full hint ladders
 
 The executed notebooks are what is stored (nbval compares their outputs).
 """
