@@ -39,8 +39,9 @@ def time_assignments(names, gradings) -> None:
                 seconds = time.perf_counter() - start
                 rows = list(csv.DictReader(open(grades.write_reports(Path(tmp)) / "exercises.csv")))
                 passed = sum(int(r["students"]) for r in rows if r["outcome"] == "passed")
+                other = [f'{r["exercise"]}: {r["outcome"]}' for r in rows if r["outcome"] != "passed"]
                 print(f"{name:30s} grading={grading:6s} autograde {seconds:6.1f} s   {passed}/{len(rows)} exercises "
-                      "passed", flush=True)
+                      "passed", *(["(", ", ".join(other), ")"] if other else []), flush=True)
 
 
 def time_class(students: int, keep: Path | None) -> None:
