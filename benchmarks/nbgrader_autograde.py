@@ -44,12 +44,12 @@ def time_assignments(names, gradings) -> None:
                       "passed", *(["(", ", ".join(other), ")"] if other else []), flush=True)
 
 
-def time_class(students: int, keep: Path | None) -> None:
+def time_class(students: int, keep: Path | None, assignments) -> None:
     course = keep or Path(tempfile.mkdtemp())
     start = time.perf_counter()
-    expected = nbgrader_class.make_class(course, students)
+    expected = nbgrader_class.make_class(course, students, assignments)
     made = time.perf_counter() - start
-    for a in nbgrader_class.ASSIGNMENTS:
+    for a in assignments:
         start = time.perf_counter()
         nbgrader_class.autograde(course, [a])
         print(f"autograde {a}: {students} students in {time.perf_counter() - start:.0f} s", flush=True)
@@ -71,12 +71,14 @@ def main(argv=None) -> None:
     c = sub.add_parser("class")
     c.add_argument("--students", type=int, default=30)
     c.add_argument("--keep", type=Path, help="build the class here and keep it (default: a temporary folder)")
+    c.add_argument("--assignments", nargs="+", default=list(nbgrader_class.ASSIGNMENTS),
+                   choices=nbgrader_class.ASSIGNMENTS)
     args = ap.parse_args(argv)
     print(platform.processor() or platform.machine(), f"python {platform.python_version()}", flush=True)
     if args.what == "assignments":
         time_assignments(args.names, args.grading)
     else:
-        time_class(args.students, args.keep)
+        time_class(args.students, args.keep, args.assignments)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ LOG_WEIGHTS = ("def log_weights(x, model, q, K, generator=None):\n"
                "    z = sample(q, (K,), generator)\n"
                "    return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)\n\n\n")
 ESS = "def effective_sample_size(log_w):\n"
-MIX = "def mixture_log_px(x, weights, means, stds):\n"
+MIX = "from torch.distributions import Normal\n\n\ndef mixture_log_px(x, weights, means, stds):\n"  # as the cell
 
 #: {assignment: {exercise: {outcome: answer cell}}}; "passed" and "not-done" come from the source
 WRONG = {
@@ -63,14 +63,16 @@ ASSIGNMENTS = tuple(WRONG)
 
 
 def outcomes(assignment: str, exercise: str) -> list[str]:
-    """The rotation of outcomes of one exercise: right answers most often, then each mistake, then blank."""
-    return ["passed", "passed", *WRONG[assignment][exercise], "not-done"]
+    """The rotation of outcomes of one exercise: right, a named mistake, blank, right, the other mistakes
+    (so that any three students already show a right answer, a named mistake and a blank)."""
+    first, *others = WRONG[assignment][exercise]
+    return ["passed", first, "not-done", "passed", *others]
 
 
 def planned(assignment: str, exercise: str, student: int) -> str:
     """The outcome student number ``student`` (from 0) gets on an exercise."""
     rotation = outcomes(assignment, exercise)
-    return rotation[(student + len(exercise)) % len(rotation)]
+    return rotation[student % len(rotation)]
 
 
 def expected_counts(n_students: int, assignments=ASSIGNMENTS) -> Counter:
