@@ -252,8 +252,9 @@ exercises.check_em_loop(em_loop)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "One iteration is one line per blank: `r = e_step(x, *params[-1])`, then `m_step(x, r)` gives the new "
-    "(weights, means, covariances). Append them to `params`, and their `log_likelihood` to `log_liks`.",
+    "One iteration is one line per blank: the E-step from the latest parameters (`params[-1]`, unpacked into "
+    "`e_step`), then the M-step gives the new weights, means and covariances. Append them to `params`, and "
+    "their `log_likelihood` to `log_liks`.",
     "Test the rule AFTER recording: the rise of the last iteration is `log_liks[-1] - log_liks[-2]`. "
     "Testing before the M-step, or against `log_liks[0]`, stops at the wrong iteration.",
     "`if abs(log_liks[-1] - log_liks[-2]) < tol: return params, log_liks, True`; the `return` after the loop "

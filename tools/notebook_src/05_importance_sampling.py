@@ -159,8 +159,8 @@ exercises.check_ess(effective_sample_size)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "Normalise first, in log space: `log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)` "
-    "(keepdim so that it broadcasts against `[K, B]`).",
+    "Normalise first, in log space: subtract from `log_w` its `torch.logsumexp` over the samples (dim 0), "
+    "with `keepdim=True` so that it broadcasts against `[K, B]`.",
     "The squared normalised weights are `exp(2 * log_w_bar)`; their sum, still in log space, is a logsumexp "
     "over dim 0; the ESS is one over that sum.",
     "`return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0))`")
