@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability nbgrader site gpu-check clean
+.PHONY: install lab test figures bench portability nbgrader grades site gpu-check clean
 
 install: $(STAMP)
 
@@ -48,9 +48,15 @@ portability: install
 	PY=$(PY) tools/portability.sh
 
 # A ready nbgrader course from the notebook sources (one assignment per notebook): build/nbgrader/.
+# Keeps every assignment and file it did not write or that was edited since (NBGRADER_ARGS=--force overwrites).
 # Then: cd build/nbgrader && PATH=$(abspath $(VENV))/bin:$$PATH nbgrader generate_assignment 05_importance_sampling
+NBGRADER_ARGS ?=
 nbgrader: install
-	$(PY) tools/nbgrader_course.py
+	$(PY) tools/nbgrader_course.py $(NBGRADER_ARGS)
+
+# After `nbgrader autograde`: what the class got wrong, by named mistake (build/nbgrader/reports/).
+grades: install
+	$(PY) tools/grades.py build/nbgrader
 
 # The course as a static site from the stored notebooks: build/site/index.html (offline; sliders work
 # with no kernel). Publish by copying build/site/ to GitHub Pages (see README).

@@ -365,10 +365,11 @@ def fit(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
 exercises.check_training_loop(fit)
 
 # %%
-exercises.hints("`loss.backward()` adds to each parameter's `.grad`, it does not replace it; `optimizer.step()` "
-                "reads `.grad`.",
-                "The four calls are `optimizer.zero_grad()`, `loss_fn(model, xb)`, `loss.backward()`, "
-                "`optimizer.step()`: which must come before which?",
+exercises.hints("A backward pass adds to each parameter's `.grad`, it does not replace it; the optimizer's step "
+                "reads `.grad`. So the old gradients must go before the new ones are computed.",
+                "Four calls, one per idea: the optimizer clears the gradients, `loss_fn(model, xb)` gives "
+                "`loss`, a backward pass from `loss` fills `.grad`, the optimizer steps: which must come "
+                "before which?",
                 "`optimizer.zero_grad(); loss = loss_fn(model, xb); loss.backward(); optimizer.step()`")
 
 # %%

@@ -158,10 +158,10 @@ exercises.check_slerp(slerp)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "The angle first: `cos = torch.dot(z0, z1) / (z0.norm() * z1.norm())`. Rounding can put it a hair above 1 for "
-    "parallel vectors, and `torch.arccos` of that is NaN: clamp it to [-1, 1].",
-    "When `torch.sin(omega)` is tiny (parallel or opposite endpoints), return the straight line "
-    "`(1 - t) * z0 + t * z1` instead of dividing by it.",
+    "The angle first: its cosine is the dot product of `z0` and `z1` over the product of their norms. Rounding "
+    "can put it a hair above 1 for parallel vectors, and `torch.arccos` of that is NaN: clamp it to [-1, 1].",
+    "When `torch.sin(omega)` is tiny (parallel or opposite endpoints), return the straight line from `z0` to "
+    "`z1` at `t` (plain linear interpolation) instead of dividing by it.",
     "`return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)`")
 
 # %%
