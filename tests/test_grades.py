@@ -78,3 +78,38 @@ def test_the_report_counts_and_draws_offline():
     assert "3 of 6 passed (50%)" in page and page.count("<svg") == 1 and "No wrong answers" in page
     assert page.index("not-normalised") < page.index("not-done")  # commonest first
     assert "torch.allclose" in page and "<script" not in page and "src=" not in page and "href=" not in page
+
+
+def test_full_points_without_an_outcome_line_are_unverified_and_flagged(tmp_path, monkeypatch):
+    """A hidden test whose lvmlib grading was patched away in the kernel leaves full points and no
+    `lvmlib-outcome:` line: the report does not count it as passed, and flags it for a look."""
+    from types import SimpleNamespace as NS
+
+    import nbgrader.api
+
+    def grade(name):
+        return NS(name=name, score=2.0, max_score=2.0)
+    sub = NS(student=NS(id="s1"), notebooks=[NS(name="05_x", grades=[grade("ex5_1_check"), grade("ex5_2_check")])])
+    book = NS(assignments=[NS(name="05_x", submissions=[sub])])
+
+    class FakeGradebook:
+        def __init__(self, url):
+            pass
+
+        def __enter__(self):
+            return book
+
+        def __exit__(self, *exc):
+            return False
+    monkeypatch.setattr(nbgrader.api, "Gradebook", FakeGradebook)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                                               text="lvmlib-outcome: ex5_1 passed\n")])]
+    path = tmp_path / "autograded" / "s1" / "05_x" / "05_x.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    outcomes = {r.exercise: r.outcome for r in grades.read_results(tmp_path)}
+    assert outcomes == {"ex5_1": "passed", "ex5_2": "unverified"}
+    monkeypatch.setattr(grades, "scan_submissions", lambda course: [])
+    reports = grades.write_reports(tmp_path)
+    assert "ex5_2" in (reports / "flags.csv").read_text() and "no lvmlib-outcome line" in (reports / "flags.csv").read_text()

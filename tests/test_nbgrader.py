@@ -53,8 +53,9 @@ def test_every_exercise_is_graded(src):
         assert meta["locked"] and meta["points"] > 0
         visible, hidden = graded[g].source.split(nbgrader_course.BEGIN_HIDDEN)
         assert nbgrader_course._CHECK.match(visible.strip().splitlines()[-1]) and "assert" not in visible
-        assert hidden.strip().splitlines() == [f'exercises.autograde("{g[:-len("_check")]}", "{src.stem}.ipynb")',
-                                               nbgrader_course.END_HIDDEN]
+        assert hidden.strip().splitlines() == [
+            "import lvmlib.exercises.grading",
+            f'lvmlib.exercises.grading.autograde("{g[:-len("_check")]}", "{src.stem}.ipynb")', nbgrader_course.END_HIDDEN]
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "nbgrader" not in cell.metadata:
             assert "SOLUTION" not in cell.source and "<summary>Answer" not in cell.source
@@ -70,20 +71,17 @@ def test_a_check_cell_becomes_a_test_whose_visible_part_never_raises():
     assert nbgrader_course.test_cell_source("from lvmlib import exercises\n\nexercises.check_x(f)", "ex1_1",
                                             "01_a.ipynb") == (
         "from lvmlib import exercises\n\nexercises.check_x(f)\n### BEGIN HIDDEN TESTS\n"
-        'exercises.autograde("ex1_1", "01_a.ipynb")\n### END HIDDEN TESTS')
+        'import lvmlib.exercises.grading\nlvmlib.exercises.grading.autograde("ex1_1", "01_a.ipynb")\n'
+        "### END HIDDEN TESTS")
     assert nbgrader_course.test_cell_source("exercises.check_x(f)", "ex1_1", "01_a.ipynb", "kernel") == (
         "_report = exercises.check_x(f)\n_report\n### BEGIN HIDDEN TESTS\n_report.require()\n### END HIDDEN TESTS")
     with pytest.raises(ValueError):
         nbgrader_course.test_cell_source("print(1)", "ex1_1", "01_a.ipynb")
 
 
-STANDIN = ROOT / "tests" / "fixtures" / "autograde_standin"  # TODO(lead): drop once grading-core is merged
-
-
 def _env():
-    """nbgrader's environment: this Python's bin first on PATH (alembic), the worktree's lvmlib, and the
-    test-only stand-in for ``exercises.autograde`` (used only where lvmlib has none)."""
-    path = os.pathsep.join([str(ROOT), str(STANDIN), os.environ.get("PYTHONPATH", "")])
+    """nbgrader's environment: this Python's bin first on PATH (alembic), and this checkout's lvmlib."""
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                 PYTHONPATH=path, OMP_NUM_THREADS="1")
 
@@ -172,7 +170,7 @@ def test_generate_validate_autograde(tmp_path, monkeypatch):
 
     # the autograded test cells: the hidden region is back, and it printed each outcome and a short diagnosis
     graded_nb = _graded(nbformat.read(course / "autograded" / "student1" / NB / f"{NB}.ipynb", as_version=4))
-    assert "exercises.autograde(\"ex5_2\"" in graded_nb["ex5_2_check"].source
+    assert "lvmlib.exercises.grading.autograde(\"ex5_2\"" in graded_nb["ex5_2_check"].source
     printed = "".join(o.get("text", "") for o in graded_nb["ex5_2_check"].outputs if o.output_type == "stream")
     assert "lvmlib-outcome: ex5_2 not-normalised" in printed, printed
     assert all(len(line) <= 100 for line in printed.splitlines()), printed

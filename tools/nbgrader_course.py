@@ -21,7 +21,8 @@ What each cell becomes (nbgrader cell metadata, schema 3):
 
       exercises.check_log_weights(log_weights, log_p_hat)
       ### BEGIN HIDDEN TESTS
-      exercises.autograde("ex5_1", "05_importance_sampling.ipynb")
+      import lvmlib.exercises.grading
+      lvmlib.exercises.grading.autograde("ex5_1", "05_importance_sampling.ipynb")
       ### END HIDDEN TESTS
 
   With ``--grading kernel`` (for comparison, e.g. in benchmarks) the hidden part asserts the report
@@ -109,7 +110,7 @@ def test_cell_source(check_cell: str, grade_id: str, notebook: str, grading: str
     """A check cell as an autograder test: the visible check, then the hidden grading lines.
 
     ``grade_id`` is the exercise's (``ex5_1``), ``notebook`` the submitted notebook's file name.
-    ``grading="fresh"``: the hidden part calls ``exercises.autograde(grade_id, notebook)`` (a re-check in
+    ``grading="fresh"``: the hidden part calls ``lvmlib.exercises.grading.autograde(grade_id, notebook)`` (a re-check in
     a fresh process); ``"kernel"``: it asserts the visible check's report (the student's kernel)."""
     if grading not in GRADINGS:
         raise ValueError(f"grading must be one of {GRADINGS}, got {grading!r}")
@@ -118,7 +119,10 @@ def test_cell_source(check_cell: str, grade_id: str, notebook: str, grading: str
         raise ValueError(f"a check cell must end with its `check_...(...)` call, got:\n{check_cell}")
     call = lines[-1].strip()
     if grading == "fresh":
-        hidden = [f"exercises.autograde({grade_id!r}, {notebook!r})".replace("'", '"')]
+        # `import` rebinds the name lvmlib to the real package, whatever an answer cell bound to `exercises`
+        # or `lvmlib` (rebinding `exercises` once turned `exercises.autograde(...)` into a student's no-op)
+        hidden = ["import lvmlib.exercises.grading",
+                  f"lvmlib.exercises.grading.autograde({grade_id!r}, {notebook!r})".replace("'", '"')]
         return "\n".join(lines + [BEGIN_HIDDEN] + hidden + [END_HIDDEN])
     return "\n".join(lines[:-1] + [f"_report = {call}", "_report", BEGIN_HIDDEN, "_report.require()", END_HIDDEN])
 
