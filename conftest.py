@@ -50,23 +50,27 @@ def _pin_threads() -> int | None:
 SESSION_THREADS = _pin_threads()
 
 
+_TORCH_THREADS: list = []  # torch's count when the first test ran (torch caps the variables at the cores)
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads(request):
     """``@pytest.mark.threads(n)`` runs the test with ``n`` torch threads; every test ends with the
     session's count (a test that changed it does not leak into the next)."""
     marker = request.node.get_closest_marker("threads")
-    if marker is None and (SESSION_THREADS is None or "torch" not in _sys.modules):
+    if marker is None and "torch" not in _sys.modules:
         yield  # a test that imports torch itself reads OMP_NUM_THREADS
         return
     import torch
 
-    before = torch.get_num_threads()
+    if not _TORCH_THREADS:
+        _TORCH_THREADS.append(torch.get_num_threads())
     if marker is not None:
         torch.set_num_threads(int(marker.args[0]))
     try:
         yield
     finally:
-        torch.set_num_threads(SESSION_THREADS if SESSION_THREADS is not None else before)
+        torch.set_num_threads(_TORCH_THREADS[0])
 
 
 try:
