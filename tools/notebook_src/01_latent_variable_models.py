@@ -109,8 +109,9 @@ exercises.hints(
     "row of `z`.",
     "To draw from $\\mathcal N(\\mu, \\sigma^2)$ scale standard-normal noise: `mean + stddev * eps`, with `eps` of the "
     "shape of `mean` (one independent number per sample AND per coordinate), drawn with the same `generator`.",
-    "`px = decoder(z)`; `eps = torch.randn(px.mean.shape, generator=generator).to(decoder.device)`; "
-    "`x = px.mean + px.stddev * eps`.")
+    "`decoder(z)` gives you `.mean` and `.stddev`, both of shape `[num_samples, Dx]`. Draw the standard-normal "
+    "noise for x exactly as you drew z (with `generator`, then moved to `decoder.device`), only of the mean's "
+    "shape, and combine the three as in the previous hint.")
 
 # %%
 sample_story_used = exercises.choose(exercises.check_sample_story(sample_story), sample_story, nb01.story_recipe)
