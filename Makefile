@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability nbgrader site clean
+.PHONY: install lab test figures bench portability nbgrader site pdf clean
 
 install: $(STAMP)
 
@@ -52,8 +52,9 @@ portability: install
 nbgrader: install
 	$(PY) tools/nbgrader_course.py
 
-# The course as a static site from the stored notebooks: build/site/index.html (offline; sliders work
-# with no kernel). Publish by copying build/site/ to GitHub Pages (see README).
+# The course as a static site from the stored notebooks (Sphinx + MyST-NB + sphinx-book-theme, nothing
+# executed): build/site/index.html, offline; sliders work with no kernel. Built in a staging folder, then
+# swapped in. Publish by copying build/site/ to GitHub Pages (see README).
 site: install
 	$(PY) tools/site.py --out build/site
 
