@@ -143,12 +143,44 @@ def clean_outputs(cell) -> None:
                 value = clean_html(value)
             elif mime == "text/markdown":
                 value = clean_markdown(value)
+            elif mime == "image/png":
+                value = shrink_png(value)
             data[mime] = value
         if data:
             out["data"] = data
             out.get("metadata", {}).pop(WIDGET_VIEW, None)
             kept.append(out)
     cell["outputs"] = kept
+
+
+def shrink_png(b64: str) -> str:
+    """A figure re-encoded with a 256-colour palette when that is smaller (matplotlib figures lose
+    nothing visible; the site's size halves for them)."""
+    import io
+
+    from PIL import Image
+
+    raw = base64.b64decode(b64)
+    try:
+        img = Image.open(io.BytesIO(raw))
+        img.load()
+    except OSError:
+        return b64
+    if img.mode == "P":
+        return b64
+    rgb = img.convert("RGB") if img.mode != "RGBA" else img
+    quant = rgb.quantize(256, method=Image.Quantize.FASTOCTREE)
+    buf = io.BytesIO()
+    quant.save(buf, "PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode() if buf.tell() < len(raw) else b64
+
+
+def figure_alt(cell, heading: str) -> str:
+    """A figure's text alternative: the cell's own (``metadata.alt``, or MyST-NB's
+    ``metadata.mystnb.image.alt``), else what the page says it is: a figure of that section."""
+    own = cell.metadata.get("alt") or cell.metadata.get("mystnb", {}).get("image", {}).get("alt")
+    return own or (f"Figure drawn by the code above, in the section “{heading}”; the text around it "
+                   "describes what it shows")
 
 
 def strip_harness(source: str) -> str:
@@ -271,15 +303,19 @@ def stage_notebook(src: Path, edition: str, srcdir: Path, apps_dir: Path, rel) -
     dl.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(download_copy(nb), dl)
     apps = extract_apps(nb, apps_dir)
-    cells = []
+    cells, heading = [], src.stem
     for cell in nb.cells:
         if cell.cell_type == "markdown":
+            for m in re.finditer(r"^#{1,3}\s+(.+)$", cell.source, re.M):
+                heading = m.group(1).strip()
             if cell.source.lstrip().startswith("**Open online:**"):
                 continue  # nbbuild's launch line: the site's own bar replaces it
             cell.source = clean_markdown(cell.source)
         elif cell.cell_type == "code":
             cell.source = strip_harness(cell.source)
             clean_outputs(cell)
+            if any("image/png" in o.get("data", {}) or "image/jpeg" in o.get("data", {}) for o in cell.outputs):
+                cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = figure_alt(cell, heading)
         else:  # raw cells: not shown
             continue
         cells.append(cell)
@@ -436,6 +472,11 @@ def build(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "si
         (html_dir / ".buildinfo").unlink(missing_ok=True)
         for junk in html_dir.rglob("*.map"):
             junk.unlink()  # the theme's source maps: for its developers, 3.4 MB
+        # the theme's Font Awesome as JavaScript (1.5 MB) draws the same icons as its webfonts, which
+        # the theme's CSS loads anyway: a stub keeps the page's <script> tag valid
+        fa = html_dir / "_static" / "scripts" / "fontawesome.js"
+        if fa.exists():
+            fa.write_text("/* lvm-course site: icons come from the theme's Font Awesome webfonts (CSS) */\n")
         shutil.rmtree(html_dir / "_static" / "locales", ignore_errors=True)  # compiled .mo files: not read by pages
         shutil.rmtree(html_dir / ".doctrees", ignore_errors=True)
         old = work / "old"
