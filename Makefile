@@ -58,6 +58,11 @@ nbgrader: install
 site: install
 	$(PY) tools/site.py --out build/site
 
+# The whole course (exercises edition) as one PDF, offline: the site's single-page build printed by
+# headless Chromium (the browser extra); slider apps as strips of a few recorded positions.
+pdf: install
+	$(PY) tools/site.py --pdf build/course.pdf
+
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 

@@ -32,6 +32,7 @@ pages are on the site).  MathJax 3 is served from the site (the ``django-static-
 ships it), and so is everything else: no page loads anything from another host.
 
     python tools/site.py [--notebooks notebooks] [--out build/site]
+    python tools/site.py --pdf build/course.pdf [--edition student|solutions]   (make pdf)
 
 Publish: copy ``build/site/`` to a GitHub Pages branch (or let a Pages workflow upload it).
 """
@@ -440,9 +441,9 @@ def harden_page(text: str, name: str) -> str:
     return text[:head.end()] + meta + text[head.end():]
 
 
-def run_sphinx(srcdir: Path, outdir: Path, doctrees: Path) -> None:
+def run_sphinx(srcdir: Path, outdir: Path, doctrees: Path, builder: str = "html") -> None:
     env = dict(os.environ, LVM_SITE_SOURCE=str(srcdir), PYTHONWARNINGS="ignore")
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(CONF_DIR), "-d", str(doctrees),
+    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-c", str(CONF_DIR), "-d", str(doctrees),
            "-j", "1", str(srcdir), str(outdir)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -486,12 +487,116 @@ def build(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "si
     return pages
 
 
+# ---------------------------------------------------------------------------------------------
+# The whole course as one PDF: Sphinx's single-page build, printed by Chromium
+
+
+STRIP_JS = """async (positions) => {
+  // each slider app becomes a strip of a few recorded positions of its first control, with values
+  const apps = [...document.querySelectorAll('.lvm-slot .lvm-app')];
+  for (const app of apps) {
+    const input = app.querySelector('input[type=range], select');
+    const canvas = app.querySelector('canvas');
+    const status = app.querySelector('.lvm-text');
+    const label = app.querySelector('label');
+    const n = input.tagName === 'SELECT' ? input.options.length : (+input.max + 1);
+    const picks = [...new Set(Array.from({length: positions}, (_, i) => Math.round(i * (n - 1) / (positions - 1))))];
+    const strip = document.createElement('div');
+    strip.className = 'lvm-strip';
+    for (const i of picks) {
+      if (input.tagName === 'SELECT') input.selectedIndex = i; else input.value = i;
+      input.dispatchEvent(new Event('input', {bubbles: true}));
+      const value = input.tagName === 'SELECT' ? input.options[i].text : app.querySelector('.lvm-readout').textContent;
+      const fig = document.createElement('figure');
+      const img = document.createElement('img');
+      img.src = canvas.toDataURL('image/png');
+      img.alt = `${label.textContent} = ${value}: ${status ? status.textContent : ''}`;
+      const cap = document.createElement('figcaption');
+      cap.textContent = `${label.textContent} = ${value}`;
+      fig.append(img, cap);
+      strip.append(fig);
+    }
+    const note = document.createElement('p');
+    note.className = 'lvm-strip-note';
+    note.textContent = `Interactive app: ${picks.length} recorded positions of "${label.textContent}" ` +
+        '(on the site, every control moves the picture).';
+    app.replaceWith(note, strip);
+  }
+  await Promise.all([...document.images].map((im) => im.complete ? null : new Promise((r) => { im.onload = im.onerror = r; })));
+  return apps.length;
+}"""
+
+
+def build_pdf(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "course.pdf",
+              edition: str = "student", positions: int = 3) -> Path:
+    """The course as one PDF: the exercises (or solved) edition of every notebook in Sphinx's
+    single-page build, printed by headless Chromium with the theme's print styles; slider apps
+    as strips of ``positions`` recorded positions.  Offline; needs Playwright and Chromium."""
+    import functools
+    import http.server
+    import threading
+
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    import labdriver  # the project's one way to find and launch the OS's Chromium
+
+    notebooks, out = Path(notebooks).resolve(), Path(out).resolve()
+    with tempfile.TemporaryDirectory(prefix="lvm-pdf.") as work:
+        work = Path(work)
+        srcdir = work / "src"
+        static = srcdir / "_generated_static"
+        static.mkdir(parents=True)
+        pages = stage(notebooks, srcdir, static)
+        stems = sorted({p["stem"] for p in pages})
+        wanted = [f"{EDITIONS[edition][0]}/{s}" if EDITIONS[edition][0] else s for s in stems]
+        index = srcdir / "index.md"
+        text = index.read_text()
+        toc = re.findall(r"```\{toctree\}.*?```", text, re.S)
+        text = text.replace(toc[0], "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(wanted) + "\n```")
+        text = text.replace(toc[1], "")
+        index.write_text(re.sub(r"\n\| Notebook.*?\n\n", "\n\n", text, flags=re.S))
+        html_dir = work / "html"
+        run_sphinx(srcdir, html_dir, work / "doctrees", builder="singlehtml")
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=str(html_dir))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with labdriver.import_playwright()() as pw:
+                browser = labdriver.launch_browser(pw)
+                page = browser.new_page(viewport={"width": 1000, "height": 1400})
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html", wait_until="load")
+                apps = sum(p["apps"] for p in pages if p["edition"] == edition)
+                for _ in range(600):
+                    if page.evaluate("() => document.querySelectorAll('.lvm-slot.lvm-ready, .lvm-slot:not([aria-busy])')"
+                                     ".length") >= apps:
+                        break
+                    page.wait_for_timeout(100)
+                page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+                page.evaluate(STRIP_JS, positions)
+                page.emulate_media(media="print")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                page.pdf(path=str(out), format="A4", print_background=True, outline=True,
+                         margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+                browser.close()
+        finally:
+            server.shutdown()
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "site")
+    ap.add_argument("--pdf", type=Path, help="instead of the site, write the course as one PDF here (make pdf)")
+    ap.add_argument("--edition", choices=list(EDITIONS), default="student", help="the PDF's edition")
     args = ap.parse_args(argv)
     try:
+        if args.pdf:
+            print(f"pdf: {build_pdf(args.notebooks, args.pdf, args.edition)}")
+            return
         pages = build(args.notebooks, args.out)
     except SiteError as err:
         sys.exit(f"site: {err}")
