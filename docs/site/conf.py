@@ -55,8 +55,8 @@ html_theme_options = {
     "navigation_with_keys": False,
     "article_header_start": ["toggle-primary-sidebar.html"],
     "search_bar_text": "Search the course...",
-    "pygments_light_style": "default",
-    "pygments_dark_style": "github-dark",
+    "pygments_light_style": "a11y-high-contrast-light",  # contrast >= 4.5:1 (WCAG AA)
+    "pygments_dark_style": "a11y-high-contrast-dark",
 }
 
 # MathJax 3 from the site itself (tools/site.py does not fetch it: the wheel ships it)
