@@ -64,7 +64,10 @@ mathjax_path = "mathjax/tex-chtml-full.js"
 mathjax3_config = {
     "tex": {"inlineMath": [["\\(", "\\)"], ["$", "$"]], "displayMath": [["\\[", "\\]"], ["$$", "$$"]],
             "processEscapes": True},
-    "options": {"processHtmlClass": "math|output|lvmlib-hints", "ignoreHtmlClass": "tex2jax_ignore|highlight"},
+    "options": {"processHtmlClass": "math|output|lvmlib-hints", "ignoreHtmlClass": "tex2jax_ignore|highlight",
+                # formulas out of the Tab order (MathJax puts each in it for its menu): a keyboard
+                # reaches the next control, not 40 formulas, after a heading
+                "menuOptions": {"settings": {"inTabOrder": False}}},
 }
 
 
