@@ -64,6 +64,23 @@ EDITIONS = {"student": ("", "exercises"), "solutions": ("solutions", "solved")}
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 
+def _load(path: Path, name: str):
+    """A module of this repository by its path (tools/ and tests/browser/ are not packages)."""
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # before running it: dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _nbbuild():
+    return _load(ROOT / "tools" / "nbbuild.py", "nbbuild")
+
+
 class SiteError(RuntimeError):
     """The site cannot be built from what is there; the message says what to change."""
 
@@ -270,8 +287,7 @@ def launch_bar(stem: str, edition: str, rel) -> str:
     """The bar under a page's title: download both editions, switch edition, run online."""
     from urllib.parse import quote
 
-    import nbbuild  # tools/ is on sys.path when this file runs (python tools/site.py)
-
+    nbbuild = _nbbuild()
     up = "../" if EDITIONS[edition][0] else ""
     other = "solutions" if edition == "student" else "student"
     repo_path = nbbuild.notebook_path(stem, edition)
@@ -387,9 +403,7 @@ page, or open it on Colab or Binder from there, or clone <a href="{repo}">the re
 
 def stage(notebooks: Path, srcdir: Path, static_dir: Path) -> list[dict]:
     """Write the Sphinx source folder; returns one row per page (stem, edition, page, title, apps)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import nbbuild
-
+    nbbuild = _nbbuild()
     found = find_notebooks(notebooks)
     rel = nbbuild.release()
     apps_dir = static_dir / "apps"
@@ -536,8 +550,7 @@ def build_pdf(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" /
     import http.server
     import threading
 
-    sys.path.insert(0, str(ROOT / "tests" / "browser"))
-    import labdriver  # the project's one way to find and launch the OS's Chromium
+    labdriver = _load(ROOT / "tests" / "browser" / "labdriver.py", "labdriver")  # finds and launches the OS's Chromium
 
     notebooks, out = Path(notebooks).resolve(), Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="lvm-pdf.") as work:
