@@ -541,11 +541,32 @@ STRIP_JS = """async (positions) => {
 }"""
 
 
+def _print_pdf(browser, url: str, apps: int, out: Path, positions: int) -> None:
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    try:
+        page.goto(url, wait_until="load")
+        for _ in range(600):
+            if page.evaluate("() => document.querySelectorAll('.lvm-slot.lvm-ready').length") >= apps:
+                break
+            page.wait_for_timeout(100)
+        else:
+            raise SiteError(f"pdf: fewer than {apps} slider apps drew within a minute")
+        page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+        page.evaluate(STRIP_JS, positions)
+        page.emulate_media(media="print")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.pdf(path=str(out), format="A4", print_background=True, outline=True,
+                 margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+    finally:
+        page.close()
+
+
 def build_pdf(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "course.pdf",
-              edition: str = "student", positions: int = 3) -> Path:
+              edition: str = "student", positions: int = 3, browser=None) -> Path:
     """The course as one PDF: the exercises (or solved) edition of every notebook in Sphinx's
     single-page build, printed by headless Chromium with the theme's print styles; slider apps
-    as strips of ``positions`` recorded positions.  Offline; needs Playwright and Chromium."""
+    as strips of ``positions`` recorded positions.  Offline; needs Playwright and Chromium
+    (``browser``: a Playwright browser to use instead of launching one)."""
     import functools
     import http.server
     import threading
@@ -569,6 +590,7 @@ def build_pdf(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" /
         index.write_text(re.sub(r"\n\| Notebook.*?\n\n", "\n\n", text, flags=re.S))
         html_dir = work / "html"
         run_sphinx(srcdir, html_dir, work / "doctrees", builder="singlehtml")
+
         class Quiet(http.server.SimpleHTTPRequestHandler):
             def log_message(self, *args):
                 pass
@@ -577,23 +599,17 @@ def build_pdf(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" /
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            with labdriver.import_playwright()() as pw:
-                browser = labdriver.launch_browser(pw)
-                page = browser.new_page(viewport={"width": 1000, "height": 1400})
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html", wait_until="load")
-                apps = sum(p["apps"] for p in pages if p["edition"] == edition)
-                for _ in range(600):
-                    if page.evaluate("() => document.querySelectorAll('.lvm-slot.lvm-ready, .lvm-slot:not([aria-busy])')"
-                                     ".length") >= apps:
-                        break
-                    page.wait_for_timeout(100)
-                page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
-                page.evaluate(STRIP_JS, positions)
-                page.emulate_media(media="print")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                page.pdf(path=str(out), format="A4", print_background=True, outline=True,
-                         margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-                browser.close()
+            url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+            apps = sum(p["apps"] for p in pages if p["edition"] == edition)
+            if browser is not None:
+                _print_pdf(browser, url, apps, out, positions)
+            else:
+                with labdriver.import_playwright()() as pw:
+                    own = labdriver.launch_browser(pw)
+                    try:
+                        _print_pdf(own, url, apps, out, positions)
+                    finally:
+                        own.close()
         finally:
             server.shutdown()
     return out

@@ -18,7 +18,7 @@ def test_course_pdf(tmp_path, chromium):  # chromium: skips (or fails in CI) whe
     pypdf = pytest.importorskip("pypdf")
     notebooks = Path(os.environ.get("LVMLIB_SITE_NOTEBOOKS", ROOT / "notebooks"))
     site = site_module()
-    pdf = site.build_pdf(notebooks, tmp_path / "course.pdf")
+    pdf = site.build_pdf(notebooks, tmp_path / "course.pdf", browser=chromium)
     assert pdf.exists() and pdf.stat().st_size > 10_000
     reader = pypdf.PdfReader(str(pdf))
     texts = [page.extract_text() or "" for page in reader.pages]
