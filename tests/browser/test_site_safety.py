@@ -64,7 +64,7 @@ def _planted_copy(tmp_path: Path) -> Path:
             {"output_type": "display_data", "metadata": {},
              "data": {"image/svg+xml": "<svg onload='window.__ran=94'></svg>", "text/plain": "svg"}},
         ]
-        nb["cells"].insert(2, {"cell_type": "markdown", "metadata": {}, "source": PLANTED_MARKDOWN})
+        nb["cells"].insert(2, {"cell_type": "markdown", "id": "planted-md", "metadata": {}, "source": PLANTED_MARKDOWN})
         (nbdir / sub / f"{STEM}.ipynb").write_text(json.dumps(nb))
     return nbdir
 
