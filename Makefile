@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability nbgrader site pdf clean
+.PHONY: install lab test figures bench portability nbgrader grades site pdf gpu-check clean
 
 install: $(STAMP)
 
@@ -48,9 +48,15 @@ portability: install
 	PY=$(PY) tools/portability.sh
 
 # A ready nbgrader course from the notebook sources (one assignment per notebook): build/nbgrader/.
+# Keeps every assignment and file it did not write or that was edited since (NBGRADER_ARGS=--force overwrites).
 # Then: cd build/nbgrader && PATH=$(abspath $(VENV))/bin:$$PATH nbgrader generate_assignment 05_importance_sampling
+NBGRADER_ARGS ?=
 nbgrader: install
-	$(PY) tools/nbgrader_course.py
+	$(PY) tools/nbgrader_course.py $(NBGRADER_ARGS)
+
+# After `nbgrader autograde`: what the class got wrong, by named mistake (build/nbgrader/reports/).
+grades: install
+	$(PY) tools/grades.py build/nbgrader
 
 # The course as a static site from the stored notebooks (Sphinx + MyST-NB + sphinx-book-theme, nothing
 # executed): build/site/index.html, offline; sliders work with no kernel. Built in a staging folder, then
@@ -62,6 +68,12 @@ site: install
 # headless Chromium (the browser extra); slider apps as strips of a few recorded positions.
 pdf: install
 	$(PY) tools/site.py --pdf build/course.pdf
+
+# On a machine with an NVIDIA GPU: every notebook, both editions, under LVMLIB_DEVICE=cuda (a fresh kernel
+# each, executed copies in a temporary folder), notebook 07 at full Fashion-MNIST scale where Debian's
+# dataset-fashion-mnist is installed, and pytest -m cuda; prints a table (tools/gpu_check.py).
+gpu-check: install
+	$(PY) tools/gpu_check.py --device cuda
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,8 +1,11 @@
-"""Data sets for the notebooks: 8x8 digits offline, MNIST from OpenML, 2-D toys.
+"""Data sets for the notebooks: 8x8 digits offline, MNIST and Fashion-MNIST at the lecture's scale, 2-D toys.
 
 ``load_dataset("digits")`` is the default everywhere: scikit-learn ships it, so it works
 with no network.  ``load_dataset("mnist")`` fetches ``mnist_784`` from OpenML once and
 caches it on disk; offline it fails within seconds with a message naming ``"digits"``.
+``load_dataset("fashion-mnist")`` (Xiao, Rasul and Vollgraf 2017: 70,000 28x28 images of clothing) reads
+the four IDX files of Debian's ``dataset-fashion-mnist`` package where it is installed (offline), or a
+folder named by ``LVMLIB_FASHION_MNIST_DIR``, and otherwise fetches ``Fashion-MNIST`` from OpenML.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ import torch
 
 from lvmlib import _util
 
-DATASETS = ("digits", "mnist")
+DATASETS = ("digits", "mnist", "fashion-mnist")
+#: where Debian's ``dataset-fashion-mnist`` package puts the IDX files (``LVMLIB_FASHION_MNIST_DIR`` overrides)
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+_FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                  "t10k-labels-idx1-ubyte.gz")
 TOYS = ("blobs", "moons", "rings")
 
 #: seconds to wait for OpenML before giving up (scikit-learn's default retries for minutes).
@@ -123,6 +130,62 @@ def _fetch_mnist(data_home):
     from sklearn.datasets import fetch_openml
 
     return fetch_openml("mnist_784", version=1, as_frame=False, parser="liac-arff", data_home=data_home,
+                        n_retries=1, delay=0.1)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """An IDX file (LeCun's MNIST format, gzipped or not) as a NumPy array of unsigned bytes.
+
+    Format: two zero bytes, a type byte (0x08: unsigned byte), the number of dimensions, one
+    big-endian int32 per dimension, then the data in C order.  Raises ValueError naming the file
+    when the header or the size does not match.
+    """
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (its header is {raw[:4]!r})")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    start, count = 4 + 4 * ndim, int(np.prod(shape)) if shape else 0
+    if len(raw) - start != count:
+        raise ValueError(f"{path}: the header says {shape} ({count} bytes) but the file holds {len(raw) - start}; "
+                         "it is truncated or corrupt")
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(shape)
+
+
+def _fashion_mnist(data_home):
+    """Fashion-MNIST: the IDX files of a local folder if all four are there, else OpenML."""
+    folder = Path(os.environ.get("LVMLIB_FASHION_MNIST_DIR", "").strip() or FASHION_MNIST_DIR)
+    if all((folder / name).is_file() for name in _FASHION_FILES):
+        x_tr, y_tr, x_te, y_te = (read_idx(folder / name) for name in _FASHION_FILES)
+        flat = lambda a: a.reshape(a.shape[0], -1).astype(np.float32) / 255.0  # noqa: E731
+        return flat(x_tr), y_tr.astype(np.int64), flat(x_te), y_te.astype(np.int64), (28, 28)
+    token = _REQUEST_TIMEOUT.set(MNIST_TIMEOUT)
+    try:
+        _request_timeout()
+        bunch = _fetch_fashion_mnist(data_home)
+    except Exception as err:  # noqa: BLE001 - offline, timeouts, HTTP errors: one clear message
+        raise RuntimeError(
+            f"Fashion-MNIST is not in {folder} and could not be fetched from OpenML ({type(err).__name__}: {err}). "
+            "Offline: install Debian's package (sudo apt-get install dataset-fashion-mnist) or point "
+            "LVMLIB_FASHION_MNIST_DIR at a folder with its four IDX files, or use load_dataset(\"digits\")."
+        ) from None
+    finally:
+        _REQUEST_TIMEOUT.reset(token)
+    x = np.asarray(bunch.data, dtype=np.float32) / 255.0
+    y = np.asarray(bunch.target).astype(np.int64)
+    return x[:60000], y[:60000], x[60000:], y[60000:], (28, 28)
+
+
+def _fetch_fashion_mnist(data_home):
+    """The network call, kept on its own so tests can replace it."""
+    from sklearn.datasets import fetch_openml
+
+    return fetch_openml("Fashion-MNIST", version=1, as_frame=False, parser="liac-arff", data_home=data_home,
                         n_retries=1, delay=0.1)
 
 
@@ -237,14 +300,16 @@ def load_dataset(
     seed: int = 0,
     test_size: float = 0.25,
     data_home: str | os.PathLike | None = None,
+    n_images: int | None = None,
 ) -> Dataset:
     """Load an image data set as flat tensors in [0, 1].
 
     Args:
         name: ``"digits"`` (1797 8x8 images from scikit-learn, offline; stratified
-            train/test split with ``test_size`` and ``seed``) or ``"mnist"`` (70000 28x28
+            train/test split with ``test_size`` and ``seed``), ``"mnist"`` (70000 28x28
             images from OpenML, the standard first-60000 / last-10000 split, cached in
-            ``data_home``).
+            ``data_home``) or ``"fashion-mnist"`` (70000 28x28 images of clothing, the same split;
+            from Debian's ``dataset-fashion-mnist`` files offline, else OpenML).
         binarize: ``True`` maps pixels to {0, 1} with :func:`binarize_pixels` (threshold 0.5), for
             Bernoulli likelihoods, so that log-likelihoods are in nats of a probability; a number
             in (0, 1) is the threshold (1 where a pixel is above it, as in ``BernoulliMixture(binarize=)``);
@@ -253,6 +318,9 @@ def load_dataset(
         seed: seed of the digits split.
         test_size: fraction of the digits held out.
         data_home: cache folder for MNIST (scikit-learn's default when None).
+        n_images: keep the first ``n_images`` training images and the first ``n_images // 4`` test
+            images (at least one): the lecture's data sets at a size a laptop trains in a minute.
+            None keeps all.
 
     Returns:
         a :class:`Dataset`.
@@ -267,12 +335,19 @@ def load_dataset(
                          f"(2-D toy sets come from lvmlib.data.toy_2d: {', '.join(TOYS)})")
     name = name.lower()
     threshold = _binarize_threshold(binarize)
+    if n_images is not None:
+        n_images = _util.positive_int(n_images, "n_images")
     if name == "digits":
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {test_size}")
         x_tr, y_tr, x_te, y_te, shape = _digits(seed, test_size)
+    elif name == "fashion-mnist":
+        x_tr, y_tr, x_te, y_te, shape = _fashion_mnist(data_home)
     else:
         x_tr, y_tr, x_te, y_te, shape = _mnist(data_home)
+    if n_images is not None:
+        n_test = max(1, n_images // 4)
+        x_tr, y_tr, x_te, y_te = x_tr[:n_images], y_tr[:n_images], x_te[:n_test], y_te[:n_test]
     tensors = [torch.as_tensor(a, device=device) for a in (x_tr, y_tr, x_te, y_te)]
     if threshold is not None:
         tensors[0], tensors[2] = binarize_pixels(tensors[0], threshold), binarize_pixels(tensors[2], threshold)

@@ -44,7 +44,7 @@ class GaussianDecoder(nn.Module):
         scale: overall size of sigma(z) (sigma = scale * softplus(.) / softplus(0)).
 
     ``forward(z)`` takes z of shape [..., Dz] and returns ``Independent(Normal(mu, sigma), 1)``
-    with batch shape [...] and event shape [Dx].
+    with batch shape [...] and event shape [Dx]; ``device`` and ``dtype`` are the parameters'.
     """
 
     def __init__(self, latent_dim: int, data_dim: int, hidden: Sequence[int] = (32, 32), *, scale: float = 0.1,
@@ -52,6 +52,15 @@ class GaussianDecoder(nn.Module):
         super().__init__()
         self.latent_dim, self.data_dim, self.scale = latent_dim, data_dim, scale
         self.net = mlp([latent_dim, *hidden, 2 * data_dim], generator=generator, gain=2.0, dtype=dtype)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live: a z for ``forward`` must be there too."""
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
 
     def forward(self, z: torch.Tensor) -> Independent:
         if z.shape[-1] != self.latent_dim:

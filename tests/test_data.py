@@ -54,9 +54,9 @@ def test_digits_on_cuda():
     assert d.x_train.is_cuda and d.y_test.is_cuda
 
 
-@pytest.mark.parametrize("name", ["cifar10", "MNISTT", "", None])
+@pytest.mark.parametrize("name", ["cifar10", "MNISTT", "", None, "fashion_mnist"])
 def test_unknown_name_lists_choices(name):
-    with pytest.raises(ValueError, match="'digits'.*'mnist'"):
+    with pytest.raises(ValueError, match="'digits'.*'mnist'.*'fashion-mnist'"):
         load_dataset(name)
 
 
@@ -278,3 +278,92 @@ def test_ppca_data_has_the_stated_columns_and_covariance():
     np.testing.assert_allclose((W.mT @ W).numpy(), np.diag([4.0, 1.0]), atol=1e-12)  # orthogonal columns
     # the closed form of pPCA: Cov[x] = W W^T + sigma^2 I
     np.testing.assert_allclose(torch.cov(x.T).numpy(), (W @ W.mT).numpy() + 0.09 * np.eye(6), atol=0.2)
+
+
+# ---------------------------------------------------------------- Fashion-MNIST (the lecture's scale)
+
+def _write_idx(path, array, *, gz=True):
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    raw = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(raw)
+
+
+def _fake_fashion(folder, n_train=12, n_test=8):
+    rng = np.random.default_rng(0)
+    parts = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (n_train, 28, 28)),
+             "train-labels-idx1-ubyte.gz": np.arange(n_train) % 10,
+             "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (n_test, 28, 28)),
+             "t10k-labels-idx1-ubyte.gz": (np.arange(n_test) + 3) % 10}
+    for name, arr in parts.items():
+        _write_idx(folder / name, arr)
+    return parts
+
+
+def test_fashion_mnist_reads_the_idx_files_of_a_folder(monkeypatch, tmp_path):
+    parts = _fake_fashion(tmp_path)
+    monkeypatch.setenv("LVMLIB_FASHION_MNIST_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_fetch_fashion_mnist", lambda home: pytest.fail("no network when the files are there"))
+    ds = load_dataset("fashion-mnist")
+    assert ds.x_train.shape == (12, 784) and ds.x_test.shape == (8, 784) and ds.image_shape == (28, 28)
+    assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+    want = torch.as_tensor(parts["train-images-idx3-ubyte.gz"].reshape(12, -1) / 255.0, dtype=torch.float32)
+    assert torch.equal(ds.x_train, want)
+    assert ds.y_test.tolist() == parts["t10k-labels-idx1-ubyte.gz"].tolist()
+    small = load_dataset("fashion-mnist", binarize=True, n_images=8)
+    assert small.x_train.shape == (8, 784) and small.x_test.shape == (2, 784)
+    assert set(small.x_train.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_read_idx_names_a_truncated_or_foreign_file(tmp_path):
+    _write_idx(tmp_path / "ok.idx", np.zeros((2, 3)), gz=False)
+    assert data.read_idx(tmp_path / "ok.idx").shape == (2, 3)
+    (tmp_path / "cut.idx").write_bytes((tmp_path / "ok.idx").read_bytes()[:-2])
+    with pytest.raises(ValueError, match="cut.idx.*truncated"):
+        data.read_idx(tmp_path / "cut.idx")
+    (tmp_path / "text.idx").write_bytes(b"hello world")
+    with pytest.raises(ValueError, match="text.idx is not an IDX"):
+        data.read_idx(tmp_path / "text.idx")
+
+
+def test_fashion_mnist_offline_without_the_files_is_fast_and_says_what_to_install(monkeypatch, tmp_path):
+    import urllib.error
+
+    monkeypatch.setenv("LVMLIB_FASHION_MNIST_DIR", str(tmp_path))  # an empty folder
+
+    def offline(home):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(data, "_fetch_fashion_mnist", offline)
+    with pytest.raises(RuntimeError) as err:  # no retry loop: the message comes straight after the failed fetch
+        load_dataset("fashion-mnist")
+    text = str(err.value)
+    assert "dataset-fashion-mnist" in text and "LVMLIB_FASHION_MNIST_DIR" in text and '"digits"' in text
+
+
+def test_fashion_mnist_from_a_fake_openml(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("LVMLIB_FASHION_MNIST_DIR", str(tmp_path))
+    fake = SimpleNamespace(data=np.full((70000, 784), 255, dtype=np.uint8), target=np.array(["3"] * 70000))
+    monkeypatch.setattr(data, "_fetch_fashion_mnist", lambda home: fake)
+    ds = load_dataset("fashion-mnist", n_images=40)
+    assert ds.x_train.shape == (40, 784) and ds.x_test.shape == (10, 784) and float(ds.x_train.max()) == 1.0
+    assert ds.y_train.tolist() == [3] * 40
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "100"])
+def test_n_images_must_be_a_positive_int(bad):
+    with pytest.raises((TypeError, ValueError), match="n_images"):
+        load_dataset("digits", n_images=bad)
+
+
+@pytest.mark.skipif(not data.FASHION_MNIST_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed "
+                                                                 "(sudo apt-get install dataset-fashion-mnist)")
+def test_fashion_mnist_from_the_debian_package(monkeypatch):
+    monkeypatch.delenv("LVMLIB_FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(data, "_fetch_fashion_mnist", lambda home: pytest.fail("the files are installed"))
+    ds = load_dataset("fashion-mnist", n_images=4000)
+    assert ds.x_train.shape == (4000, 784) and ds.x_test.shape == (1000, 784)
+    assert ds.y_train[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]  # the data set's published first labels
+    assert torch.bincount(ds.y_train, minlength=10).min() > 300  # ten classes, roughly balanced

@@ -65,6 +65,7 @@ def test_set_seed_repeats_every_generator():
         set_seed(1.5)
 
 
+@pytest.mark.threads(2)  # restoring 1 to 1 would show nothing
 def test_one_thread_restores_the_thread_count():
     from lvmlib.device import one_thread
 

@@ -225,7 +225,7 @@ def _setup_cells(source: Path) -> str:
 def test_every_notebook_takes_its_device_near_the_top(name):
     lines = (ROOT / "tools" / "notebook_src" / name).read_text().splitlines()
     at = [i for i, line in enumerate(lines) if line.startswith("device = lvmlib.get_device()")]
-    assert len(at) == 1 and at[0] < 60, f"{name}: one `device = lvmlib.get_device()` near the top"
+    assert len(at) == 1 and at[0] < 75, f"{name}: one `device = lvmlib.get_device()` near the top"  # 60 + the parameters cell
 
 
 @pytest.mark.parametrize("name", ["07_variational_autoencoder.py"])

@@ -86,7 +86,7 @@ def test_other_right_answers_pass():
     assert ex.check_e_step(lambda x, w, m, c: torch.softmax(torch.log(w) + ex.nb02._mvn_log_prob(x, m, c), 1)).passed
 
     def story_with_sample(decoder, n, generator):
-        z = torch.randn(n, decoder.latent_dim, generator=generator)
+        z = torch.randn(n, decoder.latent_dim, generator=generator).to(decoder.device)
         return z, decoder(z).sample()
     assert ex.check_sample_story(story_with_sample).passed
     assert ex.check_naive_mc(lambda lw: ex.nb04._naive_mc(lw, ddof=0)).passed

@@ -173,7 +173,7 @@ def _naive(z0, z1, t):
 SLERP_WRONG = {
     "lerp": lambda z0, z1, t: z0 + t * (z1 - z0),
     "swapped": lambda z0, z1, t: slerp_right(z1, z0, t),
-    "swapped, no fallback": lambda z0, z1, t: _naive(z1, z0, t),
+    "swapped-nan-parallel": lambda z0, z1, t: _naive(z1, z0, t),
     "unit-only": lambda z0, z1, t: slerp_right(z0 / z0.norm(), z1 / z1.norm(), t),
     "no-norms": lambda z0, z1, t: (lambda om: (torch.sin((1 - t) * om) * z0 + torch.sin(t * om) * z1)
                                    / torch.sin(om))(torch.acos(z0 @ z1)),

@@ -19,9 +19,9 @@ def _comp(z, loc, scale):
 
 
 MIX_WRONG = {
-    "unnormalized weights": lambda z, lg, loc, s: torch.logsumexp(lg + _comp(z, loc, s), -1),
-    "exp then log": lambda z, lg, loc, s: (torch.softmax(lg, 0) * _comp(z, loc, s).exp()).sum(-1).log(),
-    "average of logs": lambda z, lg, loc, s: (torch.softmax(lg, 0) * _comp(z, loc, s)).sum(-1),
+    "unnormalised-weights": lambda z, lg, loc, s: torch.logsumexp(lg + _comp(z, loc, s), -1),
+    "exp-then-log": lambda z, lg, loc, s: (torch.softmax(lg, 0) * _comp(z, loc, s).exp()).sum(-1).log(),
+    "average-of-logs": lambda z, lg, loc, s: (torch.softmax(lg, 0) * _comp(z, loc, s)).sum(-1),
 }
 
 
@@ -52,10 +52,10 @@ def _m2_right(lq, lab):
 
 
 M2_WRONG = {
-    "no entropy": lambda lq, lab: (lq.exp() * lab).sum(-1),
-    "entropy sign": lambda lq, lab: (lq.exp() * (lab + lq)).sum(-1),
+    "no-entropy": lambda lq, lab: (lq.exp() * lab).sum(-1),
+    "entropy-sign": lambda lq, lab: (lq.exp() * (lab + lq)).sum(-1),
     "logsumexp": lambda lq, lab: torch.logsumexp(lq + lab, -1),
-    "plain average over classes": lambda lq, lab: lab.mean(-1),
+    "plain-average": lambda lq, lab: lab.mean(-1),
 }
 
 

@@ -567,12 +567,34 @@ def test_story_unlisted_correlation_is_described():
 
 
 def test_story_device_aware_answer_passes():
+    """Drawn on the generator's device (the CPU), then moved to the decoder's: right on every machine."""
     def device_aware(decoder, num_samples, generator):
-        device = next(decoder.parameters()).device
-        z = torch.randn(num_samples, decoder.latent_dim, generator=generator, device=device)
+        z = torch.randn(num_samples, decoder.latent_dim, generator=generator).to(decoder.device)
         return z, decoder(z).sample()
     assert isinstance(ex.nb01._LinearTanhDecoder(2, 3, 0.5), torch.nn.Module)
     assert ex.check_sample_story(device_aware).passed
+
+
+@pytest.mark.parametrize("answer,mistake", [
+    # the notebook's old solution: z on the CPU, the decoder on a GPU -> decoder(z) mixes devices
+    (lambda dec, n, g: (lambda z: (z, dec(z).sample()))(torch.randn(n, dec.latent_dim, generator=g)), "device-mix"),
+    # asks for the draw on the decoder's device with the CPU generator: CUDA refuses that generator
+    (lambda dec, n, g: (lambda z: (z, dec(z).sample()))(
+        torch.randn(n, dec.latent_dim, generator=g, device=dec.device)), "device-mix"),
+    # a device hard-coded to the CPU
+    (lambda dec, n, g: (lambda z: (z, dec(z).sample()))(torch.randn(n, dec.latent_dim, generator=g, device="cpu")),
+     "device-mix"),
+    # z moved, but x's noise left on the CPU
+    (lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * torch.randn(n, dec.data_dim, generator=g)))(
+        torch.randn(n, dec.latent_dim, generator=g).to(dec.device)), "device-mix"),
+    # everything computed, then handed back on the CPU
+    (lambda dec, n, g: (lambda z: (z.cpu(), dec(z).sample().cpu()))(
+        torch.randn(n, dec.latent_dim, generator=g).to(dec.device)), "wrong-device"),
+])
+def test_story_answers_that_break_off_the_cpu_are_wrong(answer, mistake):
+    report = ex.check_sample_story(answer)
+    assert report.status == "wrong" and report.mistake == mistake, report.message
+    assert "GPU" in report.message and "meta" in report.message and ".to(" in report.message, report.message
 
 
 def test_story_false_alarm_rate():
@@ -688,3 +710,87 @@ def test_inputs_are_compared_after_the_call_kwargs_too():
     report = ex.check_function("Exercise T", inplace, lambda lw, *, scale: lw.sum(0),
                                [ex.Case("c", (torch.zeros(2, 2),), {"scale": torch.ones(1)})])
     assert report.status == "wrong" and "changed its input `scale`" in report.message
+
+
+# ---------------------------------------------------------------- issue 31: wrong answers that used to pass
+
+def _clamped_story(dec, n, g, *, z_clip=None, eps_clip=None):
+    z = torch.randn(n, dec.latent_dim, generator=g)
+    z = (z.clamp(-z_clip, z_clip) if z_clip else z).to(dec.device)
+    px = dec(z)
+    eps = torch.randn(px.mean.shape, generator=g)
+    eps = (eps.clamp(-eps_clip, eps_clip) if eps_clip else eps).to(dec.device)
+    return z, px.mean + px.stddev * eps
+
+
+def _slerp_sign_guard(z0, z1, t):  # guards only parallel endpoints (cos near +1)
+    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm())
+    if cos > 1 - 1e-6:
+        return (1 - t) * z0 + t * z1
+    om = torch.arccos(cos.clamp(-1, 1))
+    return (torch.sin((1 - t) * om) * z0 + torch.sin(t * om) * z1) / torch.sin(om)
+
+
+def _mixture_exp_weights(z, logits, loc, scale):
+    w = logits.exp() / logits.exp().sum()
+    return torch.logsumexp(torch.log(w) + Normal(loc, scale).log_prob(z[:, None, :]).sum(-1), -1)
+
+
+def _log_weights_blocked_q(x, model, q, K, generator=None):
+    q = q.expand(torch.Size([x.shape[0]]))
+    z = sample(q, (K,), generator)
+    return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z.detach())
+
+
+def _em_max_iter_first(x, w, mu, cov, e_step, m_step, *, tol=1e-3, max_iter=100):
+    """Tests for max_iter before the stop rule: a rule that fires on the last allowed iteration is missed."""
+    from lvmlib.mixtures.reference import log_likelihood
+
+    params, lls = [(w, mu, cov)], [log_likelihood(x, w, mu, cov)]
+    for t in range(1, max_iter + 1):
+        params.append(tuple(m_step(x, e_step(x, *params[-1]))))
+        lls.append(log_likelihood(x, *params[-1]))
+        if t == max_iter:
+            break
+        if abs(lls[-1] - lls[-2]) < tol:
+            return params, lls, True
+    return params, lls, False
+
+
+ISSUE_31 = {
+    "2.3 max_iter tested before the stop rule": (ex.check_em_loop, _em_max_iter_first, "converged is False"),
+    "1.1 latents clamped to +-3 'for stability'": (ex.check_sample_story, lambda d, n, g: _clamped_story(d, n, g, z_clip=3.0),
+                                                    "clamped"),
+    "1.1 noise clamped to +-3": (ex.check_sample_story, lambda d, n, g: _clamped_story(d, n, g, eps_clip=3.0), "clamped"),
+    "1.1 noise truncated at +-2.5": (ex.check_sample_story, lambda d, n, g: _clamped_story(d, n, g, eps_clip=2.5),
+                                     "clamped"),
+    "8.1 no fallback at opposite endpoints": (ex.check_slerp, _slerp_sign_guard, "opposite endpoints"),
+    "10.1 exp of logits overflows in float32": (ex.check_mixture_log_prob, _mixture_exp_weights, "overflow"),
+    "5.1 log q at a detached z": (ex.check_log_weights, _log_weights_blocked_q, "detached"),
+}
+
+
+@pytest.mark.parametrize("name", ISSUE_31)
+def test_issue_31_wrong_answers_fail_with_a_named_reason(name):
+    check, answer, words = ISSUE_31[name]
+    report = check(answer)
+    assert report.status == "wrong", report.message
+    assert words in report.message, report.message
+
+
+def test_a_nan_gradient_is_named_as_nan_not_as_no_gradient():
+    def where_around_log0(log_q_y, labelled):  # finite values, NaN gradient (the where's other branch)
+        p = log_q_y.exp()
+        return torch.where(p > 0, p * (labelled - torch.log(p)), torch.zeros_like(p)).sum(-1)
+    report = ex.check_m2_unlabelled(where_around_log0)
+    assert report.status == "wrong" and "gradient with respect to `log_q_y` is NaN" in report.message, report.message
+    assert "no gradient reaches" not in report.message
+
+
+def test_values_that_print_alike_are_shown_with_more_digits_and_their_dtype():
+    from lvmlib.exercises._compare import _tensor_difference
+
+    got, want = torch.tensor([-2000.12346], dtype=torch.float64), torch.tensor([-2000.12341], dtype=torch.float64)
+    why = _tensor_difference(got, want, "", torch.float32)
+    assert "float32" in why and "alike to 6 digits" in why and "-2000.12346" in why, why
+    assert "float32" not in _tensor_difference(got, want + 1, "", torch.float32)  # 6 digits tell them apart

@@ -105,6 +105,7 @@ def test_same_convergence_as_sklearn(cov_type, blobs):
     assert lv.lower_bound_ == pytest.approx(sk.lower_bound_, rel=1e-10)
 
 
+@pytest.mark.threads(2)  # lanes: one per torch thread, so two lanes split the work
 @pytest.mark.parametrize("backend,parallel_min_work", [("torch", 1e30), ("numpy", 0.0), ("torch", 0.0)])
 def test_threads_and_blas_backend_do_not_change_the_path(backend, parallel_min_work, digits, monkeypatch):
     """Lanes (CPU threads) and the CPU matmul backend change the numbers by rounding only."""

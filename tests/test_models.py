@@ -337,6 +337,7 @@ def test_time_enumeration_reports_seconds_per_n():
     assert all(isinstance(s, float) and s > 0 for s in seconds.values())
 
 
+@pytest.mark.threads(2)  # the cpu clock times on one thread: restoring 1 to 1 would show nothing
 def test_time_enumeration_cpu_clock_restores_threads():
     threads = torch.get_num_threads()
     seconds = time_enumeration([2, 12], data_dim=3, num_points=1, clock="cpu", generator=gen(30))

@@ -588,3 +588,21 @@ def test_an_atomic_save_gives_the_file_the_usual_permissions(tmp_path, trained):
     plain = tmp_path / "plain"
     plain.write_bytes(b"")
     assert path.stat().st_mode == plain.stat().st_mode
+
+
+def test_an_empty_batch_in_the_middle_of_an_epoch_is_skipped_with_a_warning():
+    """Issue 31: a loader's empty batch used to end train with an autograd RuntimeError naming neither."""
+    import warnings
+
+    from lvmlib.vae import VAE, train
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(40, 6, generator=g) > 0.5).float()
+    batches = [x[:16], x[:0], x[16:]]  # a DataLoader-like iterable with an empty batch in the middle
+    model = VAE(6, 2, (8,), generator=torch.Generator().manual_seed(1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = train(model, batches, 2, generator=g, progress=False)
+    assert len(history["train"]) == 2 and all(math.isfinite(v) for v in history["train"])
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert any("empty batch" in str(w.message) for w in caught)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Portability run: strict nbval over every stored notebook (both editions) under conditions that
 # change float results on one machine, so that stored outputs are known to hold on other CPUs.
+# (The solved editions run the cells that differ from the student editions, as in `make test`
+# (tools/nbval_editions.py); LVMLIB_NBVAL_SOLVED=full tools/portability.sh runs them in full.)
 #
 #   make portability                       # all conditions below
 #   tools/portability.sh "OMP_NUM_THREADS=1"   # just the conditions given
@@ -13,6 +15,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+# The suite pins torch to one thread where no count is set (conftest.py); here a condition without a
+# thread count means each library's own default, and one with OMP_NUM_THREADS=N means N.
+export LVMLIB_TEST_THREADS=${LVMLIB_TEST_THREADS:-default}
 if [ $# -gt 0 ]; then
   CONDITIONS=("$@")
 else

@@ -17,27 +17,46 @@ implementations, so the tests (``tests/test_exercises*.py``) can feed each one i
 its diagnosis comes out.
 
 A report shows as one coloured line (HTML) with the same words as text; ``report.require()``
-raises ``AssertionError`` unless it passed (for autograder cells).  :mod:`lvmlib.exercises.scaffold`
+raises ``AssertionError`` unless it passed (for autograder cells).  ``report.mistake`` is a stable
+id of the named mistake, ``report.outcome`` the id to tally (``passed``, a mistake, ``wrong``,
+``not-done``, ``error``, ``timeout``).
+
+Each ``lvmlib.exercises.check_*`` runs where it can be stopped (:func:`~lvmlib.exercises._calls.run_check`:
+a forked child on Linux, killed at the time limit even when the student's function swallows every
+exception) and leaves the notebook's random generators as they were; answers are compared as plain
+tensors.  :func:`autograde` (:mod:`lvmlib.exercises.grading`) is the graded re-check for nbgrader's
+hidden tests: the answer cell, re-run in a fresh Python process.  :mod:`lvmlib.exercises.scaffold`
 holds the hint ladders (:func:`hints`) and the committed predictions (:func:`predict`).
 """
 
+import functools
 import importlib
 import pkgutil
 import re
 
+from lvmlib.exercises._calls import run_check as _run_check
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, same, same_nan
 from lvmlib.exercises._choose import Chosen, choose
+from lvmlib.exercises.grading import autograde  # nbgrader's hidden tests: the graded re-check
 from lvmlib.exercises.scaffold import hints, predict
 
 #: one module of checks per notebook, found from the files (not kept by hand)
 NOTEBOOK_MODULES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"nb\d\d", m.name)))
 
-__all__ = ["Case", "Mistake", "Report", "check_function", "same", "same_nan", "hints", "predict", "choose", "Chosen", "NOTEBOOK_MODULES"]
+def _run_where_it_can_be_stopped(check):
+    """``check`` as the notebooks call it: through :func:`~lvmlib.exercises._calls.run_check`."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        return _run_check(check, args, kwargs, check.__name__)
+    return run
+
+
+__all__ = ["autograde", "Case", "Mistake", "Report", "check_function", "same", "same_nan", "hints", "predict", "choose", "Chosen", "NOTEBOOK_MODULES"]
 
 for _name in NOTEBOOK_MODULES:  # every check_* of every notebook's module, as lvmlib.exercises.check_*
     _module = importlib.import_module(f"lvmlib.exercises.{_name}")
     for _check, _fn in vars(_module).items():
         if _check.startswith("check_") and getattr(_fn, "__module__", None) == _module.__name__:
-            globals()[_check] = _fn
+            globals()[_check] = _run_where_it_can_be_stopped(_fn)
             __all__.append(_check)
 del _name, _module, _check, _fn

@@ -10,6 +10,7 @@ import torch
 
 from lvmlib.exercises._calls import _as_tuple
 from lvmlib.exercises._types import NO_GRADIENT
+from lvmlib.exercises._types import allclose, equal, isclose, isnan
 
 
 def type_problem(got, want, *, grad: bool = False) -> str | None:
@@ -89,8 +90,11 @@ def _index(flat: int, shape) -> str:
     return f" at index {list(reversed(idx))}"
 
 
-def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str) -> str:
-    """Where and by how much two float64 CPU tensors of one shape differ, with a few values side by side."""
+def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str, dtype: torch.dtype | None = None) -> str:
+    """Where and by how much two float64 CPU tensors of one shape differ, with a few values side by side.
+
+    Where the two print alike at 6 digits they are shown with 10, and the answer's ``dtype`` is named
+    (a float32 answer near -2000 differs from float64's in the 5th decimal)."""
     shape = tuple(w64.shape)
     gf, wf = g64.flatten(), w64.flatten()
     equal = (gf == wf)
@@ -104,8 +108,15 @@ def _tensor_difference(g64: torch.Tensor, w64: torch.Tensor, label: str) -> str:
     else:
         k = int(diff.argmax())
         where = _index(k, shape)
-        head = (f"{label}largest difference {_fmt(float(diff[k]))}{where}: got {_fmt(float(gf[k]))}, "
-                f"expected {_fmt(float(wf[k]))}")
+        got_s, want_s = _fmt(float(gf[k])), _fmt(float(wf[k]))
+        alike = ""
+        if got_s == want_s:
+            got_s, want_s = f"{float(gf[k]):.10g}", f"{float(wf[k]):.10g}"
+            kind = str(dtype).replace("torch.", "") if dtype is not None else "your"
+            alike = (f" (alike to 6 digits; your answer is {kind}" + (", whose rounding is about 1e-7 of the value"
+                                                                      if dtype in (torch.float32, torch.float16,
+                                                                                   torch.bfloat16) else "") + ")")
+        head = f"{label}largest difference {_fmt(float(diff[k]))}{where}: got {got_s}, expected {want_s}{alike}"
     if gf.numel() == 1:
         return head
     off = int((diff > 0).sum() + 0)
@@ -143,8 +154,8 @@ def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, st
                 return False, f"{label}shape {list(g.shape)}, expected {list(w.shape)}"
             g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
             r, a = (max(rtol, 3e-4), max(atol, 1e-4)) if w.dtype in _LOW_PRECISION else (rtol, atol)
-            if torch.isnan(g64).any() or not torch.allclose(g64, w64, rtol=r, atol=a):
-                return False, _tensor_difference(g64, w64, label)
+            if isnan(g64).any() or not allclose(g64, w64, rtol=r, atol=a):
+                return False, _tensor_difference(g64, w64, label, g.dtype)
         else:
             if isinstance(g, complex):
                 return False, f"{label}returned a complex number, expected a real one"
@@ -154,7 +165,7 @@ def same(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool, st
                 if g != w:
                     return False, f"{label}got {g!r}, expected {w!r}"
                 continue
-            if math.isnan(gf) or not (gf == wf or math.isclose(gf, wf, rel_tol=rtol, abs_tol=atol)):
+            if math.isnan(gf) or not (gf == wf or isclose(gf, wf, rel_tol=rtol, abs_tol=atol)):
                 return False, f"{label}got {gf:.6g}, expected {wf:.6g}"
     return True, ""
 
@@ -173,7 +184,7 @@ def same_nan(got, want, *, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[bool
             if isinstance(g, torch.Tensor) and isinstance(w, torch.Tensor) and g.shape == w.shape and not g.is_complex():
                 g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
                 gn, wn = torch.isnan(g64), torch.isnan(w64)
-                if gn.any() and torch.equal(gn, wn):
+                if gn.any() and equal(gn, wn):
                     g64, w64 = g64.masked_fill(gn, 0.0), w64.masked_fill(wn, 0.0)
                 keep = w.dtype if w.is_floating_point() else torch.float64  # (same's float32 tolerance)
                 g, w = g64.to(keep), w64.to(keep)

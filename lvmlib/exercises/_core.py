@@ -8,6 +8,11 @@ Every call of a student's function goes through :func:`call_student`, which
   thread, where the OS has ``SIGALRM`` (Linux, macOS: every Jupyter kernel), with ``signal.setitimer``,
   which really stops the function; elsewhere (Windows, a worker thread, or an alarm already set by
   someone else, e.g. pytest-timeout) by running it in a daemon thread and no longer waiting for it;
+  a notebook's ``exercises.check_*`` runs the whole check in a forked child on Linux
+  (:func:`~lvmlib.exercises._calls.run_check`), killed when a call outlives its limit even if the
+  function swallows the alarm with a bare ``except:``; the student's functions are :func:`guard` ed:
+  their answers must be plain tensors (a subclass is refused), and the comparisons are bound when
+  the checks load;
 - tells the stub's own ``NotImplementedError`` (raised on the stub's ``raise`` line, see
   ``tools/nbbuild.py`` STUB) from any other, e.g. one raised inside torch: that one is an error of
   the student's code and is shown with torch's message.
@@ -29,6 +34,7 @@ import torch
 
 from lvmlib.exercises._calls import (
     StudentFailure,
+    guard,
     _as_tuple,
     _param_names,
     call_student,
@@ -42,6 +48,7 @@ from lvmlib.exercises._compare import (
     same_nan,
     type_problem,
 )
+from lvmlib.exercises._device import device_problem
 from lvmlib.exercises._types import (
     NO_GRADIENT,
     STUB_MESSAGE,
@@ -50,9 +57,10 @@ from lvmlib.exercises._types import (
     Mistake,
     Report,
 )
+from lvmlib.exercises._types import allclose, isnan
 
 __all__ = ["Case", "Mistake", "Report", "check_function", "check_parts", "parts_of", "same", "same_nan", "call_student",
-           "type_problem", "float64_reference", "StudentFailure", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
+           "type_problem", "float64_reference", "StudentFailure", "guard", "TIME_LIMIT", "STUB_MESSAGE", "NO_GRADIENT"]
 
 
 
@@ -153,17 +161,22 @@ def _gradient_problem(exercise: str, student: Callable, reference: Callable, cas
         for name, g, w in zip(names, got, want):
             if w is None:
                 continue
+            if g is not None and bool(isnan(g).any()) and not bool(isnan(w).any()):
+                return (f"the values are right, but the gradient with respect to `{name}` is NaN: training would "
+                        "stop with NaN parameters. (Typical: torch.where or a mask around log(0) or 0 * inf; the "
+                        "gradient of the unused branch is still computed. Use a formula that is finite everywhere.)"
+                        f"\n  (on the case: {case.name})")
             if g is None or (not bool(g.abs().sum() > 0) and bool(w.abs().sum() > 0)):
                 return (f"{NO_GRADIENT} through `{name}`: no gradient reaches it (part of the computation was cut "
                         f"from the graph: .detach(), .item(), .data, torch.tensor(...) or NumPy).\n  (on the case: {case.name})")
             g64, w64 = g.detach().to("cpu", torch.float64), w.detach().to("cpu", torch.float64)
-            if torch.isnan(g64).any() and not torch.isnan(w64).any():
+            if isnan(g64).any() and not isnan(w64).any():
                 return (f"the values are right, but the gradient with respect to `{name}` is NaN: training would "
                         "stop with NaN parameters. (Typical: torch.where or a mask around log(0) or 0 * inf; the "
                         "gradient of the unused branch is still computed. Use a formula that is finite everywhere.)"
                         f"\n  (on the case: {case.name})")
             scale = max(1.0, float(w64.abs().max()))
-            if not torch.allclose(g64, w64, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5) * scale):
+            if not allclose(g64, w64, rtol=max(rtol, 1e-4), atol=max(atol, 1e-5) * scale):
                 return (f"the values are right, but the gradient with respect to `{name}` is not: part of the "
                         "computation is cut from the graph (.detach(), .data, .item()) or replaced by a constant. "
                         f"{_tensor_difference(g64, w64, 'gradient: ')}\n  (on the case: {case.name})")
@@ -189,6 +202,7 @@ def check_function(
     grad: dict | Sequence[int] = (),
     types: bool = True,
     time_limit: float | None = None,
+    device: bool | Sequence[Case] = True,
 ) -> Report:
     """Run ``student`` on every case against ``reference``; diagnose a wrong answer by ``mistakes``.
 
@@ -206,6 +220,10 @@ def check_function(
             from its leaf (see :func:`call_student`).
         types: check the answer's type, device and dtype against the reference's (:func:`type_problem`).
         time_limit: seconds per call of ``student`` (default :data:`TIME_LIMIT`; None or 0: none).
+        device: once the values are right, run ``student`` with the cases' tensors on the ``meta``
+            device (standing in for a GPU) and require its answer there, with no device mix
+            (:func:`lvmlib.exercises._device.device_problem`); a list of cases replaces the check's
+            own for that; False: no device check (say why where it is turned off).
 
     Returns:
         a :class:`Report` (shown as the cell's output).
@@ -235,6 +253,11 @@ def check_function(
                 return Report(exercise, fail.status, fail.text, fail.mistake)
             if problem:
                 return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(problem)}", "no-gradient")
+        if device is not False:
+            found = device_problem(exercise, student, reference, cases if device is True else device,
+                                   time_limit=limit)
+            if found:
+                return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(found[0])}", found[1])
         extra = f" {passed}" if passed else ""
         return Report(exercise, "passed", f"{exercise}: passed on all {len(cases)} cases.{extra}")
     for mistake in mistakes:
@@ -313,12 +336,15 @@ def check_parts(exercise: str, student: Callable, reference: Callable, cases: Se
             return by_case[_lvmlib_case][i]
         report = check_function(f"{exercise} [{label}]", student_part, strip(pick(reference)), keyed,
                                 [Mistake(m.name, m.explain, strip(m.fn)) for m in own],
-                                compare=lambda g, w: same_nan(g, w, **kw), time_limit=0)
+                                compare=lambda g, w: same_nan(g, w, **kw), time_limit=0, device=False)
         if report.status in ("todo", "error"):
             return Report(exercise, report.status, report.message.replace(f" [{label}]", ""), report.mistake)
         reports.append(report)
     wrong = [r for r in reports if r.status == "wrong"]
     if not wrong:
+        found = device_problem(exercise, whole, reference, cases, time_limit=limit)
+        if found:
+            return Report(exercise, "wrong", f"{exercise}: not yet. {_capital(found[0])}", found[1])
         extra = f" {passed}" if passed else ""
         return Report(exercise, "passed", f"{exercise}: passed on all {len(cases)} cases ({names}).{extra}")
     first = wrong[0]

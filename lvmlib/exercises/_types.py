@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+
+# The comparisons every check makes, bound when the checks load: a student's cell that rebinds
+# ``torch.allclose`` (or ``math.isclose``, ...) afterwards changes nothing a check compares.
+allclose, equal, isnan, isclose = torch.allclose, torch.equal, torch.isnan, math.isclose
 
 #: Seconds a student's function may run on one case before the check stops it.
 TIME_LIMIT = 20.0
@@ -48,10 +53,35 @@ _STYLE = {  # status -> (text colour, background)
 }
 
 
-@dataclass
-class Report:
+class _Sealed(type):
+    """A class whose attributes cannot be reassigned once sealed (``Report.passed = True`` raises):
+    a report's verdict is not a student cell's to change.  (``type.__setattr__`` still can; the
+    graded re-check, :mod:`lvmlib.exercises.grading`, never uses a report from the student's kernel.)"""
+
+    def __setattr__(cls, name, value):
+        if cls.__dict__.get("_sealed"):
+            raise AttributeError(f"{cls.__name__}.{name} cannot be changed: a check's report is read-only")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name):
+        if cls.__dict__.get("_sealed"):
+            raise AttributeError(f"{cls.__name__}.{name} cannot be deleted: a check's report is read-only")
+        super().__delattr__(name)
+
+
+#: the fixed outcome ids of a check that names no mistake (see :attr:`Report.outcome`)
+FIXED_OUTCOMES = ("passed", "wrong", "not-done", "error", "timeout")
+
+
+@dataclass(frozen=True)
+class Report(metaclass=_Sealed):
     """What a check found.  Shown as the cell's output: one coloured line in HTML (passed green,
-    not done yet grey, wrong or error red), the same words as text (:attr:`message`)."""
+    not done yet grey, wrong or error red), the same words as text (:attr:`message`).
+
+    Frozen (its fields cannot be assigned) and sealed (its class attributes, ``passed`` included,
+    cannot be replaced).  :attr:`mistake` is a stable kebab-case id (``"no-logK"``,
+    ``"changed-input"``, ``"timeout"``, ...) when the check named what went wrong.
+    """
 
     exercise: str
     status: str  # "passed" | "todo" | "wrong" | "error"
@@ -61,6 +91,16 @@ class Report:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def outcome(self) -> str:
+        """One stable id for tallies: ``passed``, the named mistake (``no-logK``, ``timeout``, ...),
+        or ``wrong`` / ``not-done`` / ``error`` when no mistake is named."""
+        if self.status == "passed":
+            return "passed"
+        if self.mistake:
+            return self.mistake
+        return {"todo": "not-done", "wrong": "wrong"}.get(self.status, "error")
 
     def require(self) -> "Report":
         """Raise ``AssertionError`` with the message unless the check passed (for autograder cells:
@@ -80,6 +120,9 @@ class Report:
         return (f'<div class="lvmlib-check lvmlib-check-{html.escape(self.status)}" style="color:{fg};'
                 f'background:{bg};border-left:4px solid {fg};padding:4px 8px;margin:2px 0;'
                 f'font-family:var(--jp-ui-font-family, sans-serif)">{html.escape(words)}</div>')
+
+
+type.__setattr__(Report, "_sealed", True)
 
 
 def _clone(value):

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, parts_of, type_problem
+from lvmlib.exercises._device import device_problem
 
 
 class _LinearTanhDecoder(nn.Module):
@@ -27,6 +28,15 @@ class _LinearTanhDecoder(nn.Module):
         self.A = nn.Parameter(torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64).to(dtype))
         self.b = nn.Parameter(torch.randn(data_dim, generator=g, dtype=torch.float64).to(dtype))
         self.c = nn.Parameter(torch.randn(latent_dim, generator=g, dtype=torch.float64).to(dtype))
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live (as GaussianDecoder's ``device``)."""
+        return self.A.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.A.dtype
 
     def forward(self, z: torch.Tensor):
         from torch.distributions import Independent, Normal
@@ -50,10 +60,10 @@ def _dtype(decoder) -> torch.dtype:
 
 
 def _story_reference(decoder, num_samples: int, generator: torch.Generator):
-    d = _dtype(decoder)
-    z = torch.randn(num_samples, decoder.latent_dim, generator=generator, dtype=d)  # [N, Dz]
+    """The recipe, device-safe: draws on the generator's device, then moves them to the decoder's."""
+    z = _randn(decoder, num_samples, decoder.latent_dim, g=generator)  # [N, Dz]
     px = decoder(z)
-    x = px.mean + px.stddev * torch.randn(px.mean.shape, generator=generator, dtype=d)  # [N, Dx]
+    x = px.mean + px.stddev * _randn(decoder, *px.mean.shape, g=generator)  # [N, Dx]
     return z, x
 
 
@@ -91,8 +101,20 @@ def _story_summary(fn: Callable) -> Callable:
                 z64 = z.to("cpu", torch.float64)
                 r = ((x - px.mean) / px.stddev).to("cpu", torch.float64)
             summary.update(_moments(z64, r))
+            summary.update({"z tails": _tails(z64), "r tails": _tails(r)})
         return summary
     return run
+
+
+#: a standard normal is beyond 3 with probability 0.0027 (two-sided); a clamp "for stability" at 3 leaves none
+TAIL, TAIL_P = 3.0, 0.0027
+
+
+def _tails(v: torch.Tensor) -> dict:
+    """How a clamp shows in the tails of what should be N(0, 1): values beyond :data:`TAIL`, and ties at the
+    largest |value| (a continuous draw has none; a clamp that is reached has many)."""
+    a = v.abs().flatten()
+    return {"count": a.numel(), "beyond": int((a > TAIL).sum()), "ties": int((a == a.max()).sum())}
 
 
 def _moments(z: torch.Tensor, r: torch.Tensor) -> dict:
@@ -162,6 +184,15 @@ def _story_compare(got: dict, want: dict) -> tuple[bool, str]:
     if "z mean" not in got:
         return False, f"could not check the moments (shapes: z {got.get('z shape')}, x {got.get('x shape')})"
     n = want["n"]
+    if want.get("exact"):
+        for key, what in (("z", "z"), ("r", "the noise of x (in units of sigma(z))")):
+            t = got[f"{key} tails"]
+            # P(no value beyond 3 | N(0, 1)) = 0.9973^count < 2e-5 once 4000 values are drawn
+            if t["ties"] >= 3 or (t["count"] >= 4000 and t["beyond"] == 0):
+                return False, (f"{what} never goes beyond +-{TAIL:g} in {t['count']} draws (a standard normal does "
+                               f"about {TAIL_P * t['count']:.0f} times), or sits exactly at its largest value "
+                               f"{t['ties']} times: it looks clamped or truncated. Draw it from N(0, I) as it is: "
+                               "the tails are part of the distribution (a clamp 'for stability' changes the model)")
     for key in _STATS:
         g, w = got[key], want[key]
         se = _standard_errors(key, w, n)
@@ -180,7 +211,7 @@ def _story_compare(got: dict, want: dict) -> tuple[bool, str]:
 
 
 def _randn(dec, *shape, g):
-    return torch.randn(*shape, generator=g, dtype=_dtype(dec))
+    return torch.randn(*shape, generator=g, dtype=_dtype(dec)).to(dec.device)
 
 
 _STORY_MISTAKES = [
@@ -204,7 +235,7 @@ _STORY_MISTAKES = [
                 _randn(dec, 1, dec.latent_dim, g=g).expand(n, -1))),
     Mistake("uniform-z", "Z is not drawn from the prior N(0, I) (torch.rand is uniform on [0, 1]); use torch.randn.",
             lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * _randn(dec, n, dec.data_dim, g=g)))(
-                torch.rand(n, dec.latent_dim, generator=g, dtype=_dtype(dec)))),
+                torch.rand(n, dec.latent_dim, generator=g, dtype=_dtype(dec)).to(dec.device))),
     Mistake("shared-noise", "One noise value is shared by all of x's coordinates (eps of shape [num_samples, 1]): "
             "p(x | z) has independent noise per coordinate; draw eps of shape [num_samples, Dx] "
             "(decoder(z).mean.shape).",
@@ -235,6 +266,16 @@ def check_sample_story(sample_story: Callable, *, seed: int = 0) -> Report:
              Case("large noise (sigma about 2), 4000 samples", (dec_big, 4000, s + 2)),
              Case("a single sample", (dec3, 1, s + 3))]
     mistakes = [Mistake(m.name, m.explain, _story_summary(m.fn)) for m in _STORY_MISTAKES]
-    return check_function("Exercise 1.1 (sampling from the generative story)", _story_summary(sample_story),
-                          _story_expected, cases, mistakes, compare=_story_compare, types=False,
-                          passed="z follows the prior and x | z follows the decoder's Gaussian.")
+    name = "Exercise 1.1 (sampling from the generative story)"
+    report = check_function(name, _story_summary(sample_story), _story_expected, cases, mistakes,
+                            compare=_story_compare, types=False, device=False,
+                            passed="z follows the prior and x | z follows the decoder's Gaussian.")
+    if not report.passed:
+        return report
+    # the device contract, on the sampler itself: decoders on `meta` (a GPU's stand-in), the CPU generator
+    device_cases = [Case("latent size 3, 5 samples, the decoder on another device", (dec3, 5, torch.Generator().manual_seed(s))),
+                    Case("latent size 1, a single sample, the decoder on another device", (dec1, 1, torch.Generator()))]
+    found = device_problem(name, sample_story, _story_reference, device_cases)
+    if found:
+        return Report(name, "wrong", f"{name}: not yet. {found[0][0].upper()}{found[0][1:]}", found[1])
+    return report

@@ -6,6 +6,8 @@ from typing import Callable
 
 import torch
 
+from lvmlib.exercises._types import allclose  # (bound when the checks load)
+
 from lvmlib.exercises._core import (
     Case,
     Mistake,
@@ -175,7 +177,11 @@ def _em_cases() -> list[Case]:
                  {"tol": 10.0, "max_iter": 40}),
             Case("K = 1 (EM is done after one M-step; the second iteration rises by 0)",
                  (x, torch.ones(1, dtype=d), mu0[:1], cov0[:1]) + steps, {"tol": 1e-8, "max_iter": 20}),
-            Case("max_iter = 0 (only the start)", start, {"tol": 1e-3, "max_iter": 0})]
+            Case("max_iter = 0 (only the start)", start, {"tol": 1e-3, "max_iter": 0}),
+            Case("tol = 10 and max_iter = 1 (the rule stops the last allowed iteration: converged)", start,
+                 {"tol": 10.0, "max_iter": 1}),
+            Case("K = 1, max_iter = 2 (the second and last iteration rises by 0: converged)",
+                 (x, torch.ones(1, dtype=d), mu0[:1], cov0[:1]) + steps, {"tol": 1e-8, "max_iter": 2})]
 
 
 def _em_parts(out):
@@ -213,7 +219,7 @@ def _em_compare(got, want, *, rtol: float = 1e-7, atol: float = 1e-9) -> tuple[b
         for name, a, b in zip(names, params[t], w_params[t]):
             if a.shape != b.shape:
                 return False, f"params[{t}]: {name} have shape {list(a.shape)}, expected {list(b.shape)}"
-            if not torch.allclose(a.detach().double().cpu(), b.double().cpu(), rtol=rtol, atol=atol):
+            if not allclose(a.detach().double().cpu(), b.double().cpu(), rtol=rtol, atol=atol):
                 what = "the start (params[0] must be the parameters you were given)" if t == 0 else f"iteration {t}"
                 diff = float((a.detach().double().cpu() - b.double().cpu()).abs().max())
                 return False, (f"{what}: the {name} differ from EM's (largest difference {diff:.3g}); each iteration "

@@ -7,6 +7,8 @@ from typing import Callable
 
 import torch
 
+from lvmlib.exercises._types import allclose, equal  # (bound when the checks load)
+
 from lvmlib.exercises._core import NO_GRADIENT, Case, Mistake, Report, check_function, float64_reference, same_nan
 
 
@@ -308,10 +310,13 @@ def _log_weights_gradient_problem(student: Callable, exercise: str) -> str | Non
                 "lvmlib.distributions.sample(q, (K,), generator), which is reparameterized: z = loc + scale * eps.")
     want = _mean_log_w_grads(_lw_ref, "")
     for name, g_, w_ in zip(("loc", "log-scale"), got, want):
-        if not torch.allclose(g_, w_, rtol=0.1, atol=0.5):
+        # 0.5: five standard errors of these means (0.06 for loc, 0.10 for the log-scale over seeds 12-21): an
+        # answer that draws its own samples passes; a log q(z.detach()) is 1.0 off in the log-scale (issue 31)
+        if not allclose(g_, w_, rtol=0.0, atol=0.5):
             return (f"the values are right, but the gradient of the mean log-weight with respect to q's {name} is "
                     f"{g_.item():.3g}, lvmlib's {w_.item():.3g}: your samples z do not carry the gradient (z = "
-                    "q.sample() or z.detach() keeps only the gradient of -log q(z)). Draw z with "
+                    "q.sample() or z.detach() keeps only the gradient of -log q(z)), or log q is taken at a detached "
+                    "z (q.log_prob(z.detach()) blocks the path through z). Draw z with "
                     "lvmlib.distributions.sample(q, (K,), generator): z = loc + scale * eps is reparameterized.")
     return None
 
@@ -335,7 +340,7 @@ def check_log_weights(student: Callable, log_p_hat: Callable | None = None) -> R
         return Report(title, fail.status, fail.text, fail.mistake)
     if problem:
         return Report(title, "wrong", f"{title}: not yet. {problem[:1].upper()}{problem[1:]}", "no-gradient")
-    exact = all(bool(torch.equal(c.call(_Seeded(student)), c.call(_Seeded(_lw_ref)))) or
+    exact = all(bool(equal(c.call(_Seeded(student)), c.call(_Seeded(_lw_ref)))) or
                 same_nan(c.call(_Seeded(student)), c.call(_Seeded(_lw_ref)))[0] for c in cases[:1])
     note = "" if exact else (" (Your samples are not lvmlib's for the same generator, which is fine: the "
                              "statistics agree; the notebook's numbers will differ a little from the printed ones.)")

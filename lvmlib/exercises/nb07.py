@@ -6,6 +6,8 @@ from typing import Callable
 
 import torch
 
+from lvmlib.exercises._types import allclose, equal  # (bound when the checks load)
+
 from lvmlib.exercises._core import Case, Mistake, Report, StudentFailure, call_student, check_function, same_nan
 
 
@@ -70,7 +72,7 @@ def _gradient_probe(student: Callable, name: str) -> str | None:
         return "no-reparam"
     again = call_student(name, student, case, what="when called twice with the same eps")
     if not isinstance(again, torch.Tensor) or again.shape != z.shape or \
-            not torch.allclose(z.detach(), again.detach().to(z.dtype)):
+            not allclose(z.detach(), again.detach().to(z.dtype)):
         return "ignores-eps"
     return None
 
@@ -346,18 +348,18 @@ def check_training_loop(student: Callable) -> Report:
     after = _params(model)
     want_params, want_hist = _params(ref_model), torch.tensor(ref_history, dtype=torch.float64)
     got_hist = torch.tensor(got, dtype=torch.float64)
-    if torch.allclose(after, want_params, rtol=1e-4, atol=1e-5) and torch.allclose(got_hist, want_hist, rtol=1e-4, atol=1e-4):
+    if allclose(after, want_params, rtol=1e-4, atol=1e-5) and allclose(got_hist, want_hist, rtol=1e-4, atol=1e-4):
         return Report(name, "passed", f"{name}: passed. Same losses, epoch by epoch, and the same weights as lvmlib's "
                                       f"loop (loss {want_hist[0]:.2f} -> {want_hist[-1]:.2f} nats per point).")
-    if torch.equal(after, before):
+    if equal(after, before):
         return Report(name, "wrong", f"{name}: not yet. The weights never changed: optimizer.step() is missing, or "
                                      "it runs before loss.backward(), or zero_grad() runs between backward and step. "
                                      "The order is zero_grad, loss, backward, step.", "no-update")
     for m in LOOP_MISTAKES:
         m_model, _, _ = _run_loop(m.fn, epochs)
-        if torch.allclose(after, _params(m_model), rtol=1e-4, atol=1e-5):
+        if allclose(after, _params(m_model), rtol=1e-4, atol=1e-5):
             return Report(name, "wrong", f"{name}: not yet. {m.explain}", m.name)
-    if torch.allclose(after, want_params, rtol=1e-4, atol=1e-5):
+    if allclose(after, want_params, rtol=1e-4, atol=1e-5):
         return Report(name, "wrong", f"{name}: not yet. The weights are right but the recorded losses are not: "
                                      f"got {[round(h, 3) for h in got]}, expected {[round(h, 3) for h in ref_history]}. "
                                      "Record each batch's loss.item() times its size, divided by the number of points.",

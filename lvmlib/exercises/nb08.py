@@ -47,6 +47,8 @@ def _slerp_cases() -> list[Case]:
         Case("float32 parallel endpoints z1 = 2 z0, whose cosine rounds to 1.0000002 (clamp it), t = 0.3",
              (w32, 2 * w32, 0.3)),
         Case("float32, the same endpoint twice (z1 = z0), t = 0.6", (w32, w32.clone(), 0.6)),
+        Case("opposite endpoints z1 = -2 z0 (angle pi: sin(omega) is 0 again), t = 0.3", (p, -2 * p, 0.3)),
+        Case("float32 opposite endpoints z1 = -2 z0, t = 0.3", (w32, -2 * w32, 0.3)),
     ]
 
 
@@ -63,8 +65,8 @@ SLERP_MISTAKES = [
 ]
 # the same two mistakes without the fallback for parallel endpoints (NaN there): a student often makes both
 SLERP_MISTAKES += [
-    Mistake(m.name, m.explain + " (And for parallel endpoints your slerp returns NaN: fall back to the straight "
-                                "line when sin(omega) is tiny.)", fn)
+    Mistake(m.name + "-nan-parallel", m.explain + " (And for parallel endpoints your slerp returns NaN: fall back "
+                                                  "to the straight line when sin(omega) is tiny.)", fn)
     for m, fn in [(SLERP_MISTAKES[1], lambda z0, z1, t: _slerp_naive(z0, z1, 1 - t)),
                   (SLERP_MISTAKES[2], lambda z0, z1, t: _slerp_naive(z0 / z0.norm(), z1 / z1.norm(), t))]
 ]
@@ -76,6 +78,11 @@ SLERP_MISTAKES += [
     Mistake("nan-parallel", "For parallel endpoints the angle is 0 and sin(omega) = 0: your slerp divides 0 by 0 "
                             "and returns NaN. When sin(omega) is tiny, fall back to the straight line (slerp and "
                             "lerp agree there).", _slerp_naive),
+    Mistake("antipodal", "For opposite endpoints (z1 = -c z0, angle pi) sin(omega) is 0 as well: there is no unique "
+                         "great circle, and dividing by sin(omega) blows up. Fall back to the straight line whenever "
+                         "sin(omega) is tiny, whatever the sign of the cosine (test sin(omega), not cos > 0).",
+            lambda z0, z1, t: (lambda cos: (1 - t) * z0 + t * z1 if cos > 1 - 1e-6 else _slerp_naive(z0, z1, t))(
+                torch.dot(z0, z1) / (z0.norm() * z1.norm()))),
 ]
 
 

@@ -29,13 +29,13 @@ def _score_cases():
 
 
 _SCORE_MISTAKES = (
-    Mistake("no -1/sigma", "The sigma part misses the derivative of the normalizer: log N(z; mu, sigma^2) contains "
+    Mistake("no-minus-1-over-sigma", "The sigma part misses the derivative of the normalizer: log N(z; mu, sigma^2) contains "
             "-log sigma, whose derivative -1/sigma must be added to (z - mu)^2 / sigma^3.",
             lambda f, z, m, s: (f[:, None] * (z - m) / s**2, f[:, None] * (z - m) ** 2 / s**3)),
-    Mistake("sigma not squared", "d/dmu log N(z; mu, sigma^2) = (z - mu) / sigma^2, not (z - mu) / sigma: the density "
+    Mistake("sigma-not-squared", "d/dmu log N(z; mu, sigma^2) = (z - mu) / sigma^2, not (z - mu) / sigma: the density "
             "has (z - mu)^2 / (2 sigma^2) in the exponent.",
             lambda f, z, m, s: (f[:, None] * (z - m) / s, f[:, None] * ((z - m) ** 2 / s**3 - 1 / s))),
-    Mistake("no f", "Each term is f(z_n) times the score; without f(z_n) you estimate E_q[score] = 0, not the gradient.",
+    Mistake("no-f", "Each term is f(z_n) times the score; without f(z_n) you estimate E_q[score] = 0, not the gradient.",
             lambda f, z, m, s: ((z - m) / s**2, (z - m) ** 2 / s**3 - 1 / s)),
     Mistake("averaged", "Return one term per sample, shape [N, D] (the notebook averages them and measures their spread), "
             "not their mean over the samples.",

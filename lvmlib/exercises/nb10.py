@@ -30,6 +30,8 @@ def _prior_mixture_cases() -> list:
         Case("one component", (z, torch.zeros(1, dtype=d64), loc[:1], scale[:1])),
         Case("float32, two points, one of them 40 standard deviations away",
              (torch.stack([z[0], z[1] + 40.0]).float(), torch.tensor([0.5, -1.0, 0.2]), loc.float(), scale.float())),
+        Case("float32, large logits [90, 100, 95] (exp(100) overflows float32)",
+             (z.float(), torch.tensor([90.0, 100.0, 95.0]), loc.float(), scale.float())),
     ]
 
 
@@ -40,20 +42,25 @@ def _normal_log_prob(z, loc, scale):  # [B, K]: log N(z_b; m_k, s_k^2), summed o
 
 
 _PRIOR_MIXTURE_MISTAKES = [
-    Mistake("unnormalized weights",
+    Mistake("unnormalised-weights",
             "the logits are not log-weights until they are normalized: use torch.log_softmax(logits, 0) "
             "(log pi_k = logits_k - logsumexp(logits)) before adding them to the components' log densities.",
             lambda z, logits, loc, scale: torch.logsumexp(logits + _normal_log_prob(z, loc, scale), -1)),
-    Mistake("exp then log",
+    Mistake("exp-then-log",
             "you exponentiated the log densities and took the log of their weighted sum: far from every "
             "component the densities underflow to 0 and log 0 = -inf. Stay in log space: "
             "torch.logsumexp(log_softmax(logits) + log N(z; m_k, s_k), dim=-1).",
             lambda z, logits, loc, scale: torch.log((torch.softmax(logits, 0) * _normal_log_prob(z, loc, scale).exp()).sum(-1))),
-    Mistake("average of logs",
+    Mistake("average-of-logs",
             "you averaged the components' log densities with the weights, sum_k pi_k log N_k, which is only a "
             "lower bound (Jensen). The mixture's density is the weighted sum of densities: "
             "log sum_k pi_k N_k = logsumexp_k(log pi_k + log N_k).",
             lambda z, logits, loc, scale: (torch.softmax(logits, 0) * _normal_log_prob(z, loc, scale)).sum(-1)),
+    Mistake("exp-overflow",
+            "you normalized the weights as exp(logits) / sum(exp(logits)): in float32 exp overflows to inf above "
+            "about 88 (inf / inf = NaN). Normalize in log space: torch.log_softmax(logits, 0).",
+            lambda z, logits, loc, scale: torch.logsumexp(
+                torch.log(logits.exp() / logits.exp().sum()) + _normal_log_prob(z, loc, scale), -1)),
 ]
 
 
@@ -86,12 +93,12 @@ def _m2_cases() -> list:
 
 
 _M2_MISTAKES = [
-    Mistake("no entropy",
+    Mistake("no-entropy",
             "you took the expected labelled bound sum_y q(y|x) B_l(x, y) but left out the entropy H(q(y|x)) = "
             "-sum_y q(y|x) log q(y|x): without it the sum is not a bound on log p(x) of the model where y is "
             "latent (it is E_q[log p(x, y)], missing the -log q(y|x) of the ELBO).",
             lambda lq, lab: (lq.exp() * lab).sum(-1)),
-    Mistake("entropy sign",
+    Mistake("entropy-sign",
             "the entropy enters with a plus sign, H = -sum_y q log q >= 0: the bound is sum_y q(y|x) (B_l - log q(y|x)).",
             lambda lq, lab: (lq.exp() * (lab + lq)).sum(-1)),
     Mistake("logsumexp",
@@ -99,7 +106,7 @@ _M2_MISTAKES = [
             "inside one log (an importance-weighted estimate with one sample per class), not the M2 bound. The "
             "ELBO over y is an expectation: sum_y q(y|x) (B_l(x, y) - log q(y|x)).",
             lambda lq, lab: torch.logsumexp(lq + lab, -1)),
-    Mistake("plain average over classes",
+    Mistake("plain-average",
             "you averaged over the classes with equal weights; weight each class by q(y|x) = exp(log_q_y).",
             lambda lq, lab: lab.mean(-1)),
 ]
@@ -170,17 +177,17 @@ def _log_q(mu, log_sigma, z):
 _PRIOR_TERM_MISTAKES = [
     Mistake("sign", "the term is E_q[log q(z | x) - log p(z)] (a KL, >= 0 on average): you subtracted the other way round.",
             lambda mu, ls, eps, lp: (lp(mu + ls.exp() * eps) - _log_q(mu, ls, mu + ls.exp() * eps)).mean(0)),
-    Mistake("sum over samples", "average over the S samples (dimension 0 of eps), do not sum them: the estimate of an "
+    Mistake("sum-over-samples", "average over the S samples (dimension 0 of eps), do not sum them: the estimate of an "
                                 "expectation must not grow with S.",
             lambda mu, ls, eps, lp: (_log_q(mu, ls, mu + ls.exp() * eps) - lp(mu + ls.exp() * eps)).sum(0)),
-    Mistake("no log q", "you returned E_q[-log p(z)] only (a cross-entropy): the KL also has + log q(z | x), the "
+    Mistake("no-log-q", "you returned E_q[-log p(z)] only (a cross-entropy): the KL also has + log q(z | x), the "
                         "encoder's log-density at the same samples.",
             lambda mu, ls, eps, lp: (-lp(mu + ls.exp() * eps)).mean(0)),
-    Mistake("closed-form KL to N(0, I)", "you used the closed-form KL to N(0, I), but the prior here is the given "
+    Mistake("closed-form-kl", "you used the closed-form KL to N(0, I), but the prior here is the given "
                                          "log_prior (a mixture has no closed form): estimate E_q[log q(z | x) - "
                                          "log p(z)] with the samples z = mu + exp(log_sigma) * eps.",
             lambda mu, ls, eps, lp: 0.5 * (mu ** 2 + (2 * ls).exp() - 1 - 2 * ls).sum(-1)),
-    Mistake("variance as scale", "Normal(loc, scale) takes the standard deviation: exp(log_sigma), not exp(2 log_sigma).",
+    Mistake("variance-as-scale", "Normal(loc, scale) takes the standard deviation: exp(log_sigma), not exp(2 log_sigma).",
             lambda mu, ls, eps, lp: (_log_q(mu, 2 * ls, mu + ls.exp() * eps) - lp(mu + ls.exp() * eps)).mean(0)),
 ]
 

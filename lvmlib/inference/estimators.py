@@ -48,7 +48,7 @@ from torch.distributions import (
     Normal,
 )
 
-from lvmlib._util import check_generator, check_x, chunk_length, noise, positive_int
+from lvmlib._util import check_generator, check_x, chunk_length, has_nan, noise, positive_int
 from lvmlib.distributions import sample
 from lvmlib.models import LatentVariableModel
 
@@ -214,11 +214,11 @@ def log_weights(
     for start in range(0, num_samples, step):
         c = min(step, num_samples - start)
         zc, log_q = _sample_with_log_prob(q, (c,) if per_point else (c, B), generator)  # [c, B, Dz], [c, B]
-        if check and zc.is_floating_point() and bool(torch.isnan(zc).any()):
+        if check and zc.is_floating_point() and has_nan(zc):
             raise ValueError(_nan_weights_message(prior, zc, log_q, model, x))
         log_joint = prior.log_prob(zc) + model.likelihood(zc).log_prob(x)  # [c, B]
         piece = log_joint - log_q  # [c, B]
-        if check and bool(torch.isnan(piece).any()):  # one host sync per chunk
+        if check and has_nan(piece):  # one host sync per chunk
             raise ValueError(_nan_weights_message(prior, zc, log_q, model, x))
         pieces.append(piece)
         if return_samples:

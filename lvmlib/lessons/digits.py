@@ -50,9 +50,11 @@ def cluster_summary(clusters, labels, n_labels: int = 10) -> dict:
     return {"counts": counts, "order": order, "majority": majority, "purity": purity, "size": size}
 
 
-def digits_clusters(seeds: Sequence[int] = range(10)) -> dict:
+def digits_clusters(seeds: Sequence[int] = range(10), data=None) -> dict:
     """The notebook's digits fit: one EM run (``DIGITS_FIT``) per seed, the one with the highest
     training log-likelihood kept (what ``n_init`` does; the labels play no part in the choice).
+    ``data``: a :class:`lvmlib.data.Dataset` (default ``load_dataset("digits")``; notebook 02's
+    parameters cell may pass Fashion-MNIST).
 
     Returns:
         dict: ``data`` (the ``load_dataset("digits")`` Dataset), ``x_train`` / ``x_test``
@@ -65,7 +67,7 @@ def digits_clusters(seeds: Sequence[int] = range(10)) -> dict:
 
     from lvmlib.data import load_dataset
 
-    data = load_dataset("digits")
+    data = load_dataset("digits") if data is None else data
     x_train, x_test = data.x_train.double(), data.x_test.double()
     y_train = data.y_train.cpu().numpy()
     fits = fit_restarts(x_train, seeds)

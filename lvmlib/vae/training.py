@@ -12,6 +12,7 @@ log p-hat(x) = logsumexp_k [log p(x, z_k) - log q(z_k | x)] - log K with z_k ~ q
 from __future__ import annotations
 
 import math
+import warnings
 import time
 from typing import Iterable
 
@@ -57,6 +58,8 @@ def _mean_bound(model: VAE, data, objective: str, num_samples: int, generator, b
     total, n = None, 0
     with torch.no_grad():
         for xb in _batches(data, model, batch_size, False, generator):
+            if xb.shape[0] == 0:
+                continue
             s = model._bound(xb, objective, num_samples, generator).sum()
             total = s if total is None else total + s
             n += xb.shape[0]
@@ -184,7 +187,11 @@ def train(
             snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
             total = torch.zeros((), device=ref.device, dtype=ref.dtype)
             n = 0
+            empty = 0
             for xb in _batches(x_train, model, batch_size, True, generator):
+                if xb.shape[0] == 0:  # a loader's empty batch: its mean would be NaN, and so would the weights
+                    empty += 1
+                    continue
                 bound = model._bound(xb, objective, num_samples, generator)  # [b]
                 loss = -bound.mean()
                 if start_bound is None:  # the untrained model's bound: the reference for divergence (one sync)
@@ -194,6 +201,9 @@ def train(
                 optimizer.step()
                 total += bound.detach().sum()
                 n += xb.shape[0]
+            if empty:
+                warnings.warn(f"epoch {epoch}: x_train gave {empty} empty batch(es); they were skipped (check the "
+                              "DataLoader's sampler or batch_sampler)", RuntimeWarning, stacklevel=2)
             if n == 0:
                 raise ValueError("x_train gave no batches")
             train_bound = float(total) / n  # the one sync of the epoch

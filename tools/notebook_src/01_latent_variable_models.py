@@ -72,16 +72,21 @@ for zi, mu, sd, xi in zip(z, px_given_z.mean, px_given_z.stddev, x):
 # Write the recipe yourself. `decoder(z)` returns $p(x \mid z)$ as a `torch.distributions` object with
 # `.mean` $= \mu_\theta(z)$ and `.stddev` $= \sigma_\theta(z)$; `decoder.latent_dim` is the size of $z$.
 # Draw `num_samples` latents from the prior $\mathcal N(0, I)$, then one $x$ from $p(x \mid z)$ for each,
-# using `generator` for every random draw (`torch.randn(..., generator=generator)`). Return `(z, x)`.
+# using `generator` for every random draw. Return `(z, x)`.
+#
+# The notebook may run on a GPU, where the decoder lives on `decoder.device` while `generator` lives on the CPU
+# (so every machine draws the same numbers): draw on the generator's device, then move the numbers to the
+# decoder's, `torch.randn(shape, generator=generator).to(decoder.device)`. The check also runs your function
+# with the decoder on another device and tells you if anything stays behind on the CPU.
 
 # %%
 def sample_story(decoder, num_samples, generator):
     """z ~ N(0, I) of shape [num_samples, decoder.latent_dim]; x ~ p(x | z), shape [num_samples, Dx]."""
     ### BEGIN SOLUTION
-    z = torch.randn(num_samples, decoder.latent_dim, generator=generator)    # step 1: z ~ p(z)
-    px_given_z = decoder(z)                                                    # p(x | z), batch [num_samples]
-    eps = torch.randn(px_given_z.mean.shape, generator=generator)
-    x = px_given_z.mean + px_given_z.stddev * eps                              # step 2: x ~ p(x | z)
+    z = torch.randn(num_samples, decoder.latent_dim, generator=generator).to(decoder.device)  # step 1: z ~ p(z)
+    px_given_z = decoder(z)                                              # p(x | z), batch [num_samples]
+    eps = torch.randn(px_given_z.mean.shape, generator=generator).to(decoder.device)
+    x = px_given_z.mean + px_given_z.stddev * eps                        # step 2: x ~ p(x | z)
     ### END SOLUTION
     return z, x
 
@@ -100,10 +105,12 @@ exercises.check_sample_story(sample_story)
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
     "Two draws, in the story's order: first `z` of shape `[num_samples, decoder.latent_dim]` from "
-    "`torch.randn(..., generator=generator)`, then `decoder(z)`, a Gaussian for every row of `z`.",
+    "`torch.randn(..., generator=generator)`, moved to `decoder.device`, then `decoder(z)`, a Gaussian for every "
+    "row of `z`.",
     "To draw from $\\mathcal N(\\mu, \\sigma^2)$ scale standard-normal noise: `mean + stddev * eps`, with `eps` of the "
     "shape of `mean` (one independent number per sample AND per coordinate), drawn with the same `generator`.",
-    "`px = decoder(z)`; `eps = torch.randn(px.mean.shape, generator=generator)`; `x = px.mean + px.stddev * eps`.")
+    "`px = decoder(z)`; `eps = torch.randn(px.mean.shape, generator=generator).to(decoder.device)`; "
+    "`x = px.mean + px.stddev * eps`.")
 
 # %%
 sample_story_used = exercises.choose(exercises.check_sample_story(sample_story), sample_story, nb01.story_recipe)

@@ -36,6 +36,14 @@
 # maximum likelihood with **EM** and watches it work step by step on 2-D data, asks how many components
 # to use, and clusters images of handwritten digits: reasonable, but not the classes.
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); the EM fits of the digits section run to convergence. Numbers
+# quoted in the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+
 # %%
 import warnings
 
@@ -199,10 +207,11 @@ exercises.check_m_step(m_step)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "The soft counts first: `n_k = r.sum(0)`, shape `[K]`; they sum to N. Every estimate is a weighted average "
-    "with weights `r[:, k] / n_k[k]`.",
+    "The soft counts first: `n_k`, the responsibilities summed over the data points, shape `[K]`; they sum to N. "
+    "Every estimate is a weighted average with weights `r[:, k] / n_k[k]`.",
     "Means: `r.T @ x` is `[K, D]`, the weighted sums; divide each row by its `n_k`. Covariances: centre with the "
-    "NEW means, `diff = x[None, :, :] - means[:, None, :]` (`[K, N, D]`), then weight each outer product by `r`.",
+    "NEW means, broadcasting `x` `[N, D]` against `means` `[K, D]` into differences of shape `[K, N, D]`, then "
+    "weight each outer product by `r` (an `einsum` over n does the sum).",
     "`torch.einsum(\"nk,kni,knj->kij\", r, diff, diff) / n_k[:, None, None]` gives the `[K, D, D]` covariances.")
 
 # %%
@@ -251,8 +260,9 @@ exercises.check_em_loop(em_loop)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "One iteration is one line per blank: `r = e_step(x, *params[-1])`, then `m_step(x, r)` gives the new "
-    "(weights, means, covariances). Append them to `params`, and their `log_likelihood` to `log_liks`.",
+    "One iteration is one line per blank: the E-step from the latest parameters (`params[-1]`, unpacked into "
+    "`e_step`), then the M-step gives the new weights, means and covariances. Append them to `params`, and "
+    "their `log_likelihood` to `log_liks`.",
     "Test the rule AFTER recording: the rise of the last iteration is `log_liks[-1] - log_liks[-2]`. "
     "Testing before the M-step, or against `log_liks[0]`, stops at the wrong iteration.",
     "`if abs(log_liks[-1] - log_liks[-2]) < tol: return params, log_liks, True`; the `return` after the loop "
@@ -424,7 +434,7 @@ assert sweep["train"][-1] > sweep["train"][3] and sweep["test"][-1] < sweep["tes
 # does; the labels play no part in that choice).
 
 # %%
-digits = digits_clusters(seeds=range(10))
+digits = digits_clusters(seeds=range(10), data=lvmlib.load_dataset(dataset, n_images=n_images))
 model, summary = digits["model"], digits["summary"]
 y_train, y_test = digits["data"].y_train.numpy(), digits["data"].y_test.numpy()
 ari_train = adjusted_rand_score(y_train, digits["clusters"])

@@ -123,8 +123,8 @@ exercises.check_log_weights(log_weights, log_p_hat)
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
     "A proposal of batch shape `[]` or `[1]` gives samples of shape `[K, Dz]` or `[K, 1, Dz]`: every point would "
-    "share them. `q.expand(torch.Size([B]))` makes one (identical) proposal per point, and `sample(q, (K,), "
-    "generator)` then has shape `[K, B, Dz]`.",
+    "share them. Expanding `q` to batch shape `[B]` (`Distribution.expand`) makes one (identical) proposal per "
+    "point; `K` samples of it from the generator (the `sample` helper) then have shape `[K, B, Dz]`.",
     "Each `log_prob` sums over the event (the coordinates of z or x) by itself and returns `[K, B]`: "
     "`model.prior().log_prob(z)`, `model.likelihood(z).log_prob(x)` (x `[B, Dx]` broadcasts against the "
     "`[K, B]` batch) and `q.log_prob(z)` of the expanded q. No `.sum` is needed.",
@@ -159,8 +159,8 @@ exercises.check_ess(effective_sample_size)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "Normalise first, in log space: `log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)` "
-    "(keepdim so that it broadcasts against `[K, B]`).",
+    "Normalise first, in log space: subtract from `log_w` its `torch.logsumexp` over the samples (dim 0), "
+    "with `keepdim=True` so that it broadcasts against `[K, B]`.",
     "The squared normalised weights are `exp(2 * log_w_bar)`; their sum, still in log space, is a logsumexp "
     "over dim 0; the ESS is one over that sum.",
     "`return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0))`")
@@ -307,8 +307,11 @@ assert np.all(np.abs(z_score[ok]) < 4.5)
 # so $\log \hat p_N$ is biased **low**. The distribution of $\hat p_N$ is skewed: most runs fall below $p(x)$
 # and a few land far above it, which keeps the mean right but pulls the typical (median) run and the
 # average log down. For large $N$ a second-order expansion gives the size of the bias,
-# $\log p(x) - \mathbb E[\log \hat p_N] \approx \operatorname{Var}_q(w / p(x)) / (2N)$: it shrinks like $1/N$.
-# The figure shows it for naive Monte Carlo, a too-wide and a too-narrow proposal.
+# $\log p(x) - \mathbb E[\log \hat p_N] \approx \operatorname{Var}_q(w / p(x)) / (2N)$: it shrinks like $1/N$
+# **when the weights have a finite variance**. The figure shows it for naive Monte Carlo, a too-wide and a
+# too-narrow proposal. The too-narrow one is the exception: its weights have infinite variance (next section), the
+# expansion does not apply, and its bias falls far more slowly than $1/N$ (compare its printed row over a 100-fold
+# $N$ with the others).
 
 # %%
 cases = [("naive MC", 0.0, 1.0), ("too wide", 1.5, 0.5), ("too narrow", 1.5, 0.125)]

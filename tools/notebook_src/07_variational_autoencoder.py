@@ -30,6 +30,15 @@
 # We work on binarized $8 \times 8$ digits, so every log-likelihood is the log of a probability, in nats, and
 # models of all kinds can be compared in the same units on held-out digits.
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); epochs is the training length of section 6. Numbers quoted in
+# the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+epochs = 50
+
 # %%
 import torch
 import matplotlib.pyplot as plt
@@ -49,7 +58,7 @@ lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI s
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
 device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
-data = lvmlib.load_dataset("digits", binarize=True)
+data = lvmlib.load_dataset(dataset, binarize=True, n_images=n_images)
 print(data)
 
 # %% [markdown]
@@ -356,10 +365,11 @@ def fit(model, x, loss_fn, epochs, *, lr=3e-3, batch_size=64, generator=None):
 exercises.check_training_loop(fit)
 
 # %%
-exercises.hints("`loss.backward()` adds to each parameter's `.grad`, it does not replace it; `optimizer.step()` "
-                "reads `.grad`.",
-                "The four calls are `optimizer.zero_grad()`, `loss_fn(model, xb)`, `loss.backward()`, "
-                "`optimizer.step()`: which must come before which?",
+exercises.hints("A backward pass adds to each parameter's `.grad`, it does not replace it; the optimizer's step "
+                "reads `.grad`. So the old gradients must go before the new ones are computed.",
+                "Four calls, one per idea: the optimizer clears the gradients, `loss_fn(model, xb)` gives "
+                "`loss`, a backward pass from `loss` fills `.grad`, the optimizer steps: which must come "
+                "before which?",
                 "`optimizer.zero_grad(); loss = loss_fn(model, xb); loss.backward(); optimizer.step()`")
 
 # %%
@@ -376,7 +386,7 @@ fit_used
 # %%
 # NBVAL_TOLERANCE abs=0.1
 # (downstream of training; the two runs are each deterministic for the seed)
-SHORT = 20
+SHORT = min(20, epochs)
 yours = VAE(data.data_dim, 4, DIGITS_RECIPE.hidden, generator=torch.Generator().manual_seed(1)).to(device)
 theirs = VAE(data.data_dim, 4, DIGITS_RECIPE.hidden, generator=torch.Generator().manual_seed(1)).to(device)
 short_history = fit_used(yours, data.x_train.to(device), elbo_loss, SHORT, lr=DIGITS_RECIPE.lr,
@@ -387,7 +397,8 @@ with torch.no_grad():
     held_out = {name: m.elbo(data.x_test, 100, generator=torch.Generator().manual_seed(3)).mean().item()
                 for name, m in (("this notebook's loop", yours), ("lvmlib's train", theirs))}
 print(f"training loss (minus the ELBO) of the loop: {short_history[0]:.2f} (epoch 1) -> {short_history[-1]:.2f} "
-      f"(epoch {SHORT}); the loss ran {negative_elbo_used.calls} times")
+      f"(epoch {SHORT}); {'your' if negative_elbo_used.student else 'lvmlib' + chr(39) + 's'} negative ELBO ran "
+      f"{negative_elbo_used.calls} times, {'your' if fit_used.student else 'lvmlib' + chr(39) + 's'} loop drove it")
 for name, value in held_out.items():
     print(f"{name:22s} held-out ELBO after {SHORT} epochs: {value:.2f} nats per digit")
 assert abs(held_out["this notebook's loop"] - held_out["lvmlib's train"]) < 1.0, held_out
@@ -405,7 +416,7 @@ assert abs(held_out["this notebook's loop"] - held_out["lvmlib's train"]) < 1.0,
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-EPOCHS = 50
+EPOCHS = epochs
 models, histories = {}, {}
 for d in LATENT_SIZES:
     models[d] = VAE(data.data_dim, d, DIGITS_RECIPE.hidden, generator=g).to(device)
@@ -418,7 +429,8 @@ for d in LATENT_SIZES:
 for d, h in histories.items():
     print(f"VAE z={d:2d}: training ELBO {h['train'][0]:7.2f} (epoch 1) -> {h['train'][-1]:.2f} (epoch {h['epoch'][-1]}); "
           f"held-out ELBO {h['valid'][0]:7.2f} -> {h['valid'][-1]:.2f}")
-assert all(h["valid"][-1] > h["valid"][0] + 5 for h in histories.values()), "training should raise the ELBO"
+if EPOCHS >= 10:  # (the parameters cell may ask for fewer epochs: then there is no progress to check)
+    assert all(h["valid"][-1] > h["valid"][0] + 5 for h in histories.values()), "training should raise the ELBO"
 
 # %%
 fig = nb07.curves_figure(histories)
@@ -497,7 +509,8 @@ for d in (8, 16):
     diff = torch.as_tensor(scores[d].log_p_points).double() - table
     paired[d] = (diff.mean().item(), (diff.std() / len(diff) ** 0.5).item())
     print(f"VAE z={d:2d} minus mixture K=50: {paired[d][0]:+.2f} ± {paired[d][1]:.2f} nats per digit")
-assert paired[8][0] > 2 * paired[8][1], "d = 8 beats the 50-component table"
+if dataset == "digits" and EPOCHS >= 50:  # the claim is the digits' (other data sets: look at the numbers)
+    assert paired[8][0] > 2 * paired[8][1], "d = 8 beats the 50-component table"
 
 # %% [markdown]
 # ## 7. Slide through the latent size

@@ -31,6 +31,15 @@
 #
 # We train two VAEs with notebook 07's recipe: a 2-D one for the map and an 8-D one for the rest.
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); epochs is the training length of the two VAEs. Numbers quoted
+# in the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+epochs = 100
+
 # %%
 import math
 
@@ -50,7 +59,7 @@ lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI s
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
 device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE overrides (a bad value fails here)
 
-data = lvmlib.load_dataset("digits", binarize=True)
+data = lvmlib.load_dataset(dataset, binarize=True, n_images=n_images)
 print(data)
 
 # %% [markdown]
@@ -60,7 +69,7 @@ print(data)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-EPOCHS = 100
+EPOCHS = epochs
 models, histories = train_vaes(data.x_train, (2, 8), EPOCHS, generator=g, progress=True, device=device)
 
 # %%
@@ -149,10 +158,10 @@ exercises.check_slerp(slerp)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "The angle first: `cos = torch.dot(z0, z1) / (z0.norm() * z1.norm())`. Rounding can put it a hair above 1 for "
-    "parallel vectors, and `torch.arccos` of that is NaN: clamp it to [-1, 1].",
-    "When `torch.sin(omega)` is tiny (parallel or opposite endpoints), return the straight line "
-    "`(1 - t) * z0 + t * z1` instead of dividing by it.",
+    "The angle first: its cosine is the dot product of `z0` and `z1` over the product of their norms. Rounding "
+    "can put it a hair above 1 for parallel vectors, and `torch.arccos` of that is NaN: clamp it to [-1, 1].",
+    "When `torch.sin(omega)` is tiny (parallel or opposite endpoints), return the straight line from `z0` to "
+    "`z1` at `t` (plain linear interpolation) instead of dividing by it.",
     "`return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)`")
 
 # %%
@@ -428,8 +437,10 @@ exercises.predict("Sweeping the smallest-variance coordinate from -3 to 3, the i
 # capture the factors of variation that help explain the data, not necessarily the factors people would name**.
 # There is even a reason in the model: $\mathcal N(0, I)$ looks the same from every direction, so rotating $z$
 # by any rotation $R$ and letting the decoder undo it, $f_\theta(R^\top z)$, gives exactly the same $p_\theta(x)$. The
-# likelihood cannot prefer the coordinate axes; only details such as the diagonal encoder make some directions
-# slightly special.
+# likelihood cannot prefer the coordinate axes. The *encoder* can, and does: a diagonal Gaussian $q(z \mid x)$ is
+# not rotation-invariant, and notebook 09 shows that for a linear VAE it forces the decoder's columns to be
+# orthogonal, so the axes line up with the principal directions of the data. The axes are special, then, but for
+# a reason of the approximation, not because they are factors a person would name.
 #
 # **Steering latents with labels.** If some digits come with labels, the model can be told what one latent
 # means. A semi-supervised VAE (Kingma, Rezende, Mohamed and Welling 2014) adds the class $y$ as a second latent,

@@ -22,6 +22,15 @@
 # **Prerequisites**: notebooks 05 (importance sampling), 06 (ELBO $= \log p(x) - \mathrm{KL}(q \,\|\, p(z \mid x))$)
 # and 07 (the VAE, amortized $q$, the reparameterization trick).
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); epochs is the training length of section 4's two VAEs.
+# Numbers quoted in the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+epochs = 50
+
 # %%
 import math
 import time
@@ -364,13 +373,13 @@ for s2, kl in zip(SIGMA2, collapse_kl):
 # Two VAEs with latent sizes 2 and 8, notebook 07's recipe for 50 epochs (a few seconds each).
 
 # %%
-data = lvmlib.load_dataset("digits", binarize=True, device=device)
+data = lvmlib.load_dataset(dataset, binarize=True, device=device, n_images=n_images)
 x_test = data.x_test
 vaes = {}
 with one_thread():
     for d in (2, 8):
         vaes[d] = VAE(data.data_dim, d, DIGITS_RECIPE.hidden, generator=g).to(device)
-        train(vaes[d], data.x_train, 50, batch_size=DIGITS_RECIPE.batch_size, lr=DIGITS_RECIPE.lr,
+        train(vaes[d], data.x_train, epochs, batch_size=DIGITS_RECIPE.batch_size, lr=DIGITS_RECIPE.lr,
               generator=g, progress=False)
         vaes[d].requires_grad_(False)  # from here on only the q's are optimized
 print(f"trained VAEs with latent sizes {list(vaes)}; {x_test.shape[0]} held-out digits")

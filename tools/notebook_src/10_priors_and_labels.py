@@ -25,6 +25,15 @@
 #
 # Everything runs on 8x8 binarized digits in about a minute on a laptop CPU.
 
+# %% tags=["parameters"]
+# The lecture's scale is one switch away (a GPU or Colab's helps): dataset = "fashion-mnist" (28x28, 60,000 images;
+# offline from Debian's dataset-fashion-mnist package, else OpenML) or "mnist" (OpenML). n_images keeps the first n
+# training images (and n // 4 test images; None: all); epochs is the training length of the two prior VAEs. Numbers
+# quoted in the text are those of the default, the 8x8 digits.
+dataset = "digits"
+n_images = None
+epochs = 100
+
 # %%
 import math
 
@@ -40,7 +49,7 @@ from lvmlib.vae import train_label_settings, train_prior_pair
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
-data = lvmlib.load_dataset("digits", binarize=True, device=device)
+data = lvmlib.load_dataset(dataset, binarize=True, device=device, n_images=n_images)
 print(data)
 
 # %% [markdown]
@@ -108,7 +117,7 @@ mixture_log_prob_used
 # %%
 # NBVAL_IGNORE_OUTPUT
 with one_thread():
-    vaes = train_prior_pair(data.x_train, latent_dim=2, num_components=10, seed=0)
+    vaes = train_prior_pair(data.x_train, latent_dim=2, num_components=10, epochs=epochs, seed=0)
 mix = vaes["mixture"].prior_net
 print(f"mixture prior: weights {np.array2string(mix.weights().detach().cpu().numpy(), precision=2)}")
 
@@ -370,11 +379,13 @@ print(f"(unlabelled_bound_used ran {unlabelled_bound_used.calls} times; each agr
 # %% [markdown]
 # The claim: with 10 labels per class (100 labelled digits out of 1347), M2's classifier beats the one trained on the
 # labelled digits alone. Over seeds 0-4 (`benchmarks/bench_m2.py`; the seed picks the labelled digits and both models'
-# initial weights) the margin at 10 labels per class was $+4.3$ points on average, between $+2.4$ and $+5.6$
-# (standard deviation $1.3$); this notebook uses seed 1. The assert asks for at least 2 points, below every seed's
-# margin. With 30 labels the margin shrinks ($+2.2$ on average), and with **1 label per class M2 loses**
-# ($-4.4$ on average, as low as $-13$): a single example cannot tell the model which of its own groups is which digit,
-# and the unlabelled term then reinforces a wrong assignment.
+# initial weights) the margin at 10 labels per class averaged $+4.3$ points with a standard deviation of $1.3$ from
+# seed to seed; single runs also move by a point or two with the machine's arithmetic, so this notebook's run (seed 1,
+# printed below) may land a little outside the range the benchmark saw. The assert asks for at least 2 points. With 30
+# labels the margin shrinks ($+2.2$ on average), and with **1 label per class M2 has no reliable advantage**: over
+# seeds 0-4 it lost on average ($-4.4$ points, as low as $-13$), and a run may come out about even, as the table above
+# can show. A single example cannot tell the model which of its own groups is which digit, and the unlabelled term
+# then reinforces whatever assignment it started with.
 
 # %%
 # NBVAL_TOLERANCE abs=2.5
