@@ -1,4 +1,4 @@
-"""The course site before (nbconvert + MathJax 2, ``git show REF:tools/site.py``) and after (the
+"""The course site before (nbconvert + MathJax 2, ``git show REF:tools/site.py``, default the commit before issue 30) and after (the
 Sphinx shell of ``tools/site.py``): size on disk, and Lighthouse on the index and lesson 05 served
 with gzip (as GitHub Pages serves it), desktop and mobile.
 
@@ -112,7 +112,8 @@ def lighthouse(binary: str, url: str, desktop: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--before-ref", default="main", help="git ref whose tools/site.py is 'before' ('' to skip)")
+    ap.add_argument("--before-ref", default="89b65f6",  # the last commit with the nbconvert site (before issue 30)
+                    help="git ref whose tools/site.py is 'before' ('' to skip)")
     ap.add_argument("--pages", nargs="+", default=None)
     args = ap.parse_args()
     binary = os.environ.get("LIGHTHOUSE", "")
