@@ -263,6 +263,7 @@ def test_axe_finds_no_serious_violation(site, chromium):
             # light everywhere; dark on the index and the first lesson (same CSS on every page)
             for theme in ("light", "dark") if name in ("index.html", pages[0]["page"]) else ("light",):
                 page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+                page.wait_for_timeout(400)  # the theme's colour transitions end
                 for v in page.evaluate(AXE_RUN):
                     failures.append(f"{name} ({theme}): {v['id']} ({v['impact']}, {v['n']}x) at {v['where']}")
                 if apps:  # axe leaves text over a layered background "incomplete": the app's text, measured here
