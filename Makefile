@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --nbval tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 
-.PHONY: install lab test figures bench portability nbgrader grades site gpu-check clean
+.PHONY: install lab test figures bench portability nbgrader grades site pdf gpu-check clean
 
 install: $(STAMP)
 
@@ -58,10 +58,16 @@ nbgrader: install
 grades: install
 	$(PY) tools/grades.py build/nbgrader
 
-# The course as a static site from the stored notebooks: build/site/index.html (offline; sliders work
-# with no kernel). Publish by copying build/site/ to GitHub Pages (see README).
+# The course as a static site from the stored notebooks (Sphinx + MyST-NB + sphinx-book-theme, nothing
+# executed): build/site/index.html, offline; sliders work with no kernel. Built in a staging folder, then
+# swapped in. Publish by copying build/site/ to GitHub Pages (see README).
 site: install
 	$(PY) tools/site.py --out build/site
+
+# The whole course (exercises edition) as one PDF, offline: the site's single-page build printed by
+# headless Chromium (the browser extra); slider apps as strips of a few recorded positions.
+pdf: install
+	$(PY) tools/site.py --pdf build/course.pdf
 
 # On a machine with an NVIDIA GPU: every notebook, both editions, under LVMLIB_DEVICE=cuda (a fresh kernel
 # each, executed copies in a temporary folder), notebook 07 at full Fashion-MNIST scale where Debian's

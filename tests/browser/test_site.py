@@ -1,7 +1,15 @@
-"""The static course site (``make site``): built from the stored notebooks into a temporary folder,
-served by a plain static file server, opened in headless Chromium with every request to another
-host refused.  Every page loads without a console error or an off-host request; on every page
-with slider apps (at least two pages), moving a slider redraws its canvas with no kernel.
+"""The static course site (``make site``): built once from the stored notebooks into a temporary
+folder, served by a plain static file server, opened in headless Chromium with every request to
+another host refused.
+
+- the shell: index with a table of contents linking every page of both editions, search page,
+  previous/next, launch and download links; no ``# NBVAL_`` line and no prompt shown;
+- every page loads offline without a console error, and on every page with slider apps moving a
+  slider redraws its canvas with no kernel; each app has a live status line;
+- at phone size (390x844) an app reflows: controls above the picture, picture at full width,
+  labels of 12 CSS px or more, nothing scrolls sideways;
+- axe-core (the copy that ``axe-playwright-python`` ships) finds no serious or critical WCAG 2.2 A/AA
+  violation on any page; the first slider is within 5 Tab presses of its app's heading.
 
 ``LVMLIB_SITE_NOTEBOOKS`` names another folder of executed notebooks to build from.
 """
@@ -10,8 +18,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
+import json
 import os
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,36 +32,19 @@ import labdriver
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 CANVAS_HASH = """el => { const c = el.querySelector('canvas'); const d = c.toDataURL();
   let h = 0x811c9dc5; for (let i = 0; i < d.length; i++) { h ^= d.charCodeAt(i); h = Math.imul(h, 0x01000193); }
   return (h >>> 0).toString(16); }"""
 
 
-def _site_module():
-    import importlib.util
-
+def site_module():
+    """tools/site.py, loaded by path (tools/ is not a package)."""
     spec = importlib.util.spec_from_file_location("lvm_site_builder", ROOT / "tools" / "site.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    notebooks = Path(os.environ.get("LVMLIB_SITE_NOTEBOOKS", ROOT / "notebooks"))
-    pages = _site_module().build(notebooks, out)
-    handler = functools.partial(_QuietHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", pages, out
-    finally:
-        server.shutdown()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -60,8 +52,34 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _open(chromium, url: str):
-    page = labdriver.new_page(chromium)
+def serve(folder: Path):
+    """A static file server on a free port of 127.0.0.1; returns (base URL, server)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "site"
+    notebooks = Path(os.environ.get("LVMLIB_SITE_NOTEBOOKS", ROOT / "notebooks"))
+    pages = site_module().build(notebooks, out)
+    base, server = serve(out)
+    try:
+        yield base, pages, out
+    finally:
+        server.shutdown()
+
+
+def open_page(chromium, url: str, **context):
+    """A page with every request off the site refused; returns (page, refused, errors)."""
+    if context:
+        ctx = chromium.new_context(**context)
+        ctx.set_default_timeout(30_000)
+        page = ctx.new_page()
+    else:
+        page = labdriver.new_page(chromium)
     refused, errors = [], []
     host = urlparse(url).netloc
 
@@ -79,30 +97,54 @@ def _open(chromium, url: str):
     return page, refused, errors
 
 
-def test_site_has_an_index_linking_every_page(site):
+def poll(page, expression: str, timeout_ms: int = 30_000) -> None:
+    """Wait until ``expression`` (a JS function) is truthy.  Not ``page.wait_for_function``: its
+    polling evaluates a string inside the page, which the site's CSP (no 'unsafe-eval') refuses."""
+    for _ in range(timeout_ms // 100):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{page.url}: still false after {timeout_ms} ms: {expression}")
+
+
+def wait_for_apps(page, count: int) -> None:
+    poll(page, f"() => document.querySelectorAll('.lvm-slot.lvm-ready .lvm-app canvas').length >= {count}")
+
+
+def test_site_has_the_course_shell(site):
     base, pages, out = site
-    index = (out / "index.html").read_text()
     assert pages, "no notebooks to build the site from"
+    assert {p["edition"] for p in pages} == {"student", "solutions"}
+    index = (out / "index.html").read_text()
     for p in pages:
-        assert f'href="{p["page"]}"' in index
-    assert {p["edition"] for p in pages} == {"student", "solutions"} or len(pages) == 1
+        assert f'href="{p["page"]}"' in index, f"the index does not link {p['page']}"
+    assert (out / "search.html").exists() and (out / "searchindex.js").exists()
+    assert (out / "_static" / "mathjax" / "tex-chtml-full.js").exists()
     for p in pages:
         text = (out / p["page"]).read_text()
-        assert "colab.research.google.com" in text and "mybinder.org" in text  # launch links
-        assert "cdnjs" not in text and "unpkg" not in text
+        assert "colab.research.google.com" in text and "mybinder.org" in text, p["page"]  # launch links
+        assert 'class="prev-next-area"' in text or p is pages[-1], f"{p['page']}: no previous/next"
+        assert 'name="viewport"' in text and 'lang="en"' in text
+        assert "Content-Security-Policy" in text
+        assert "# NBVAL_" not in text, f"{p['page']}: shows nbval's harness markers"
+        assert "In&nbsp;[" not in text and "In [" not in text, f"{p['page']}: shows prompts"
+        assert "cdnjs" not in text and "unpkg" not in text and "cdn.jsdelivr" not in text
+        for sub in ("", "solutions/"):
+            dl = out / "notebooks" / sub / f"{p['stem']}.ipynb"
+            nb = json.loads(dl.read_text())
+            assert all(not c.get("outputs") for c in nb["cells"]), f"{dl}: the download keeps outputs"
 
 
 def test_every_page_loads_offline_and_its_sliders_move(site, chromium):
     base, pages, _ = site
     moved, failures = [], []
-    for p in pages:
-        page, refused, errors = _open(chromium, f"{base}/{p['page']}")
+    for p in [{"page": "index.html", "apps": 0}, {"page": "search.html", "apps": 0}, *pages]:
+        page, refused, errors = open_page(chromium, f"{base}/{p['page']}")
         try:
             if p["apps"]:
-                page.wait_for_selector(".lvm-app canvas", timeout=30_000)
-                page.wait_for_function(f"document.querySelectorAll('.lvm-app').length >= {p['apps']}",
-                                       timeout=30_000)
+                wait_for_apps(page, p["apps"])
                 app = page.locator(".lvm-app").first
+                assert app.locator("[role=status][aria-live=polite]").count() == 1, "no live status line"
                 page.wait_for_timeout(300)
                 before = app.evaluate(CANVAS_HASH)
                 control = app.locator("input[type=range], select").first
@@ -114,22 +156,13 @@ def test_every_page_loads_offline_and_its_sliders_move(site, chromium):
                     at_end = control.evaluate("e => +e.value >= +e.max")
                     page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
                 page.wait_for_timeout(100)
-                after = app.evaluate(CANVAS_HASH)
-                if after == before:
+                if app.evaluate(CANVAS_HASH) == before:
                     failures.append(f"{p['page']}: moving a slider did not change the canvas")
                 else:
                     moved.append(p["page"])
             page.wait_for_timeout(200)
             if refused:
                 failures.append(f"{p['page']}: requests to other hosts: {refused[:3]}")
-            if any("font at 'about:blank'" in e for e in errors):  # MathJax 2's font probe, not a request off the site
-                errors = [e for e in errors if "about:blank" not in e and "net::ERR_FAILED" not in e]
-            # MathJax 2 also asks the site for its TeX .otf fonts (for \\mathcal and AMS symbols), which
-            # jupyter-server-mathjax does not ship: a 404 from this site, not a request off it; the math then
-            # draws in the vendored STIX-Web fonts
-            probe = [e for e in errors if "/_static/mathjax/fonts/HTML-CSS/TeX/otf/" in e]
-            if probe:
-                errors = [e for e in errors if e not in probe and "status of 404" not in e]
             if errors:
                 failures.append(f"{p['page']}: console errors: {errors[:3]}")
         finally:
@@ -140,3 +173,128 @@ def test_every_page_loads_offline_and_its_sliders_move(site, chromium):
         pytest.skip(f"only {len(with_apps)} page(s) with page-drawn slider apps: the stored notebooks predate "
                     "them (rebuild with tools/nbbuild.py), or set LVMLIB_SITE_NOTEBOOKS")
     assert len(moved) >= 2
+
+
+PHONE_LAYOUT = """() => {
+  const app = document.querySelector('.lvm-app'), canvas = app.querySelector('canvas');
+  const controls = app.querySelector('.lvm-controls').getBoundingClientRect();
+  const pic = canvas.getBoundingClientRect(), article = document.querySelector('.bd-article').getBoundingClientRect();
+  const sizes = [...app.querySelectorAll('label, .lvm-readout, .lvm-text')].map(e => parseFloat(getComputedStyle(e).fontSize));
+  return {controlsBottom: controls.bottom, picTop: pic.top, picWidth: pic.width, articleWidth: article.width,
+          minFont: Math.min(...sizes), scrollWidth: document.documentElement.scrollWidth,
+          clientWidth: document.documentElement.clientWidth,
+          viewport: document.querySelector('meta[name=viewport]')?.content || ''};
+}"""
+
+
+def test_a_phone_reads_the_apps(site, chromium):
+    base, pages, _ = site
+    with_apps = [p for p in pages if p["apps"]]
+    if not with_apps:
+        pytest.skip("no page with slider apps")
+    failures = []
+    for p in with_apps[:2] + [pages[0]]:
+        page, _, _ = open_page(chromium, f"{base}/{p['page']}", **PHONE)
+        try:
+            if p["apps"]:
+                wait_for_apps(page, 1)
+                page.locator(".lvm-app").first.scroll_into_view_if_needed()
+                m = page.evaluate(PHONE_LAYOUT)
+                if "width=device-width" not in m["viewport"]:
+                    failures.append(f"{p['page']}: viewport meta {m['viewport']!r}")
+                if m["controlsBottom"] > m["picTop"] + 1:
+                    failures.append(f"{p['page']}: the controls are not above the picture {m}")
+                if m["picWidth"] < 0.85 * PHONE["viewport"]["width"]:
+                    failures.append(f"{p['page']}: the picture is {m['picWidth']:.0f} px of {m['articleWidth']:.0f}")
+                if m["minFont"] < 12:
+                    failures.append(f"{p['page']}: app text at {m['minFont']} px")
+            width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            if width[0] > width[1] + 1:
+                failures.append(f"{p['page']}: scrolls sideways ({width[0]} > {width[1]} px)")
+        finally:
+            page.context.close()
+    assert not failures, "\n".join(failures)
+
+
+def axe_script() -> Path:
+    try:
+        import axe_playwright_python
+    except ImportError:
+        if labdriver.in_ci():
+            pytest.fail("axe-playwright-python is missing (the browser extra installs it)")
+        pytest.skip("axe-playwright-python is missing: pip install -e '.[browser]'")
+    return Path(axe_playwright_python.__file__).parent / "axe.min.js"
+
+
+# MathJax's output is left out (thousands of nodes, slow to check; its text is the page's text colour
+# and screen readers read its assistive MathML)
+AXE_RUN = """async () => {
+  const r = await axe.run({exclude: [['mjx-container']]}, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']});
+  return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+APP_CONTRAST = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const label = document.querySelector('.lvm-app label');
+  let el = label, bg = 'rgba(0, 0, 0, 0)';
+  while (el && /rgba\\(.*, 0\\)$/.test(bg = getComputedStyle(el).backgroundColor)) el = el.parentElement;
+  const a = lum(rgb(getComputedStyle(label).color)), b = lum(rgb(el ? bg : 'rgb(255,255,255)'));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_axe_finds_no_serious_violation(site, chromium):
+    base, pages, _ = site
+    script = axe_script()
+    failures = []
+    for name in ["index.html", "search.html", *(p["page"] for p in pages)]:
+        page, _, _ = open_page(chromium, f"{base}/{name}")
+        try:
+            apps = next((p["apps"] for p in pages if p["page"] == name), 0)
+            if apps:
+                wait_for_apps(page, apps)
+            poll(page, "() => !window.MathJax || !!(MathJax.startup && MathJax.startup.promise)")
+            page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+            page.evaluate(script.read_text() + "\n;0")  # through Playwright: the page's CSP refuses a <script>
+            # light everywhere; dark on the index and the first lesson (same CSS on every page)
+            for theme in ("light", "dark") if name in ("index.html", pages[0]["page"]) else ("light",):
+                page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+                page.wait_for_timeout(400)  # the theme's colour transitions end
+                for v in page.evaluate(AXE_RUN):
+                    failures.append(f"{name} ({theme}): {v['id']} ({v['impact']}, {v['n']}x) at {v['where']}")
+                if apps:  # axe leaves text over a layered background "incomplete": the app's text, measured here
+                    ratio = page.evaluate(APP_CONTRAST)
+                    if ratio < 4.5:
+                        failures.append(f"{name} ({theme}): an app's label has contrast {ratio:.2f} < 4.5")
+        finally:
+            page.context.close()
+    assert not failures, "\n".join(failures)
+
+
+def test_first_slider_within_five_tabs_of_its_heading(site, chromium):
+    base, pages, _ = site
+    failures = []
+    for p in [p for p in pages if p["apps"]]:
+        page, _, _ = open_page(chromium, f"{base}/{p['page']}")
+        try:
+            wait_for_apps(page, 1)
+            # focus the last heading before the first app, then Tab until a control of that app
+            page.evaluate("""() => {
+              const slot = document.querySelector('.lvm-slot');
+              const hs = [...document.querySelectorAll('h1, h2, h3')].filter(
+                  h => h.compareDocumentPosition(slot) & Node.DOCUMENT_POSITION_FOLLOWING);
+              const h = hs.pop(); h.setAttribute('tabindex', '-1'); h.focus(); }""")
+            for presses in range(1, 6):
+                page.keyboard.press("Tab")
+                if page.evaluate("!!document.activeElement.closest('.lvm-slot') && "
+                                 "document.activeElement.matches('input, select')"):
+                    break
+            else:
+                failures.append(f"{p['page']}: the first app's first control is more than 5 Tabs after its heading")
+        finally:
+            page.context.close()
+    assert not failures, "\n".join(failures)

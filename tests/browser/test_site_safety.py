@@ -1,0 +1,140 @@
+"""Nothing from a notebook runs on the published site: a copy of one stored notebook pair with a
+script, a JavaScript output, a markdown ``<script>``, event handlers, a ``javascript:`` link and an
+off-site picture planted in it, built with ``tools/site.py`` and opened in Chromium.  Also the
+build's errors (no notebooks folder, a missing edition) and that a build swaps the whole site.
+
+The sanitiser's functions are checked directly too (no browser needed for those).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_site import ROOT, open_page, serve, site_module
+
+SITE = site_module()
+STEM = "04_naive_monte_carlo"  # a small notebook (and its solved edition)
+
+PLANTED_HTML = ('<div class="lvmlib-check">ok<script>window.__ran = (window.__ran || 0) + 1</script>'
+                '<img src="https://evil.example/x.png" alt="x"><img src=x onerror="window.__ran=99">'
+                '<a href="javascript:window.__ran=98">link</a></div>')
+PLANTED_MARKDOWN = ("## Planted\n\n<script>window.__ran = 97</script>\n\n"
+                    '<img src="https://evil.example/y.png"> <b onclick="window.__ran=96">bold</b> '
+                    "![remote](https://evil.example/z.png) <iframe src='https://evil.example'></iframe>\n")
+
+
+def test_clean_html_keeps_the_course_markup_and_drops_the_rest():
+    ours = ('<div class="lvmlib-hints"><details class="lvmlib-hint" style="margin:4px 0 2px 0"><summary '
+            'style="cursor:pointer">Hint 1</summary><div>use <code>torch.logsumexp</code></div></details></div>')
+    assert SITE.clean_html(ours) == ours
+    dirty = SITE.clean_html(PLANTED_HTML)
+    for bad in ("<script", "onerror", "javascript:", "evil.example"):
+        assert bad not in dirty, (bad, dirty)
+    assert "ok" in dirty and "link" in dirty
+
+
+def test_clean_markdown_keeps_math_and_drops_scripts():
+    md = "If $a < b$ and $b > c$ then <b>so</b>: $$\\sum_{i<n} x_i$$"
+    assert SITE.clean_markdown(md) == md
+    dirty = SITE.clean_markdown(PLANTED_MARKDOWN)
+    for bad in ("<script", "onclick", "<iframe", "evil.example/y.png"):
+        assert bad not in dirty, (bad, dirty)
+    assert "[remote](https://evil.example/z.png)" in dirty  # an off-site picture becomes a link
+    assert SITE.clean_markdown("<scr<script>ipt>alert(1)</script>") .count("<script") == 0
+
+
+def test_harness_markers_leave_the_code():
+    assert SITE.strip_harness("# NBVAL_IGNORE_OUTPUT\nx = 1\n  # NBVAL_CHECK_OUTPUT\ny") == "x = 1\ny"
+
+
+def _planted_copy(tmp_path: Path) -> Path:
+    nbdir = tmp_path / "notebooks"
+    (nbdir / "solutions").mkdir(parents=True)
+    for sub in ("", "solutions"):
+        nb = json.loads((ROOT / "notebooks" / sub / f"{STEM}.ipynb").read_text())
+        code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+        code["outputs"] += [
+            {"output_type": "display_data", "metadata": {}, "data": {"text/html": PLANTED_HTML, "text/plain": "x"}},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"application/javascript": "window.__ran = 95", "text/plain": "<js>"}},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"image/svg+xml": "<svg onload='window.__ran=94'></svg>", "text/plain": "svg"}},
+        ]
+        nb["cells"].insert(2, {"cell_type": "markdown", "id": "planted-md", "metadata": {}, "source": PLANTED_MARKDOWN})
+        (nbdir / sub / f"{STEM}.ipynb").write_text(json.dumps(nb))
+    return nbdir
+
+
+@pytest.mark.browser
+def test_planted_scripts_do_not_run_on_the_site(tmp_path, chromium):
+    nbdir = _planted_copy(tmp_path)
+    out = tmp_path / "site"
+    SITE.build(nbdir, out)
+    base, server = serve(out)
+    try:
+        for name in (f"{STEM}.html", f"solutions/{STEM}.html"):
+            text = (out / name).read_text()
+            assert "evil.example/x.png" not in text and "onerror" not in text and "onclick" not in text
+            assert "window.__ran" not in text, f"{name}: a planted script reached the page"
+            csp = text.split('http-equiv="Content-Security-Policy" content="')[1].split('"')[0]
+            assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp.split("style-src")[0]
+            page, refused, errors = open_page(chromium, f"{base}/{name}")
+            try:
+                page.wait_for_timeout(500)
+                assert page.evaluate("() => window.__ran") is None, f"{name}: a planted script ran"
+                assert not [u for u in refused if "evil.example" in u], f"{name}: fetched {refused}"
+            finally:
+                page.context.close()
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.browser
+def test_the_csp_stops_an_inline_script_that_slips_through(tmp_path, chromium):
+    """Defence in depth: a page whose body gains an inline script after the build does not run it."""
+    nbdir = tmp_path / "notebooks"
+    (nbdir / "solutions").mkdir(parents=True)
+    for sub in ("", "solutions"):
+        shutil.copy(ROOT / "notebooks" / sub / f"{STEM}.ipynb", nbdir / sub)
+    out = tmp_path / "site"
+    SITE.build(nbdir, out)
+    page_file = out / f"{STEM}.html"
+    page_file.write_text(page_file.read_text().replace("</body>", "<script>window.__ran = 1</script></body>"))
+    with pytest.raises(SITE.SiteError, match="sanitiser"):
+        SITE.harden_page(page_file.read_text().replace("<article", "<article><script>x</script", 1), "p")
+    base, server = serve(out)
+    try:
+        page, _, errors = open_page(chromium, f"{base}/{STEM}.html")
+        try:
+            page.wait_for_timeout(300)
+            assert page.evaluate("() => window.__ran") is None
+            assert any("Content Security Policy" in e for e in errors)
+        finally:
+            page.context.close()
+    finally:
+        server.shutdown()
+
+
+def test_build_errors_and_swap(tmp_path):
+    with pytest.raises(SITE.SiteError, match="no notebooks folder"):
+        SITE.build(tmp_path / "nowhere", tmp_path / "site")
+    nbdir = tmp_path / "notebooks"
+    (nbdir / "solutions").mkdir(parents=True)
+    with pytest.raises(SITE.SiteError, match="no notebooks"):
+        SITE.build(nbdir, tmp_path / "site")
+    shutil.copy(ROOT / "notebooks" / f"{STEM}.ipynb", nbdir)
+    with pytest.raises(SITE.SiteError, match=f"missing: .*solutions/{STEM}.ipynb"):
+        SITE.build(nbdir, tmp_path / "site")
+    assert not (tmp_path / "site").exists()  # a failed build leaves nothing (and would leave an old site whole)
+    shutil.copy(ROOT / "notebooks" / "solutions" / f"{STEM}.ipynb", nbdir / "solutions")
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "99_removed_notebook.html").write_text("stale")
+    pages = SITE.build(nbdir, out)
+    assert [p["page"] for p in pages] == [f"{STEM}.html", f"solutions/{STEM}.html"]
+    assert not (out / "99_removed_notebook.html").exists(), "a stale page survived the build"
+    assert not list(tmp_path.glob(".site.*")), "the staging folder was left behind"
