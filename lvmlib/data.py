@@ -176,6 +176,11 @@ def _fashion_mnist(data_home):
         ) from None
     finally:
         _REQUEST_TIMEOUT.reset(token)
+    return _openml_28x28(bunch)
+
+
+def _openml_28x28(bunch):
+    """OpenML's 70,000 28x28 images (MNIST, Fashion-MNIST) as the standard split: the first 60,000 train."""
     x = np.asarray(bunch.data, dtype=np.float32) / 255.0
     y = np.asarray(bunch.target).astype(np.int64)
     return x[:60000], y[:60000], x[60000:], y[60000:], (28, 28)
@@ -287,9 +292,7 @@ def _mnist(data_home):
         ) from None
     finally:
         _REQUEST_TIMEOUT.reset(token)
-    x = np.asarray(bunch.data, dtype=np.float32) / 255.0
-    y = np.asarray(bunch.target).astype(np.int64)
-    return x[:60000], y[:60000], x[60000:], y[60000:], (28, 28)
+    return _openml_28x28(bunch)
 
 
 def load_dataset(
