@@ -38,6 +38,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from lvmlib.exercises._scan import code_of as _code, scan
+
 __all__ = ["Exercise", "EXERCISES", "Outcome", "grade", "autograde", "scan", "answer_and_setup", "regrade",
            "wrap", "TIME_LIMIT", "FIXED_OUTCOMES"]
 
@@ -144,11 +146,6 @@ def wrap(text: str, width: int = WIDTH, max_lines: int = 12) -> str:
 # The notebook: the answer cell and the import lines
 # ---------------------------------------------------------------------------------------------
 
-def _code(source: str) -> str:
-    """A cell's source with IPython's magics and shell lines commented out (so ``ast`` can read it)."""
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
 def imports_of(source: str) -> list[str]:
     """The top-level import statements of a cell's source, as source lines (empty when it does not parse)."""
     try:
@@ -172,84 +169,6 @@ def answer_and_setup(notebook, grade_id: str) -> tuple[str, str]:
             return cell.source, "\n".join(dict.fromkeys(setup))
         setup += imports_of(cell.source)
     raise LookupError(f"no code cell with nbgrader grade_id {grade_id!r} in {getattr(notebook, 'name', notebook)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The scan: an answer cell that touches the grading machinery is flagged for a look
-# ---------------------------------------------------------------------------------------------
-
-_INTROSPECTION = {"sys.modules", "builtins", "__builtins__", "__import__", "importlib", "gc", "__closure__",
-                  "__globals__", "__code__", "_getframe", "currentframe", "f_locals", "f_globals", "__wrapped__"}
-_DYNAMIC = {"exec", "eval", "compile", "globals", "vars"}  # (as names: ``model.eval()`` is fine)
-
-
-def scan(answer_source: str, setup_source: str = "") -> tuple[str, ...]:
-    """Flags for a look at an answer cell (sorted, empty for an honest answer):
-
-    ``touches-exercises`` (names ``exercises`` or imports ``lvmlib.exercises``), ``touches-report``
-    (``Report``), ``touches-passed`` (``.passed``), ``patches-module`` (assigns an attribute of an imported
-    module, or calls ``setattr`` / ``delattr``), ``introspection`` (``sys.modules``, ``builtins``, ``gc``,
-    frames, ``__closure__``, ``exec`` / ``eval`` / ``compile``, ...), ``tensor-subclass`` (a ``torch.Tensor`` subclass or ``__torch_function__``),
-    ``unreadable`` (does not parse).
-    """
-    try:
-        tree = ast.parse(_code(answer_source))
-    except SyntaxError:
-        return ("unreadable",)
-    modules = set()
-    for node in ast.walk(ast.parse(_code(setup_source)) if setup_source else ast.Module([], [])):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    flags = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if node.id == "exercises":
-                flags.add("touches-exercises")
-            if node.id == "Report":
-                flags.add("touches-report")
-            if node.id in ("setattr", "delattr"):
-                flags.add("patches-module")
-            if node.id in _INTROSPECTION or node.id in _DYNAMIC:
-                flags.add("introspection")
-        elif isinstance(node, ast.Attribute):
-            if node.attr == "passed":
-                flags.add("touches-passed")
-            if node.attr in ("exercises", "grading"):
-                flags.add("touches-exercises")
-            if node.attr == "Report":
-                flags.add("touches-report")
-            if node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
-                flags.add("introspection")
-            if node.attr in _INTROSPECTION or node.attr in ("__torch_function__", "__torch_dispatch__"):
-                flags.add("tensor-subclass" if node.attr.startswith("__torch") else "introspection")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
-            if any("exercises" in n for n in names):
-                flags.add("touches-exercises")
-            if any(n.split(".")[0] in ("builtins", "importlib", "gc", "inspect", "ctypes") for n in names):
-                flags.add("introspection")
-        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-            for target in targets:
-                for sub in ast.walk(target):
-                    if isinstance(sub, ast.Attribute):
-                        root = sub
-                        while isinstance(root, ast.Attribute):
-                            root = root.value
-                        if isinstance(root, ast.Name) and root.id in modules:
-                            flags.add("patches-module")
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in ("exercises", "Report"):
-            flags.add("touches-exercises" if node.name == "exercises" else "touches-report")
-        if isinstance(node, ast.ClassDef):
-            for base in node.bases:
-                if "Tensor" in ast.unparse(base):
-                    flags.add("tensor-subclass")
-            if any(isinstance(b, ast.FunctionDef) and b.name.startswith("__torch_") for b in node.body):
-                flags.add("tensor-subclass")
-    return tuple(sorted(flags))
 
 
 # ---------------------------------------------------------------------------------------------
