@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, parts_of, type_problem
+from lvmlib.exercises._compare import _capital
 from lvmlib.exercises._device import device_problem
 
 
@@ -277,5 +278,5 @@ def check_sample_story(sample_story: Callable, *, seed: int = 0) -> Report:
                     Case("latent size 1, a single sample, the decoder on another device", (dec1, 1, torch.Generator()))]
     found = device_problem(name, sample_story, _story_reference, device_cases)
     if found:
-        return Report(name, "wrong", f"{name}: not yet. {found[0][0].upper()}{found[0][1:]}", found[1])
+        return Report(name, "wrong", f"{name}: not yet. {_capital(found[0])}", found[1])
     return report
