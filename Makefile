@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # TORCH_CPU="torch --index-url https://download.pytorch.org/whl/cpu" for PyTorch's CPU index.
 TORCH_CPU ?= torch==2.13.0
 EXTRAS ?= test,browser
-PYTEST_ARGS ?= --nbval tests notebooks
+PYTEST_ARGS ?= --nbval -n 2 --dist loadfile tests notebooks
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)
 

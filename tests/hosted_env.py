@@ -168,12 +168,20 @@ def colab_run(notebook: Path, wheel: Path, work: Path) -> ColabRun:
     """Run ``notebook`` in the Colab-like venv (reset first) with ``LVMLIB_INSTALL_SPEC`` set to ``wheel``."""
     import json
 
-    py = colab_venv()
-    probe = "import importlib.util as u, ipywidgets; print(ipywidgets.__version__, u.find_spec('lvmlib') is None)"
-    work.mkdir(parents=True, exist_ok=True)
-    before = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, env=clean_env(py.parent), cwd=work)
-    nb, log = run_in_venv(py, notebook, work, LVMLIB_INSTALL_SPEC=str(wheel))
-    after = subprocess.run([str(py), "-c", _AFTER], capture_output=True, text=True, env=clean_env(py.parent), cwd=work)
+    from filelock import FileLock  # torch's dependency
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # One user of the venv at a time: `pytest -n 2` may run test_colab_like.py and test_colab_widgets7.py at once,
+    # and each run resets the venv, installs lvmlib into it and runs a notebook there.
+    with FileLock(str(CACHE / "venv.lock")):
+        py = colab_venv()
+        probe = "import importlib.util as u, ipywidgets; print(ipywidgets.__version__, u.find_spec('lvmlib') is None)"
+        work.mkdir(parents=True, exist_ok=True)
+        before = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, env=clean_env(py.parent),
+                                cwd=work)
+        nb, log = run_in_venv(py, notebook, work, LVMLIB_INSTALL_SPEC=str(wheel))
+        after = subprocess.run([str(py), "-c", _AFTER], capture_output=True, text=True, env=clean_env(py.parent),
+                               cwd=work)
     if after.returncode != 0:
         raise RuntimeError(f"after {notebook.name}, lvmlib or anywidget does not import in the venv:\n{after.stderr[-3000:]}")
     version, lvmlib_file, js = json.loads(after.stdout)
