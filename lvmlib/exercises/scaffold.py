@@ -4,7 +4,9 @@
   HTML ``<details>`` elements (no JavaScript: it renders in JupyterLab, Colab and a static HTML
   page alike).  Each hint is folded inside the one before, so they open in order.
 - :func:`predict` returns a small widget: the student picks an option (or types a number) and
-  presses "commit"; only then do the answer and the why appear.  The answer lives in the kernel
+  presses "commit"; only then do the answer and the why appear.  The notebooks call it with an
+  exercise id (``predict("5.3")``): the texts live in the question bank
+  (:mod:`lvmlib.exercises.questions`), so no cell's source holds an answer.  The answer lives in the kernel
   until the commit: it is in no stored output or widget state before that, and the widget's text
   form (what nbval compares) is the question alone, the same on every run.
 """
@@ -77,55 +79,76 @@ def _number(value) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def predict(question: str, options, answer, why: str, *, tolerance: float = 0.1):
+def predict(question: str, options=None, answer=None, why: str | None = None, *, tolerance: float = 0.1):
     """A prediction to commit to before the answer shows.
 
+    ``predict("5.3")`` takes the question, options, answer and why from the question bank
+    (:mod:`lvmlib.exercises.questions`, keyed by exercise id): that is how the notebooks call it, so
+    no answer is in a cell's source.  ``predict(question, options, answer, why)`` makes one that is
+    not in the bank (an instructor's own).
+
     Args:
-        question: what to predict.
+        question: an exercise id of the bank, or the text of what to predict.
         options: a list of option strings (pick one), or ``float`` (or ``"number"``) to type a number.
         answer: the right option (its text or its index), or the right number.
         why: the explanation shown with the answer after the commit.
         tolerance: for a number, the relative error that still counts as right.
 
     Returns:
-        a :class:`Prediction` widget (an ipywidgets ``VBox``).
+        a :class:`Prediction` widget (an ipywidgets ``VBox``); its model state (what a stored
+        notebook keeps) holds the question and the options only, the same whatever the answer.
     """
+    from lvmlib.exercises.questions import QUESTIONS, Question, question as from_bank
+
+    if options is None and answer is None and why is None:
+        if question not in QUESTIONS and not _looks_like_id(question):
+            raise ValueError("give an exercise id of the question bank (e.g. predict(\"5.3\")), or a question with "
+                             "its options, answer and why")
+        return _prediction(from_bank(question))
+    if why is None or answer is None or options is None:
+        raise ValueError("a prediction outside the bank needs the question, options, answer and why")
     numeric = options is float or options == "number"
     if numeric:
         if _number(answer) is None:
             raise ValueError(f"a numeric prediction needs a finite number as answer, got {answer!r}")
-        answer_text = f"{float(answer):.4g}"
-    else:
-        options = [str(o) for o in options]
-        if len(options) < 2:
-            raise ValueError("give at least two options (or options=float for a number)")
-        if isinstance(answer, int) and not isinstance(answer, bool):
-            if not 0 <= answer < len(options):
-                raise ValueError(f"answer index {answer} is out of range for {len(options)} options")
-            answer = options[answer]
-        if str(answer) not in options:
-            raise ValueError(f"the answer {answer!r} is not one of the options")
-        answer_text = str(answer)
-    return _prediction(question, None if numeric else options, answer_text, float(answer) if numeric else None,
-                       why, tolerance)
+        return _prediction(Question("", question, None, float(answer), why, tolerance))
+    options = [str(o) for o in options]
+    if len(options) < 2:
+        raise ValueError("give at least two options (or options=float for a number)")
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        if not 0 <= answer < len(options):
+            raise ValueError(f"answer index {answer} is out of range for {len(options)} options")
+        answer = options[answer]
+    if str(answer) not in options:
+        raise ValueError(f"the answer {answer!r} is not one of the options")
+    return _prediction(Question("", question, tuple(options), options.index(str(answer)), why, tolerance))
+
+
+def _looks_like_id(text) -> bool:
+    return isinstance(text, str) and re.fullmatch(r"\d+\.\d+[a-z]?", text) is not None
 
 
 def _prediction_class():
     import ipywidgets as widgets
 
     class Prediction(widgets.VBox):
-        """The prediction widget of :func:`predict` (question, input, "commit", then answer and why)."""
+        """The prediction widget of :func:`predict` (question, input, "commit", then answer and why).
 
-        def __init__(self, question, options, answer_text, answer_value, why, tolerance):
-            self._question, self._options = question, options
-            self._answer_text, self._answer_value, self._why, self._tolerance = answer_text, answer_value, why, tolerance
+        The :class:`~lvmlib.exercises.questions.Question` (answer and why included) is a plain Python
+        attribute: it never reaches the front end, nor the widget state a notebook stores, before
+        :meth:`commit` writes the result.
+        """
+
+        def __init__(self, q):
+            self._q = q
             self.committed = False
             self.guess = None
-            prompt = widgets.HTML(f"<b>Predict:</b> {_inline(question)}")
-            if options is None:
+            label = f"Predict ({q.id})" if q.id else "Predict"
+            prompt = widgets.HTML(f"<b>{label}:</b> {_inline(q.question)}")
+            if q.numeric:
                 self._input = widgets.Text(placeholder="type a number", description="")
             else:
-                self._input = widgets.RadioButtons(options=options, value=None, description="",
+                self._input = widgets.RadioButtons(options=list(q.options), value=None, description="",
                                                    layout=widgets.Layout(width="auto"))
             self._button = widgets.Button(description="commit", button_style="", tooltip="commit to your prediction",
                                           layout=widgets.Layout(width="8em"))
@@ -133,35 +156,41 @@ def _prediction_class():
             self._button.on_click(lambda _: self.commit())
             super().__init__([prompt, self._input, self._button, self._result])
 
+        @property
+        def exercise_id(self) -> str:
+            return self._q.id
+
         def commit(self, guess=None):
             """Commit to ``guess`` (default: what is entered); then show the answer and the why."""
             if self.committed:
                 return self
+            q = self._q
             value = self._input.value if guess is None else guess
-            if self._options is None:
+            if q.numeric:
                 number = _number(value)
                 if number is None:
                     self._result.value = "<i>Type a number first, then press commit.</i>"
                     return self
-                right = abs(number - self._answer_value) <= self._tolerance * max(abs(self._answer_value), 1e-12)
                 said = f"{number:.4g}"
+                right = q.right(number)
             else:
-                if value is None or str(value) not in self._options:
+                if value is None or str(value) not in q.options:
                     self._result.value = "<i>Pick an option first, then press commit.</i>"
                     return self
-                right, said = str(value) == self._answer_text, str(value)
+                right, said = q.right(value), str(value)
             self.committed, self.guess = True, said
             self._input.disabled = self._button.disabled = True
             verdict = "Right." if right else "Not quite."
             self._result.value = (f"<div>You predicted <b>{html.escape(said)}</b>. {verdict} The answer: "
-                                  f"<b>{html.escape(self._answer_text)}</b>.<br>{_inline(self._why)}</div>")
+                                  f"<b>{html.escape(q.answer_text)}</b>.<br>{_inline(q.why)}</div>")
             return self
 
         def __repr__(self) -> str:
+            name = f"Prediction {self._q.id}" if self._q.id else "Prediction"
             if self.committed:
-                return f"Prediction: {self._question} (you predicted {self.guess}; the answer: {self._answer_text})"
-            how = "type a number" if self._options is None else "pick an option"
-            return f"Prediction: {self._question} ({how}, then press commit to see the answer)"
+                return f"{name}: {self._q.question} (you predicted {self.guess}; the answer: {self._q.answer_text})"
+            how = "type a number" if self._q.numeric else "pick an option"
+            return f"{name}: {self._q.question} ({how}, then press commit to see the answer)"
 
     return Prediction
 

@@ -334,14 +334,7 @@ nb02.em_app(runs, step=0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict(
-    "If EM ran 1000 more iterations from the end of start 2, would it leave this configuration for start 1's "
-    "better fit?",
-    ["yes, slowly: the bound keeps rising", "no: it stays at this local maximum",
-     "it depends on the tolerance tol"], 1,
-    "No. Every EM iteration raises (or keeps) the likelihood, and at a local maximum the E- and M-steps "
-    "reproduce the same parameters: EM has no step that goes down to climb elsewhere, and a smaller tol only "
-    "polishes the same maximum.")
+exercises.predict("2.4")
 
 # %% [markdown]
 # <!-- solutions only -->

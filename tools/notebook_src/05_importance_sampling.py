@@ -227,16 +227,7 @@ nb05.proposal_app(grid, mean=0.0, scale=1.0, samples=100)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict(
-    "At N = 10, which proposal has the larger ESS / N: the too-narrow q (t = 0.125) or the too-wide q (t = 0.5)?",
-    ["the too-narrow q", "the too-wide q", "about the same"], 0,
-    "The narrow q: about 0.74 of N against 0.67. Its samples all land where the posterior is large and get similar "
-    "weights. That is the trap: the ESS is computed from the weights that were drawn and cannot see the tails the "
-    "narrow q almost never visits. As N grows, the rare tail samples with huge weights appear: the narrow q's ESS / N "
-    "keeps falling (about 0.45 at N = 100, 0.23 at N = 1000) while the wide one's settles near 0.66, and at N = 1000 "
-    "the narrow q's median run is still visibly below 1 (most runs have not seen a tail sample) while the wide q's "
-    "runs are centred on 1. The section 'Too narrow is worse than too wide' below puts numbers on it: the narrow "
-    "q's weights have infinite variance.")
+exercises.predict("5.3")
 
 # %% [markdown]
 # ## The best proposal is the posterior: zero variance

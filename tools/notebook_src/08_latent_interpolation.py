@@ -225,10 +225,7 @@ nb08.interpolation_app(paths, start=1, end=3, t=0.5)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict("For two digits of the same class, will the linear and slerp images at t = 1/2 differ more or less "
-                  "than for the 0 and the 1?", ["more", "less", "the same"], 1,
-                  "Less: codes of one class point in similar directions, the angle between them is small, and slerp's "
-                  "midpoint is the linear one divided by cos(omega / 2), close to 1.")
+exercises.predict("8.3")
 
 # %% [markdown]
 # <!-- solutions only -->
@@ -413,9 +410,7 @@ nb08.coordinate_app(sweeps, digit=6, coordinate=4, value=-2.0)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict("Sweeping the smallest-variance coordinate from -3 to 3, the image changes ... than for the "
-                  "largest-variance coordinate.", ["more", "less (usually)", "exactly as much"], 1,
-                  "Usually less: a coordinate the encoder uses little is one the decoder has learned little to do with.")
+exercises.predict("8.4")
 
 # %% [markdown]
 # <!-- solutions only -->

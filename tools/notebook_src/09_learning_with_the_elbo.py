@@ -179,10 +179,7 @@ nb09.gradient_app(grid, n=20, scale=1.0, dim=4)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict("At sigma = 1, going from D = 1 to D = 16, the baseline's advantage over the plain score function "
-                  "(the ratio of their variances) ...", ["stays about the same", "grows", "shrinks"], 1,
-                  "The baseline removes the mean of f, which grows like D, and leaves its spread, which grows like "
-                  "the square root of D: the share it removes grows with D (the next cell measures it).")
+exercises.predict("9.2")
 
 # %% [markdown]
 # The grid's own numbers at $N = 20$, $\sigma = 1$ (100 runs per point):
@@ -448,9 +445,7 @@ nb09.gap_app(runs, latent=8, step=50)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict("1. After how many of the 300 steps is most of the amortization gap closed?",
-                  ["within the first 25 steps", "around step 150", "only near step 300"], 0,
-                  "The curve drops steeply and then flattens: the encoder's q is a good start, the per-digit optimum is near.")
+exercises.predict("9.4")
 
 # %% [markdown]
 # <!-- solutions only -->
@@ -491,11 +486,7 @@ exercises.predict("1. After how many of the 300 steps is most of the amortizatio
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-exercises.predict("(b) The identity's gradient with K = 200 samples per digit takes, against one ELBO gradient ...",
-                  ["about as long", "2 to 5 times as long", "tens to hundreds of times as long",
-                   "over 10 000 times as long"], 2,
-                  "It runs the decoder K = 200 times per digit instead of once; fixed costs (the encoder, the "
-                  "Python overhead) keep the ratio below 200.")
+exercises.predict("9.5")
 
 # %% [markdown]
 # <!-- solutions only -->
