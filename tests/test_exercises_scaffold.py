@@ -38,9 +38,9 @@ def test_hints_refuse_bad_input(texts):
 
 def _all_state(widget) -> str:
     """Everything the stored notebook would hold of the widget: its and its children's model state."""
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
-    return json.dumps(embed_data(views=[widget])["manager_state"])
+    return json.dumps(embed_data(views=[widget], state=dependency_state(widget))["manager_state"])
 
 
 def test_prediction_hides_the_answer_until_commit():
@@ -90,3 +90,65 @@ def test_prediction_needs_a_pick_before_commit():
 def test_prediction_refuses_bad_input(options, answer):
     with pytest.raises(ValueError):
         predict("Q?", options, answer, WHY)
+
+
+# --- the question bank (lvmlib.exercises.questions) and predict("5.3") ---------------------------
+
+from lvmlib.exercises.questions import QUESTIONS, Question, question  # noqa: E402
+
+
+def test_predict_by_exercise_id_takes_the_bank_and_keeps_the_answer_in_the_kernel():
+    q = QUESTIONS["5.3"]
+    p = predict("5.3")
+    assert p.exercise_id == "5.3" and repr(p).startswith("Prediction 5.3: " + q.question)
+    state = _all_state(p)
+    assert q.why[:40] not in state and "Right" not in state and "the answer:" not in repr(p)
+    for option in q.options:
+        assert json.dumps(option)[1:-1] in state  # the options are shown, all of them
+    p.commit(q.options[q.answer])
+    assert "Right." in p.children[-1].value and html_escaped(q.why[:30]) in p.children[-1].value
+
+
+def html_escaped(text: str) -> str:
+    import html
+    return html.escape(text)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(QUESTIONS))
+def test_a_bank_predictions_stored_state_does_not_depend_on_its_answer(exercise_id, monkeypatch):
+    """What a stored notebook keeps of the widget (its model state, before a commit) is the same
+    whatever the answer and the why: nothing in it can tell the answer."""
+    from dataclasses import replace
+
+    from lvmlib.exercises import questions
+
+    q = QUESTIONS[exercise_id]
+    before = _all_state(predict(exercise_id))
+    other = replace(q, answer=(q.answer + 1) % len(q.options) if q.options else q.answer * 3 + 1, why="another why")
+    monkeypatch.setitem(questions.QUESTIONS, exercise_id, other)
+    after = _all_state(predict(exercise_id))
+    strip = lambda s: re.sub(r"[0-9a-f]{32}", "ID", s)  # noqa: E731  (model ids differ per widget)
+    assert strip(before) == strip(after)
+    assert q.why[:40] not in before and q.answer_text not in repr(predict(exercise_id)).split("(")[-1]
+
+
+def test_the_bank_refuses_an_unknown_id_and_ill_formed_calls():
+    with pytest.raises(KeyError, match="question bank"):
+        question("99.9")
+    with pytest.raises(KeyError, match="known ids"):
+        predict("99.9")
+    with pytest.raises(ValueError, match="exercise id"):
+        predict("What is it?")
+    with pytest.raises(ValueError, match="options, answer and why"):
+        predict("What is it?", ["a", "b"], 0)
+
+
+def test_every_bank_entry_is_well_formed():
+    for exercise_id, q in QUESTIONS.items():
+        assert isinstance(q, Question) and q.id == exercise_id and re.fullmatch(r"\d+\.\d+[a-z]?", exercise_id)
+        assert q.question.strip() and q.why.strip() and 0 < q.tolerance < 1
+        if q.numeric:
+            assert isinstance(q.answer, (int, float)) and q.right(q.answer) and not q.right(q.answer * 2 + 1)
+        else:
+            assert len(q.options) >= 2 and len(set(q.options)) == len(q.options) and 0 <= q.answer < len(q.options)
+            assert q.right(q.options[q.answer]) and not any(q.right(o) for o in q.options if o != q.answer_text)

@@ -320,6 +320,7 @@ def stage_notebook(src: Path, edition: str, srcdir: Path, apps_dir: Path, rel) -
     dl.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(download_copy(nb), dl)
     apps = extract_apps(nb, apps_dir)
+    _load(ROOT / "tools" / "site_predict.py", "site_predict").extract_predictions(nb, apps_dir.parent)
     cells, heading = [], src.stem
     for cell in nb.cells:
         if cell.cell_type == "markdown":
