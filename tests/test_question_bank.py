@@ -60,3 +60,20 @@ def test_the_answer_holds_for_five_seeds(exercise_id):
 def test_the_answer_on_trained_vaes_holds_for_five_seeds(exercise_id):
     failed = [str(f) for f in (FACTS[exercise_id](seed) for seed in SEEDS) if not f.holds]
     assert not failed, "the bank's answer does not hold:\n" + "\n".join(failed)
+
+
+STORED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted(
+    (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_stored_output_or_widget_state_holds_an_answers_why(path):
+    """What a stored notebook keeps of its predictions (outputs and the saved widget state, before any
+    commit) names the question and options only."""
+    import json
+
+    nb = json.loads(path.read_text())
+    kept = json.dumps(nb.get("metadata", {}).get("widgets", {})) + json.dumps(
+        [c.get("outputs", []) for c in nb["cells"] if c["cell_type"] == "code"])
+    for q in QUESTIONS.values():
+        assert json.dumps(q.why[:40])[1:-1] not in kept, f"{path.name} stores the why of prediction {q.id}"

@@ -21,6 +21,8 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
+
 from lvmlib.exercises.questions import QUESTIONS, Question
 
 #: a prediction cell's call, as the notebooks write it
@@ -101,6 +103,6 @@ def extract_predictions(nb, static_dir: Path) -> int:
         path.write_bytes(blob)
     for cell, exercise_id in cells:
         form = form_html(QUESTIONS[exercise_id], digest)
-        cell["outputs"] = [{"output_type": "display_data", "data": {"text/html": form},
-                            "metadata": {"lvm_site_app": True}}]  # ours: the site's sanitiser leaves it
+        cell["outputs"] = [nbformat.v4.new_output("display_data", data={"text/html": form},
+                                                  metadata={"lvm_site_app": True})]  # ours: the sanitiser leaves it
     return len(cells)

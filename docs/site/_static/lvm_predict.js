@@ -34,7 +34,7 @@ function show(result, parts) {
   for (const [tag, text] of parts) {
     const el = document.createElement(tag);
     el.textContent = text;
-    result.append(el, tag === "span" ? " " : "");
+    result.append(el, tag === "p" ? "" : " ");
   }
 }
 
