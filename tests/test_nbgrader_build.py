@@ -186,3 +186,20 @@ def test_a_failed_build_leaves_the_previous_course_as_it_was(tmp_path):
         nbgrader_course.write_course(course, sources=[_src(A), bad])
     assert _tree(course) == before
     assert not list(course.glob(".staging-*"))
+
+
+@pytest.mark.parametrize("stem", ["05_importance_sampling", "06_elbo_and_its_gap"])
+def test_a_prediction_reaches_nbgrader_as_its_bank_id_with_the_reference_answer_for_the_grader(stem):
+    """The prediction cell is copied as ``exercises.predict("N.M")`` (the answer stays in lvmlib's bank,
+    out of the released notebook); its written answer is a manually graded cell."""
+    from lvmlib.exercises.questions import QUESTIONS
+
+    src = ROOT / "tools" / "notebook_src" / f"{stem}.py"
+    nb = nbgrader_course.assignment(src.read_text(), stem)
+    calls = [c.source for c in nb.cells if c.cell_type == "code" and "exercises.predict(" in c.source]
+    assert calls and all(re.search(r'exercises\.predict\("\d+\.\d+[a-z]?"\)$', c.strip()) for c in calls), calls
+    text = "\n".join(c.source for c in nb.cells)
+    for q in QUESTIONS.values():
+        assert q.why[:40] not in text, f"{stem}'s assignment holds the why of prediction {q.id}"
+    manual = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "markdown"]
+    assert manual, "the written answers are manually graded cells"
