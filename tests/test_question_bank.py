@@ -1,7 +1,7 @@
 """The question bank of the predictions (lvmlib.exercises.questions): every notebook's prediction cell
 names a bank id and holds no answer, and every graded answer holds for five seeds.
 
-The facts (lvmlib.exercises.question_facts) recompute, for each seed, what the answer rests on: the
+The facts (tests/question_facts.py) recompute, for each seed, what the answer rests on: the
 numbers the notebook prints are one seed's; a prediction is graded right only if all five agree.
 The ones that train VAEs (notebooks 07 to 10's recipes) are ``slow``.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lvmlib.exercises.question_facts import FACTS, TRAINED
+from question_facts import FACTS, TRAINED
 from lvmlib.exercises.questions import QUESTIONS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,8 @@
 answer of prediction ``id`` rests on, drawn from ``seed`` (data, samples, starts or training), and
 returns a :class:`Facts`: the numbers and whether the bank's answer holds for them.
 ``tests/test_question_bank.py`` runs every one for five seeds, so an answer that another seed
-would overturn (the old 10.3, about the prior mass in holes) cannot stay in the bank.
+would overturn (the old 10.3, about the prior mass in holes) cannot stay in the bank.  (A test helper,
+not part of lvmlib: the facts use the lessons' set-ups, a layer lvmlib.exercises may not import.)
 
 Facts that need trained VAEs are listed in ``TRAINED`` (seconds each, not milliseconds); they
 train with the notebooks' recipes, sharing the models of one seed (``_trained``).
