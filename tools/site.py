@@ -78,6 +78,7 @@ def _load(path: Path, name: str):
 
 
 def _nbbuild():
+    _load(ROOT / "tools" / "nbval_markers.py", "nbval_markers")  # nbbuild imports it
     return _load(ROOT / "tools" / "nbbuild.py", "nbbuild")
 
 
