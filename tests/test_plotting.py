@@ -105,3 +105,30 @@ def test_an_inline_figure_is_shown_with_its_alt_text_in_a_kernel():
     assert page.startswith('<img class="lvmlib-figure" src="data:image/png;base64,' + out["data"]["image/png"].strip())
     assert 'alt="The &quot;bias&quot; falls like 1/N."' in page
     assert f'width="{out["metadata"]["image/png"]["width"]}"' in page
+
+
+def _pyplot_figure_code():
+    """(where, code) of every function of lvmlib.lessons and every notebook source cell that makes a pyplot
+    figure (the static figures: slider apps draw with ``new_figure`` and have their own status line)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "lvmlib" / "lessons").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                code = ast.get_source_segment(path.read_text(), node)
+                if "plt.subplots(" in code or "plt.figure(" in code:
+                    yield f"{path.name}:{node.name}", code
+    for path in sorted((root / "tools" / "notebook_src").glob("*.py")):
+        for k, cell in enumerate(path.read_text().split("\n# %%")):
+            if "plt.subplots(" in cell or "plt.figure(" in cell:
+                yield f"{path.name} cell {k}", cell
+
+
+def test_every_static_figure_is_described_where_it_is_made():
+    found = list(_pyplot_figure_code())
+    assert len(found) >= 14  # 11 lesson figures, 3 made in notebook cells
+    missing = [where for where, code in found if "describe(" not in code]
+    assert not missing, (f"{missing}: give each figure its text alternative where it is made, "
+                         "lvmlib.plotting.describe(fig, 'what it shows')")
