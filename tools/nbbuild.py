@@ -24,6 +24,9 @@ Exercises use nbgrader's markers inside a code cell::
   marker; unbalanced markers are an error naming the notebook and the cell; an empty source too;
 - hint ladders (``exercises.hints(...)``) in the student edition lose every rung that reveals a
   solution line (:func:`strip_revealing_hints`); ``--self-study`` keeps the full ladders.
+- test markers (``# NBVAL_IGNORE_OUTPUT``, ``# NBVAL_TOLERANCE abs=X`` ... as a code cell's first
+  lines) leave the code for cell tags and metadata (``tools/nbval_markers.py``), and a cell that only
+  shows a hint ladder has its code folded until asked for (:func:`fold_hints`).
 
 Both editions get, from pyproject.toml (``[project.urls]`` Repository and the version, tag
 ``v<version>``): a line of launch links (Colab, Binder; both editions) above the title, and an
