@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from sklearn.exceptions import ConvergenceWarning
 
 from lvmlib.mixtures import GaussianMixture
-from lvmlib.plotting import new_figure, tile_images
+from lvmlib.plotting import describe, new_figure, tile_images
 from lvmlib.widgets import SliderApp
 
 __all__ = ["DIGITS_FIT", "fit_restarts", "ClusterSummary", "cluster_summary", "DigitsClusters", "digits_clusters"]
@@ -141,7 +141,9 @@ def cluster_means_figure(means, summary: ClusterSummary, image_shape=(8, 8)):
         ax.set_title(f"{summary.majority[c]} ({100 * summary.purity[c]:.0f}%)", fontsize=9)
         ax.set_xlabel(f"n = {summary.size[c]}", fontsize=8)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.8, bottom=0.12, wspace=0.1)
-    return fig
+    return describe(fig, "The cluster means of the mixture fitted to the digits, each shown as an 8x8 image and "
+                       "titled with the most common true digit in its cluster and that digit’s share: most means "
+                       "look like one digit.")
 
 
 def restarts_figure(log_lik, ari, chosen: int):
@@ -159,7 +161,9 @@ def restarts_figure(log_lik, ari, chosen: int):
            title="EM restarts: likelihood does not know the labels")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    return fig
+    return describe(fig, "Scatter of the EM restarts: each restart’s training log-likelihood (x axis) against how "
+                       "well its clusters match the true digits (adjusted Rand index, y axis); the run with the "
+                       "best likelihood, the one kept, is circled.")
 
 
 def cluster_app(x, labels, clusters, means, summary: ClusterSummary, *, image_shape=(8, 8), cluster: int = 0,

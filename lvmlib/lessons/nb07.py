@@ -16,7 +16,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from lvmlib.plotting import new_figure, tile_images
+from lvmlib.plotting import describe, new_figure, tile_images
 from lvmlib.vae import LATENT_SIZES, baseline_scores, independent_pixels, per_class, score_vaes, train_vaes
 from lvmlib.widgets.app import SliderApp
 
@@ -185,7 +185,8 @@ def curves_figure(histories: dict, colors: dict | None = None):
         ax.grid(alpha=0.3)
     axes[1].legend(loc="lower right")
     fig.tight_layout()
-    return fig
+    return describe(fig, "Training curves, one colour per latent size: the training bound and the held-out ELBO per "
+                       "epoch; the bounds rise quickly in the first epochs, then level off.")
 
 
 def examples():

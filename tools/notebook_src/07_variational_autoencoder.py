@@ -86,6 +86,8 @@ fig, ax = plt.subplots(figsize=(9, 1.6))
 image_grid(ax, mixtures[10].means_, data.image_shape, ncols=10)
 ax.set_xticks([9 * k + 3.5 for k in range(10)], [f"π = {w:.2f}" for w in mixtures[10].weights_.tolist()])
 ax.set_title("the lookup table of the K = 10 mixture: row k of μ drawn as an image, p(x_d = 1 | z = k)")
+lvmlib.plotting.describe(fig, "The ten rows of the K = 10 mixture's table, each drawn as an 8x8 digit image with "
+                               "its weight pi below it: ten blurry digit prototypes.")
 lvmlib.plotting.savefig(fig, "07_lookup_table")
 
 # %% [markdown]
