@@ -600,8 +600,9 @@ for name, bound in (("ELBO", ELBO(K_TRAIN, fn=objective_used)), ("IWAE", IWAE(K_
 # digit give its $\log \hat p_k(x)$, its ELBO (the mean of the same 1000 log-weights) and the ESS of those weights.
 
 # %%
-# NBVAL_TOLERANCE abs=0.1
-# (downstream of training and sampling)
+# NBVAL_TOLERANCE abs=0.3
+# (downstream of training and sampling; measured: the same seeds with round-off-level differences, lvmlib's objective
+#  against the solution's, moved the IWAE-trained model's ELBO and gap by 0.15, every other number by up to 0.01)
 pair_scores = {name: nb07.proposal_scores(m, data.x_test, K_EVAL, generator=torch.Generator().manual_seed(5))
                for name, m in pair.items()}
 print(f"held-out, k = {K_EVAL}, nats per digit:     log p(x)        ELBO    gap   median ESS / k")
@@ -620,7 +621,7 @@ assert abs(paired_iwae.mean()) < 1.0
 # What to read in it: the IWAE-trained model's $\log p(x)$ is a little higher, and that difference is the
 # small, unreliable part (over five training seeds of this cell it was positive every time but ranged from $+0.05$ to
 # $+0.4$ nats, with standard errors of 0.03-0.09). The large, repeatable part is the ELBO: the IWAE-trained model's ELBO
-# is lower and its gap more than twice as large (1.5-1.7 against 0.6-0.7 nats over the five seeds), while the two
+# is lower and its gap more than twice as large (1.45-1.75 against 0.6-0.75 nats over the five seeds), while the two
 # encoders are about equally good proposals (a median ESS of about a quarter of $k$ for both; which one was higher
 # changed with the seed). $L_K$ does not ask the encoder to be a good posterior on its own,
 # only a proposal whose $K$ samples together explain $x$, so the decoder is free to have posteriors the encoder does
@@ -729,3 +730,11 @@ exercises.predict("(c) With d = 2, which look more like digits?", ["the reconstr
 #   tolerances (0.1 nats) leave a margin of 5 and are still far below the differences the text draws conclusions
 #   from. (A rebuild with two torch threads did not finish in 10 minutes on this busy 2-core machine: the reason
 #   the notebook uses one.)
+# - Exercise 7.6 re-runs 6.1's check (`check_objective`) on the student's objective, pasted in; `exercises.choose`
+#   hands it to `lvmlib.vae.train` as `ELBO(5, fn=objective_used)` and `IWAE(5, fn=objective_used)` (the objective is
+#   one object, like numpyro's `loss=Trace_ELBO()`), and `history["computed_by"]` names whose function computed
+#   every bound. The two 50-epoch trainings with $K = 5$ take a few seconds each on a laptop CPU with one
+#   thread. Over training seeds 1-5 of that cell (weights and batches), IWAE minus ELBO training in $\log p(x)$ was
+#   $+0.08$, $+0.05$, $+0.40$, $+0.34$, $+0.16$ nats, the gaps 1.46-1.73 against 0.60-0.74 nats, the median ESS / k
+#   0.22-0.30 for both encoders. The section's asserts check only what held on every seed (the gap, and a difference
+#   below a nat).
