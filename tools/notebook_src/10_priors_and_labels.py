@@ -235,10 +235,12 @@ print(f"trained with {gmvae_objective.who}")
 
 # %%
 # NBVAL_TOLERANCE abs=0.1
-# (downstream of training and sampling; the two runs use the same seeds)
-print(f"held-out log p(x), mixture prior, k = 1000: your GMVAE {log_px_gmvae.mean():.2f}, lvmlib's "
-      f"{log_px['mixture'].mean():.2f} nats per digit")
-print(f"mixture weights of your GMVAE: {np.array2string(gmvae.prior_net.weights().detach().cpu().numpy(), precision=2)}")
+# (downstream of training and sampling; measured: the solution's pieces against lvmlib's, same seeds, moved log p(x) by
+#  0.002; notebook 07's trainings moved by up to 0.02 with ATEN_CPU_CAPABILITY=default)
+print(f"held-out log p(x), mixture prior, k = 1000: the GMVAE just trained {log_px_gmvae.mean():.2f}, lvmlib's "
+      f"mixture VAE above {log_px['mixture'].mean():.2f} nats per digit")
+print(f"mixture weights of the GMVAE just trained: "
+      f"{np.array2string(gmvae.prior_net.weights().detach().cpu().numpy(), precision=2)}")
 assert abs(log_px_gmvae.mean() - log_px["mixture"].mean()) < 0.2, "the same objective, the same seeds"
 
 # %% [markdown]
