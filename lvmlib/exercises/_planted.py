@@ -25,7 +25,8 @@ def ONE_LEFT(draft: str, symptom: str) -> str:
             "Read the lines that compute it again.")
 
 
-def planted(draft: str, draft_fn: Callable, bugs: Sequence[tuple[str, str, Callable]]) -> list[Mistake]:
+def planted(draft: str, draft_fn: Callable, bugs: Sequence[tuple[str, str, Callable]], *,
+            detail: bool = True) -> list[Mistake]:
     """The listed mistakes of a find-the-bugs exercise, to put first in its check's list.
 
     Args:
@@ -33,8 +34,10 @@ def planted(draft: str, draft_fn: Callable, bugs: Sequence[tuple[str, str, Calla
         draft_fn: the draft as given, with both bugs (called like the answer).
         bugs: per planted bug, ``(mistake id, symptom, fn)``: ``fn`` is the draft with only that bug
             left (the other fixed); ``symptom`` completes "It shows ..." (where it shows, not the fix).
+        detail: whether a report adds how the first case that shows the bug differs (False where the check's
+            description of a difference names the fix, as exercise 1.1's statistical one does).
     """
     both = Mistake(BOTH, f"Both planted bugs of `{draft}` are still there (0 of {len(bugs)} fixed): your answer "
                          f"gives what the draft gives. Each bug shows on some case below; find them one at a time.",
-                   draft_fn)
-    return [both] + [Mistake(name, ONE_LEFT(draft, symptom), fn) for name, symptom, fn in bugs]
+                   draft_fn, detail)
+    return [both] + [Mistake(name, ONE_LEFT(draft, symptom), fn, detail) for name, symptom, fn in bugs]

@@ -241,7 +241,7 @@ _PLANTED = planted("sample_story_draft", sample_story_draft, [
     ("shared-noise", "in the noise of x alone: one noise value is shared by all of x's coordinates (in units of "
                      "sigma(z) they move up and down together), which p(x | z), a Gaussian with a diagonal "
                      "covariance, never does.", _shared_noise),
-])
+], detail=False)  # the statistical check's description of a difference names the fix
 
 _STORY_MISTAKES = _PLANTED + [
     Mistake("no-noise", "X is the decoder's mean mu(z): step 2 must DRAW x ~ p(x | z), i.e. add the noise "
@@ -287,7 +287,7 @@ def check_sample_story(sample_story: Callable, *, seed: int = 0) -> Report:
              Case("latent size 3, 4000 samples", (dec3, 4000, s + 1)),
              Case("large noise (sigma about 2), 4000 samples", (dec_big, 4000, s + 2)),
              Case("a single sample", (dec3, 1, s + 3))]
-    mistakes = [Mistake(m.name, m.explain, _story_summary(m.fn)) for m in _STORY_MISTAKES]
+    mistakes = [Mistake(m.name, m.explain, _story_summary(m.fn), m.detail) for m in _STORY_MISTAKES]
     name = "Exercise 1.1 (sampling from the generative story)"
     report = check_function(name, _story_summary(sample_story), _story_expected, cases, mistakes,
                             compare=_story_compare, types=False, device=False,

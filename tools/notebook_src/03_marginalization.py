@@ -70,12 +70,9 @@ device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE override
 # the app tests it against the bars at every $x$ and $K$.
 
 # %%
-from torch.distributions import Normal
-
-
 def mixture_log_px_draft(x, weights, means, stds):
     """A first try: x [N], weights [K], means [K], stds [K] -> log p(x) [N]. It has two bugs."""
-    log_terms = torch.log(weights) + Normal(means, stds ** 2).log_prob(x[:, None])   # [N, K]
+    log_terms = torch.log(weights) + torch.distributions.Normal(means, stds ** 2).log_prob(x[:, None])   # [N, K]
     return torch.log(torch.exp(log_terms).sum(dim=1))                                 # log p(x), [N]
 
 
@@ -85,6 +82,9 @@ exercises.check_mixture_log_px(mixture_log_px_draft)
 # Your fixed version (both bugs gone; the check below then passes):
 
 # %%
+from torch.distributions import Normal
+
+
 def mixture_log_px(x, weights, means, stds):
     """log p(x) of a 1-D mixture of Gaussians: x [N], weights [K], means [K], stds [K] -> [N]."""
     ### BEGIN SOLUTION
