@@ -13,7 +13,8 @@ another count, ``=default`` leaves every library's own default.  ``OPENBLAS_CORE
 edition and what they feed (``tools/nbval_editions.py``).
 
 Numbers downstream of training or sampling are compared within a declared tolerance: a cell
-whose first line is ``# NBVAL_TOLERANCE abs=X`` (or ``rel=Y``) — see ``tools/nbval_tolerance.py``.
+whose source starts with ``# NBVAL_TOLERANCE abs=X`` (or ``rel=Y``), kept by the built notebook in
+the cell's metadata — see ``tools/nbval_tolerance.py`` and ``tools/nbval_markers.py``.
 
 nbval executes cells with ``store_history=False``; IPython then ignores a trailing ``;``
 (which in JupyterLab silences a cell's last value, e.g. a matplotlib artist list), so the

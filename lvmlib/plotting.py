@@ -6,7 +6,12 @@ runs every notebook), so running a notebook never litters the disk.
 
 Import it on its own (``import lvmlib.plotting``) or reach it as ``lvmlib.plotting`` after
 ``import lvmlib`` (loaded on first use).  Every notebook's setup cell calls
-:func:`retina_figures` so that its static figures are as sharp as the text around them.
+:func:`retina_figures` so that its static figures are as sharp as the text around them, and carry
+a text alternative: each inline figure is shown as an HTML ``<img alt=...>`` (JupyterLab shows a
+PNG output with no ``alt``), its text the figure's own description (:func:`describe`, given where
+the figure is made) or, failing that, one read off the figure (:func:`alt_text`: titles, axis labels,
+legend entries).  The PNG output stays beside it for every other reader (the course site uses it,
+with the same alt text).
 """
 
 from __future__ import annotations
@@ -80,7 +85,81 @@ def retina_figures() -> bool:
     from matplotlib_inline.backend_inline import set_matplotlib_formats
 
     set_matplotlib_formats("retina")  # keeps the inline backend's other settings (bbox_inches="tight")
+    html = getattr(getattr(get_ipython(), "display_formatter", None), "formatters", {}).get("text/html")
+    if html is not None:
+        html.for_type(Figure, figure_html)
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Text alternatives of static figures (WCAG 1.1.1): given where the figure is made, else read off it
+# ---------------------------------------------------------------------------------------------
+
+_ALT = "_lvmlib_alt"
+#: the class of the HTML figure output; tools/site.py and tests/nbval_sanitize.cfg recognise it by it
+FIGURE_CLASS = "lvmlib-figure"
+
+
+def describe(fig: Figure, text: str) -> Figure:
+    """Give ``fig`` its text alternative: one or two sentences saying what it shows (what a reader
+    who cannot see it needs from it, not how it is drawn). Returns ``fig``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("a figure's description must be a non-empty string, e.g. 'Left: the ELBO against epochs ...'")
+    setattr(fig, _ALT, " ".join(text.split()))
+    return fig
+
+
+def _axes_words(ax) -> str:
+    """One panel in words: “its title”: x axis ..., y axis ..., legend: ... (what of it there is)."""
+    title = f"“{ax.get_title()}”" if ax.get_title() else ""
+    bits = [f"{name} axis {label}" for name, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label]
+    legend = ax.get_legend()
+    entries = [t.get_text() for t in legend.get_texts() if t.get_text()] if legend is not None else []
+    if entries:
+        more = f" and {len(entries) - 6} more" if len(entries) > 6 else ""
+        bits.append("legend: " + "; ".join(entries[:6]) + more)
+    body = ", ".join(bits)
+    return f"{title}: {body}" if title and body else title or body
+
+
+def alt_text(fig: Figure) -> str:
+    """The figure's text alternative: its :func:`describe` text, else a description read off the
+    figure: its title, then per panel the title, axis labels and legend entries."""
+    given = getattr(fig, _ALT, None)
+    if given:
+        return given
+    panels = [ax for ax in fig.get_axes() if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    words = [(i, w) for i, w in enumerate((_axes_words(ax) for ax in panels), 1) if w]
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    head = f"Figure “{title}”" if title else "Figure"
+    head += f" with {len(panels)} panels" if len(panels) > 1 else ""
+    if not words:
+        return head + "; the text around it says what it shows"
+    if len(panels) == 1:
+        return f"{head}: {words[0][1]}"
+    return f"{head}. " + " ".join(f"Panel {i}: {w}." for i, w in words)
+
+
+def figure_html(fig: Figure) -> str | None:
+    """An inline figure as ``<img alt>`` (IPython's text/html formatter for figures, set by
+    :func:`retina_figures`): the same PNG as the image/png output (the active PNG formatter's),
+    with :func:`alt_text`. None where no PNG formatter is active."""
+    import html
+
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    png = ip.display_formatter.formatters["image/png"](fig) if ip is not None else None
+    if not png:
+        return None
+    data, meta = png if isinstance(png, tuple) else (png, {})
+    if isinstance(data, (bytes, bytearray)):
+        import base64
+
+        data = base64.b64encode(data).decode("ascii")
+    size = "".join(f' {k}="{int(meta[k])}"' for k in ("width", "height") if k in (meta or {}))
+    return (f'<img class="{FIGURE_CLASS}" src="data:image/png;base64,{data}"{size} '
+            f'alt="{html.escape(alt_text(fig), quote=True)}">')
 
 
 def new_figure(width: float = 8.0, height: float = 3.2, *, dpi: int = 72, layout: str | None = None) -> Figure:
@@ -143,7 +222,7 @@ def _to_numpy(a):
     return np.asarray(a, dtype=float)
 
 
-__all__ = ["savefig", "retina_figures", "new_figure", "image_grid", "tile_images", "figures_dir"]
+__all__ = ["savefig", "retina_figures", "describe", "alt_text", "new_figure", "image_grid", "tile_images", "figures_dir"]
 
 
 class BinnedPoints:

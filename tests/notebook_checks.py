@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-IGNORE = "# NBVAL_IGNORE_OUTPUT"
+IGNORE = "nbval-ignore-output"  # the cell tag nbval reads (tools/nbbuild.py writes it from the source's marker)
 
 
 def problems(nb: dict, name: str = "notebook") -> list[str]:
@@ -15,9 +15,11 @@ def problems(nb: dict, name: str = "notebook") -> list[str]:
     - every non-empty code cell was executed, in order, top to bottom in one fresh kernel
       (execution counts 1, 2, 3, ...);
     - no error outputs and no tracebacks on stderr;
-    - a cell that shows a widget (a slider app, an ``interact``) starts with
-      ``# NBVAL_IGNORE_OUTPUT``: nbval skips widget views, and the text beside them is not
-      reproducible.
+    - a cell that shows a widget (a slider app, an ``interact``) has the tag ``nbval-ignore-output``
+      (its source starts with ``# NBVAL_IGNORE_OUTPUT``): nbval skips widget views, and the text
+      beside them is not reproducible;
+    - no code cell shows the test harness: no ``NBVAL`` in its source (the markers are tags and
+      metadata, ``tools/nbval_markers.py``).
     """
     out = []
     counts = []
@@ -41,8 +43,12 @@ def problems(nb: dict, name: str = "notebook") -> list[str]:
                 out.append(f"{where} prints a traceback on stderr")
             if WIDGET_MIME in o.get("data", {}):
                 shows_widget = True
-        if shows_widget and not src.lstrip().startswith(IGNORE):
-            out.append(f"{where} shows a widget but does not start with '{IGNORE}'")
+        if shows_widget and IGNORE not in cell.get("metadata", {}).get("tags", []):
+            out.append(f"{where} shows a widget but has no tag '{IGNORE}' (start its source cell with "
+                       "'# NBVAL_IGNORE_OUTPUT' and rebuild it with tools/nbbuild.py)")
+        if "NBVAL" in src:
+            out.append(f"{where} shows a test marker (NBVAL) in its code: rebuild it with tools/nbbuild.py, "
+                       "which moves the markers to tags and metadata")
     if counts and counts != list(range(1, len(counts) + 1)):
         out.append(f"{name}: execution counts {counts} are not 1..{len(counts)}: "
                    "run it top to bottom in a fresh kernel before saving")

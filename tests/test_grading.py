@@ -65,7 +65,7 @@ SOURCE_EXERCISES = _exercises_in_sources()
 
 
 def test_registry_is_the_sources():
-    assert len(SOURCE_EXERCISES) == 17
+    assert len(SOURCE_EXERCISES) == 18
     assert set(grading.EXERCISES) == set(SOURCE_EXERCISES)
     for gid, (notebook, answer, _, check, args) in SOURCE_EXERCISES.items():
         entry = grading.EXERCISES[gid]

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from cell_names import Opaque, cell_names  # noqa: E402
 from nbval_editions import comparable_outputs, plan, plan_files, student_edition  # noqa: E402
+from nbval_markers import move_to_metadata  # noqa: E402
 
 
 def cells(*sources, outputs=None):
@@ -132,7 +133,8 @@ def test_every_solved_edition_has_its_student_edition():
 def test_the_plan_of_each_notebook(solved):
     """Every exercise's cells run (its solution, check, choose and whatever reads ``*_used``), and
     every skipped cell has the student edition's source and stored outputs."""
-    from nbval_editions import _ignores_output, _sanitizer
+    from nbval_editions import _sanitizer
+    from nbval_markers import ignores_output
     from types import SimpleNamespace
 
     sanitize = _sanitizer(SimpleNamespace(option=SimpleNamespace(
@@ -147,7 +149,7 @@ def test_the_plan_of_each_notebook(solved):
             assert k in p.run, f"cell {k} ({b.source.splitlines()[0]!r}) must run in the solved edition"
         if k not in p.run:
             assert a.source == b.source
-            assert _ignores_output(b.source) or \
+            assert ignores_output(b) or \
                 comparable_outputs(a.outputs, sanitize) == comparable_outputs(b.outputs, sanitize), k
     assert p.changed and len(p.run) < p.total  # the solutions differ, and something is left to the student run
 
@@ -155,11 +157,13 @@ def test_the_plan_of_each_notebook(solved):
 # --- real nbval on a small pair of editions ------------------------------------------------------
 
 def _write(path: Path, sources, outputs):
+    """A notebook as tools/nbbuild.py writes it: test markers moved from the code to tags."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.cells = []
     for k, (source, text) in enumerate(zip(sources, outputs)):
-        c = nbformat.v4.new_code_cell(source)
+        c = move_to_metadata(nbformat.v4.new_code_cell(source))
+        assert "NBVAL" not in c.source
         c.execution_count = k + 1
         c.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
         nb.cells.append(c)

@@ -1,4 +1,7 @@
-"""The nbval tolerance marker: text must match exactly, numbers within the declared tolerance."""
+"""The nbval tolerance: text must match exactly, numbers within the declared tolerance.
+
+The tolerance is declared in the source by a first-line marker (``# NBVAL_TOLERANCE abs=X``); the built
+notebook carries it in the cell's metadata (``tools/nbval_markers.py``), where nbval reads it here."""
 
 import subprocess
 import sys
@@ -9,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+from nbval_markers import move_to_metadata, tolerance_from_metadata  # noqa: E402
 from nbval_tolerance import Tolerance, compare_text, parse_marker  # noqa: E402
 
 TOL = Tolerance(abs=0.05)
@@ -55,10 +59,24 @@ def test_relative_and_words_with_digits():
     assert compare_text("inf", "inf", TOL) == [] and compare_text("inf", "-inf", TOL)
 
 
-def _notebook(path: Path, source: str, stored: str) -> None:
+def test_the_built_cell_carries_the_tolerance_in_metadata():
+    cell = move_to_metadata(nbformat.v4.new_code_cell("# NBVAL_TOLERANCE abs=0.05 rel=0.01\n# (measured: spread 0.01;\n"
+                                                      "#  two machines)\n# plain comment\nprint(1)"))
+    assert cell.source == "# plain comment\nprint(1)"
+    assert cell.metadata["lvmlib"]["tolerance"] == {"abs": 0.05, "rel": 0.01, "why": "measured: spread 0.01; two machines"}
+    assert tolerance_from_metadata(cell.metadata) == Tolerance(abs=0.05, rel=0.01)
+    with pytest.raises(ValueError, match="rebuild"):
+        tolerance_from_metadata({"lvmlib": {"tolerance": {"abs": 0.05, "tol": 1}}})
+
+
+def _notebook(path: Path, source: str, stored: str, built: bool = True) -> None:
+    """A one-cell notebook; ``built``: as nbbuild writes it, the marker moved to the cell's metadata."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     cell = nbformat.v4.new_code_cell(source)
+    if built:
+        move_to_metadata(cell)
+        assert "NBVAL" not in cell.source
     cell.execution_count = 1
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored)]
     nb.cells = [cell]
@@ -72,19 +90,23 @@ CASES = {  # name: (source, stored output, should pass)
     "missing_line": ("# NBVAL_TOLERANCE abs=0.05\nprint('gap 0.73 nats')", "gap 0.73 nats\nELBO -20.5\n", False),
     "no_marker": ("print('gap 0.72 nats')", "gap 0.73 nats\n", False),
 }
+#: a notebook written by hand, the marker left in its source: read there too
+HAND_WRITTEN = {"hand_within": CASES["within"], "hand_outside": CASES["outside"]}
 
 
 def test_nbval_uses_the_marker(tmp_path):
     """Real nbval runs (one kernel per notebook) through this repository's conftest."""
     for name, (source, stored, _) in CASES.items():
         _notebook(tmp_path / f"case_{name}.ipynb", source, stored)
+    for name, (source, stored, _) in HAND_WRITTEN.items():
+        _notebook(tmp_path / f"case_{name}.ipynb", source, stored, built=False)
     (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text().replace(
         "_Path(__file__).resolve().parent", f"_Path({str(ROOT)!r})"))
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-rA", "-q",
                            "-o", "addopts=", "--rootdir", str(tmp_path), str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     out = proc.stdout
-    for name, (_, _, should_pass) in CASES.items():
+    for name, (_, _, should_pass) in (CASES | HAND_WRITTEN).items():
         word = "PASSED" if should_pass else "FAILED"
         assert f"{word} case_{name}.ipynb" in out, f"{name}: expected {word}\n{out[-3000:]}"
     assert "outside abs=0.05" in out  # the failure says which number and why

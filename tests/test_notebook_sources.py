@@ -1,5 +1,6 @@
 """Notebooks are built from tools/notebook_src/*.py (percent format): every edition must agree with its source."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import EDITIONS, output_path, parse  # noqa: E402
+from nbbuild import EDITIONS, build, output_path, parse  # noqa: E402
 
 from notebook_checks import load  # noqa: E402
 
@@ -19,9 +20,44 @@ SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("*.py"))
 def test_stored_notebook_matches_its_source(src, edition):
     stored = output_path(src, edition, ROOT / "notebooks")
     assert stored.exists(), f"run: python tools/nbbuild.py {src.relative_to(ROOT)}"
-    want = [(c.cell_type, c.source) for c in parse(src.read_text(), edition, name=src.stem).cells]
-    have = [(c["cell_type"], "".join(c["source"])) for c in load(stored)["cells"]]
+    want = [(c.cell_type, c.source, _ours(c.metadata)) for c in parse(src.read_text(), edition, name=src.stem).cells]
+    have = [(c["cell_type"], "".join(c["source"]), _ours(c["metadata"])) for c in load(stored)["cells"]]
     assert have == want, f"{stored.name} differs from {src.name}: rebuild it with tools/nbbuild.py"
+
+
+def _ours(metadata) -> tuple:
+    """The metadata nbbuild writes: tags (nbval's), the tolerance, the folded code."""
+    return (tuple(metadata.get("tags", ())), json.dumps(metadata.get("lvmlib"), sort_keys=True),
+            metadata.get("jupyter", {}).get("source_hidden", False))
+
+
+@pytest.mark.parametrize("name", ["05_importance_sampling", "08_latent_interpolation"])
+def test_a_built_notebook_shows_no_test_marker(tmp_path, name):
+    """Built afresh (cells only) into a temporary folder: no NBVAL in any code cell; the markers are
+    nbval's tags and the tolerance metadata; a hint ladder's code is folded."""
+    src = ROOT / "tools" / "notebook_src" / f"{name}.py"
+    marked = [block for block in src.read_text().split("# %%") if block.lstrip("\n").startswith("# NBVAL_")]
+    for path in build(src, execute=False, root=tmp_path):
+        nb = load(path)
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert not [c["id"] for c in code if "NBVAL" in "".join(c["source"])], f"{path.name} shows a test marker"
+        ignored = [c for c in code if "nbval-ignore-output" in c["metadata"].get("tags", [])]
+        tolerant = [c["metadata"]["lvmlib"]["tolerance"] for c in code if "lvmlib" in c["metadata"]]
+        assert len(ignored) + len(tolerant) == len(marked) > 0
+        assert all(t.get("why") for t in tolerant), "the reason for each tolerance goes with it"
+        hints = [c for c in code if "".join(c["source"]).startswith("exercises.hints(")]
+        assert hints and all(c["metadata"]["jupyter"]["source_hidden"] and "hide-input" in c["metadata"]["tags"]
+                             for c in hints)
+        assert not [c for c in code if c not in hints and c["metadata"].get("jupyter", {}).get("source_hidden")]
+
+
+def test_a_misplaced_test_marker_is_an_error():
+    with pytest.raises(ValueError, match=r"cell 1: line 2: .*first lines"):
+        parse("# %%\nx = 1\n# NBVAL_IGNORE_OUTPUT\nx\n")
+    with pytest.raises(ValueError, match="unknown marker '# NBVAL_IGNORE'"):
+        parse("# %%\n# NBVAL_IGNORE\nx\n")
+    with pytest.raises(ValueError, match="abs=X"):
+        parse("# %%\n# NBVAL_TOLERANCE 0.1\nx\n")
 
 
 def test_parse_splits_cells():

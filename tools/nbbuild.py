@@ -24,6 +24,9 @@ Exercises use nbgrader's markers inside a code cell::
   marker; unbalanced markers are an error naming the notebook and the cell; an empty source too;
 - hint ladders (``exercises.hints(...)``) in the student edition lose every rung that reveals a
   solution line (:func:`strip_revealing_hints`); ``--self-study`` keeps the full ladders.
+- test markers (``# NBVAL_IGNORE_OUTPUT``, ``# NBVAL_TOLERANCE abs=X`` ... as a code cell's first
+  lines) leave the code for cell tags and metadata (``tools/nbval_markers.py``), and a cell that only
+  shows a hint ladder has its code folded until asked for (:func:`fold_hints`).
 
 Both editions get, from pyproject.toml (``[project.urls]`` Repository and the version, tag
 ``v<version>``): a line of launch links (Colab, Binder; both editions) above the title, and an
@@ -50,6 +53,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import nbval_markers  # tools/ (this file's folder) is on sys.path; tools/site.py loads it first
 from nbclient import NotebookClient
 
 if sys.version_info >= (3, 11):
@@ -234,8 +238,11 @@ def read_cells(text: str, where: str = "<source>") -> list[nbformat.NotebookNode
     """The cells of a percent-format source as written (markers kept), read by jupytext.
 
     Each cell is new: of jupytext's metadata only the cell's ``tags`` are kept (``# %% tags=["parameters"]``
-    marks papermill's parameters cell); empty code cells are dropped. Raises ValueError, naming ``where``
-    and the line, for an empty source or a near-miss marker (:func:`check_markers`).
+    marks papermill's parameters cell); empty code cells are dropped. The test harness's first-line
+    markers (``# NBVAL_IGNORE_OUTPUT``, ``# NBVAL_TOLERANCE abs=X``) leave the code for tags and
+    metadata (``tools/nbval_markers.py``), and a hint ladder's code is folded (:func:`fold_hints`).
+    Raises ValueError, naming ``where`` and the line, for an empty source, a near-miss marker
+    (:func:`check_markers`) or a misplaced test marker.
     """
     check_markers(text, where)
     cells = []
@@ -244,8 +251,27 @@ def read_cells(text: str, where: str = "<source>") -> list[nbformat.NotebookNode
         if cell.cell_type == "markdown":
             cells.append(nbformat.v4.new_markdown_cell(cell.source, metadata=meta))
         elif cell.source.strip():
-            cells.append(nbformat.v4.new_code_cell(cell.source, metadata=meta))
+            code = nbformat.v4.new_code_cell(cell.source, metadata=meta)
+            cells.append(fold_hints(nbval_markers.move_to_metadata(code, f"{where}, cell {len(cells) + 1}")))
     return cells
+
+
+#: the tag MyST-NB (the site) folds a cell's code under ("Show code cell source")
+HIDE_INPUT = "hide-input"
+
+
+def fold_hints(cell):
+    """A code cell that only shows a hint ladder (``exercises.hints(...)``) with its code folded until
+    asked for: ``metadata.jupyter.source_hidden`` (JupyterLab, Notebook 7: the code shows as "...",
+    one click opens it) and the ``hide-input`` tag (the site). In place; returned."""
+    try:
+        body = ast.parse(cell.source).body
+    except SyntaxError:
+        return cell
+    if len(body) == 1 and isinstance(body[0], ast.Expr) and next(_hint_calls(body[0]), None) is body[0].value:
+        cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+        cell.metadata["tags"] = cell.metadata.get("tags", []) + [HIDE_INPUT]
+    return cell
 
 
 def cell_where(name: str | None, index: int, cell) -> str:

@@ -26,7 +26,7 @@ editions counts as changed.  A solution that is wrong, or a changed or fed cell 
 changes, still fails (``tests/test_nbval_editions.py`` shows both on a deliberately broken copy).
 
 Slider apps shown by executed cells of the solved edition display as one text line instead of
-recording every state (their cells carry ``# NBVAL_IGNORE_OUTPUT``; the student edition's run
+recording every state (their cells carry the tag ``nbval-ignore-output``; the student edition's run
 records them, and ``tests/test_widgets*.py`` test the recorder and every app's states).
 
 A notebook this analysis cannot follow (a cell that does not parse, ``import *``, ``exec``,
@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pytest
 from cell_names import Opaque, cell_names  # tools/ is on sys.path (conftest.py)
+from nbval_markers import ignores_output
 
 FULL_ENV = "LVMLIB_NBVAL_SOLVED"  # =full: run the solved edition in full
 SOLUTIONS_DIR = "solutions"
@@ -108,10 +109,6 @@ def comparable_outputs(outputs, sanitize=lambda s: s) -> list:
     return out
 
 
-def _ignores_output(source: str) -> bool:
-    return "NBVAL_IGNORE_OUTPUT" in source or "NBVAL_SKIP" in source
-
-
 def plan(student_cells: list, solved_cells: list, sanitize=lambda s: s) -> Plan:
     """The plan for one pair of editions, from their code cells (``nbformat`` cells, in order)."""
     n = len(solved_cells)
@@ -128,7 +125,7 @@ def plan(student_cells: list, solved_cells: list, sanitize=lambda s: s) -> Plan:
     for k, (a, b) in enumerate(zip(student_cells, solved_cells)):
         if a.source != b.source:
             changed.add(k)
-        elif not _ignores_output(b.source) and \
+        elif not ignores_output(b) and \
                 comparable_outputs(a.get("outputs", []), sanitize) != comparable_outputs(b.get("outputs", []), sanitize):
             changed.add(k)
     imported = set().union(*(cn.imports for cn in names))  # a module's functions do not change the module

@@ -1,15 +1,15 @@
-"""Numbers compared at the precision they mean: a tolerance marker for nbval.
+"""Numbers compared at the precision they mean: a tolerance for nbval.
 
-A code cell whose first line is a marker such as
+A code cell with a tolerance in its metadata (written by ``tools/nbbuild.py`` from the source's
+first-line marker ``# NBVAL_TOLERANCE abs=0.05``, see ``tools/nbval_markers.py``)::
 
-    # NBVAL_TOLERANCE abs=0.05
-    # NBVAL_TOLERANCE rel=0.02
-    # NBVAL_TOLERANCE abs=0.05 rel=0.02      (a number passes if it is within either)
+    "metadata": {"lvmlib": {"tolerance": {"abs": 0.05, "rel": 0.02, "why": "measured spread ..."}}}
 
-has its outputs compared as text with numbers in it: the text between the numbers must match
-exactly (same words, same lines, same count of numbers), and each number must lie within the
-tolerance of the stored one.  Everything else about nbval is unchanged (the sanitize file still
-applies first; cells without the marker are compared exactly).
+(a number passes if it is within either) has its outputs compared as text with numbers in it: the
+text between the numbers must match exactly (same words, same lines, same count of numbers), and
+each number must lie within the tolerance of the stored one.  A notebook written by hand may
+instead start the cell with the marker line itself.  Everything else about nbval is unchanged (the
+sanitize file still applies first; cells without a tolerance are compared exactly).
 
 What it is for: numbers downstream of training or Monte Carlo differ in their last digits from
 one CPU, BLAS kernel or thread count to another.  The tolerance of each cell is chosen from a
@@ -22,36 +22,15 @@ measured spread (see the README), so the check still fails on a real change.
 from __future__ import annotations
 
 import copy
-import math
 import re
-from dataclasses import dataclass
+
+from nbval_markers import Tolerance, parse_tolerance_args, tolerance_from_metadata  # tools/ is on sys.path
 
 MARKER = "NBVAL_TOLERANCE"
 _MARKER_LINE = re.compile(r"^\s*#\s*NBVAL_TOLERANCE\b(?P<args>.*)$")
-_ARG = re.compile(r"^(abs|rel)=([0-9.]+(?:[eE][-+]?\d+)?)$")
 # a decimal number, optionally signed and in scientific notation; also nan / inf words
 # (not part of a word such as "nb05" or "x1.18", and a sentence's full stop after it is not its decimal point)
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?!\w)(?!\.\d)|(?<!\w)[-+]?(?:nan|inf)(?!\w)")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a printed number may move: within ``abs`` or within ``rel`` times the stored value."""
-
-    abs: float = 0.0
-    rel: float = 0.0
-
-    def accepts(self, stored: float, got: float) -> bool:
-        if math.isnan(stored) or math.isnan(got):
-            return math.isnan(stored) and math.isnan(got)
-        if math.isinf(stored) or math.isinf(got):
-            return stored == got
-        diff = abs(got - stored)
-        return diff <= self.abs or diff <= self.rel * abs(stored)
-
-    def __str__(self) -> str:
-        parts = [f"abs={self.abs:g}"] if self.abs else []
-        return " ".join(parts + ([f"rel={self.rel:g}"] if self.rel else []))
 
 
 def parse_marker(source: str) -> Tolerance | None:
@@ -62,15 +41,13 @@ def parse_marker(source: str) -> Tolerance | None:
         if MARKER in source:
             raise ValueError(f"{MARKER} must be the cell's first line (e.g. '# {MARKER} abs=0.05')")
         return None
-    values = {}
-    for arg in m["args"].split():
-        a = _ARG.match(arg)
-        if not a:
-            raise ValueError(f"bad {MARKER} argument {arg!r}: use abs=X and/or rel=Y, e.g. '# {MARKER} abs=0.05'")
-        values[a[1]] = float(a[2])
-    if not values:
-        raise ValueError(f"{MARKER} needs abs=X and/or rel=Y, e.g. '# {MARKER} abs=0.05'")
-    return Tolerance(**values)
+    return parse_tolerance_args(m["args"])
+
+
+def cell_tolerance(cell) -> Tolerance | None:
+    """A cell's tolerance: from its metadata (what nbbuild writes), else from a marker line in its source."""
+    tol = tolerance_from_metadata(cell.get("metadata"))
+    return tol if tol is not None else parse_marker(cell.get("source", ""))
 
 
 def compare_text(stored: str, got: str, tol: Tolerance) -> list[str]:
@@ -107,7 +84,7 @@ def _texts(output: dict):
 
 
 def install() -> bool:
-    """Patch nbval so cells with a tolerance marker compare numbers within it; False without nbval."""
+    """Patch nbval so cells with a tolerance compare numbers within it; False without nbval."""
     try:
         import nbformat
         from nbval.plugin import IPyNbCell
@@ -119,7 +96,7 @@ def install() -> bool:
     from_dict = nbformat.from_dict
 
     def compare_outputs(self, test, ref, skip_compare=None):
-        tol = parse_marker(self.cell.source if hasattr(self, "cell") else "")
+        tol = cell_tolerance(self.cell) if hasattr(self, "cell") else None
         if tol is None:
             return original(self, test, ref, skip_compare)
         notes = []

@@ -18,7 +18,10 @@ Steps (``build``):
      becomes an empty ``<div class="lvm-slot" data-spec=H1 data-frames=H2 data-bg=H3>``; its stored
      state goes to ``_static/apps/H.bin``, one file per part (spec JSON, zlib-packed states,
      background PNGs) named by a hash of its bytes, so what the editions or apps share is stored once;
-   - ``# NBVAL_...`` harness lines leave the displayed code;
+   - ``# NBVAL_...`` harness lines leave the displayed code (in notebooks built by nbbuild they are
+     tags and metadata already);
+   - a figure's alt text is its own (``lvmlib.plotting.figure_html``'s ``<img alt>``, which leaves
+     the output: the PNG beside it is shown), else a generic one naming its section;
    - a launch bar (download this notebook, the other edition, Colab, Binder) follows the title.
 2. *Run Sphinx* (``python -m sphinx -b html``) into a staging folder next to ``--out``.
 3. *Harden* every page (``harden_page``): a Content-Security-Policy ``<meta>`` with
@@ -78,6 +81,7 @@ def _load(path: Path, name: str):
 
 
 def _nbbuild():
+    _load(ROOT / "tools" / "nbval_markers.py", "nbval_markers")  # nbbuild imports it
     return _load(ROOT / "tools" / "nbbuild.py", "nbbuild")
 
 
@@ -193,12 +197,30 @@ def shrink_png(b64: str) -> str:
     return base64.b64encode(buf.getvalue()).decode() if buf.tell() < len(raw) else b64
 
 
-def figure_alt(cell, heading: str) -> str:
+#: the HTML output lvmlib.plotting.figure_html writes beside a figure's PNG: <img class=... alt="...">
+_FIGURE_HTML = re.compile(r'^\s*<img class="lvmlib-figure"[^>]*\balt="(?P<alt>[^"]*)"[^>]*>\s*$')
+
+
+def take_figure_alt(out) -> str | None:
+    """An output's text alternative from lvmlib's figure HTML (whose PNG is also the output's
+    image/png), which leaves the output: the site shows the (smaller, re-encoded) PNG with this alt."""
+    data = out.get("data", {})
+    value = data.get("text/html")
+    value = "".join(value) if isinstance(value, list) else value
+    m = _FIGURE_HTML.match(value or "")
+    if not m or "image/png" not in data:
+        return None
+    del data["text/html"]
+    return html.unescape(m["alt"])
+
+
+def figure_alt(cell, heading: str, found: list[str] = ()) -> str:
     """A figure's text alternative: the cell's own (``metadata.alt``, or MyST-NB's
-    ``metadata.mystnb.image.alt``), else what the page says it is: a figure of that section."""
+    ``metadata.mystnb.image.alt``), else the figures' own (``found``, from :func:`take_figure_alt`),
+    else what the page says it is: a figure of that section."""
     own = cell.metadata.get("alt") or cell.metadata.get("mystnb", {}).get("image", {}).get("alt")
-    return own or (f"Figure drawn by the code above, in the section “{heading}”; the text around it "
-                   "describes what it shows")
+    return own or " ".join(found) or (f"Figure drawn by the code above, in the section “{heading}”; the text "
+                                      "around it describes what it shows")
 
 
 def strip_harness(source: str) -> str:
@@ -330,9 +352,10 @@ def stage_notebook(src: Path, edition: str, srcdir: Path, apps_dir: Path, rel) -
             cell.source = clean_markdown(cell.source)
         elif cell.cell_type == "code":
             cell.source = strip_harness(cell.source)
+            found = [alt for alt in (take_figure_alt(o) for o in cell.get("outputs", [])) if alt]
             clean_outputs(cell)
             if any("image/png" in o.get("data", {}) or "image/jpeg" in o.get("data", {}) for o in cell.outputs):
-                cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = figure_alt(cell, heading)
+                cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = figure_alt(cell, heading, found)
         else:  # raw cells: not shown
             continue
         cells.append(cell)

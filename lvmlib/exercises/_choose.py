@@ -13,16 +13,25 @@ __all__ = ["choose", "Chosen"]
 class Chosen:
     """A callable that is the student's function (its check passed) or lvmlib's (until then).
 
-    Call it like either; ``.student`` says whose it is, ``.calls`` counts the calls (so a notebook
-    can show that its later cells really ran the student's code), and it displays as one line.
+    Call it like either; ``.student`` says whose it is and ``.who`` says it in words ("your negative_elbo",
+    "lvmlib's negative_elbo"); ``.calls`` counts the calls of that function that returned (so a notebook can
+    show that its later cells really ran it: ``f"{used.who} ran {used.calls} times"``), and it displays as one line.
     """
 
     def __init__(self, name: str, fn: Callable, student: bool, library_name: str):
         self.name, self.fn, self.student, self.library_name, self.calls = name, fn, student, library_name, 0
 
     def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.fn(*args, **kwargs)
+        out = self.fn(*args, **kwargs)
+        self.calls += 1  # counted once the function ran to the end
+        return out
+
+    @property
+    def who(self) -> str:
+        """Whose function runs, in words: "your NAME" (its check passed) or "lvmlib's NAME"."""
+        if self.student:
+            return f"your {self.name}"
+        return f"lvmlib's {self.library_name.rpartition('.')[2] or self.name}"
 
     @property
     def message(self) -> str:

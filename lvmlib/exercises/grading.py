@@ -99,6 +99,8 @@ EXERCISES = {e.grade_id: e for e in [
         f"{_X}.nb07:negative_elbo", f"{_X}.nb07:_neg_elbo_ref"),
     _ex("ex7_4", "07_variational_autoencoder", f"{_X}.nb07:check_training_loop", "fit",
         f"{_X}.nb07:fit", "lvmlib.vae.training:train"),
+    _ex("ex7_6", "07_variational_autoencoder", f"{_X}.nb06:check_objective", "objective",
+        f"{_X}.nb06:objective", f"{_EST}:elbo", f"{_EST}:iwae_bound", f"{_EST}:importance_sampling"),
     _ex("ex8_1", "08_latent_interpolation", f"{_X}.nb08:check_slerp", "slerp",
         f"{_X}.nb08:slerp", f"{_X}.nb08:_slerp_ref", "lvmlib.vae.model:slerp"),
     _ex("ex9_1", "09_learning_with_the_elbo", f"{_X}.nb09:check_score_function_terms", "score_function_terms",

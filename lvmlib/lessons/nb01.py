@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lvmlib._util import noise
-from lvmlib.plotting import BinnedPoints, new_figure
+from lvmlib.plotting import BinnedPoints, describe, new_figure
 from lvmlib.widgets.app import SliderApp
 
 
@@ -167,4 +167,6 @@ def conditionals_figure(likelihood: Callable, z_values, marginal_x, *, num_sampl
             ax.plot(*px.mean[0].cpu().numpy(), "k+", ms=12, mew=2)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", title="conditioning on z leaves a simple Gaussian")
     ax.legend(loc="best", fontsize=8, markerscale=3)
-    return fig
+    return describe(fig, "Samples of x from the model: the marginal p(x) as grey points, and for a few fixed values "
+                       "of z the conditional p(x | z) as coloured points around their means; each conditional "
+                       "covers a small part of what the marginal covers.")

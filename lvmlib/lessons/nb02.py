@@ -38,6 +38,7 @@ from lvmlib.plotting import (
     COLORS,
     ResponsibilityPoints,
     density_grid,
+    describe,
     ellipse_outlines,
     new_figure,
 )
@@ -173,7 +174,9 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
     for ax in axes[:, 0]:
         ax.set_ylabel("$x_2$")
     fig.tight_layout()
-    return fig
+    return describe(fig, "Two rows of panels, one column per model. Top: each model’s density p(x) as filled "
+                       "contours over the training data. Bottom: samples drawn from each model by first drawing z, "
+                       "then x, coloured by z.")
 
 
 # ----------------------------------------------------------------------------------------
@@ -441,7 +444,8 @@ def k_sweep_figure(sweep: dict):
             title=r"BIC $= -2 \log L + (\#\mathrm{parameters}) \log N$")
     ax1.legend(loc="upper right", fontsize=9)
     fig.tight_layout()
-    return fig
+    return describe(fig, "Two panels against the number of components K. Left: mean log-likelihood per point on the "
+                       "training and the held-out data. Right: BIC (lower is better), with its minimum marked.")
 
 
 # ----------------------------------------------------------------------------------------
@@ -468,5 +472,5 @@ def examples():
     yield "em_steps", em_app(runs, step=3)
     yield "choose_k", k_app(x_train, x_test, k=4)
     d = digits_clusters()
-    yield "digit_clusters", cluster_app(d["data"].x_train.cpu().numpy(), d["data"].y_train.cpu().numpy(), d["clusters"],
-                                        d["model"].means_, d["summary"])
+    yield "digit_clusters", cluster_app(d.data.x_train.cpu().numpy(), d.data.y_train.cpu().numpy(), d.clusters,
+                                        d.model.means_, d.summary)

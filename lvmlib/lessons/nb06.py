@@ -31,7 +31,7 @@ from lvmlib.distributions import gaussian_mvn, gaussian_proposals
 from lvmlib.inference import block_estimates
 from lvmlib.lessons.toy import LOG2_SCALES, MEANS, proposal_controls, toy_problem
 from lvmlib.models import NonlinearLVM
-from lvmlib.plotting import new_figure
+from lvmlib.plotting import describe, new_figure
 from lvmlib.widgets.app import SliderApp
 
 __all__ = ["K_VALUES", "GapGrid", "precompute", "gap_app", "nonlinear_problem", "nonlinear_figure", "examples"]
@@ -305,4 +305,6 @@ def nonlinear_figure(gp, q_mean: float, q_scale: float, iwae_k, iwae_mean, log_p
     ax1.set(xscale="log", xlabel="K", ylabel="nats", title="the gap left by the best q, and IWAE closing it")
     ax1.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return fig
+    return describe(fig, "Left: a posterior with two modes and the best single Gaussian q, which cannot match both. "
+                       "Right: the bound L_K for that q against the number of samples K, rising from the ELBO "
+                       "towards log p(x).")

@@ -16,14 +16,45 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from lvmlib.plotting import new_figure, tile_images
+from lvmlib.plotting import describe, new_figure, tile_images
 from lvmlib.vae import LATENT_SIZES, baseline_scores, independent_pixels, per_class, score_vaes, train_vaes
 from lvmlib.widgets.app import SliderApp
 
-__all__ = ["MIXTURE_SIZES", "Gallery", "gallery", "vae_app", "curves_figure", "examples"]
+__all__ = ["MIXTURE_SIZES", "Gallery", "gallery", "vae_app", "curves_figure", "examples", "ProposalScore",
+           "proposal_scores"]
 
 #: numbers of components of the mixture-of-Bernoullis baselines.
 MIXTURE_SIZES = (10, 50)
+
+
+@dataclass
+class ProposalScore:
+    """The encoder as an importance-sampling proposal on B points, from one set of k log-weights per point.
+
+    Attributes (float64 tensors [B] on the CPU):
+        log_p: log p-hat_k(x) = logsumexp_j log w_j - log k (notebook 05's estimate, a lower bound in expectation);
+        elbo: the mean of the same k log-weights (an ELBO estimate with k samples);
+        ess: the effective sample size (sum w)^2 / sum w^2 of the k weights, in [1, k] (notebook 05).
+    """
+
+    k: int
+    log_p: torch.Tensor
+    elbo: torch.Tensor
+    ess: torch.Tensor
+
+
+@torch.no_grad()
+def proposal_scores(model, x: torch.Tensor, num_samples: int = 1000, *, chunk_size: int = 250,
+                    generator: torch.Generator | None = None) -> ProposalScore:
+    """log p-hat, ELBO and ESS of every point of x [B, Dx] from the same ``num_samples`` draws z_j ~ q(z | x)
+    of ``model``'s encoder (:func:`lvmlib.inference.log_weights`, chunked over samples)."""
+    from lvmlib import inference
+
+    x = x.to(next(model.parameters()).device)
+    log_w = inference.log_weights(x, model, model.encoder, num_samples, generator=generator,
+                                  chunk_size=chunk_size).double()  # [k, B]
+    log_p = torch.logsumexp(log_w, 0) - np.log(num_samples)
+    return ProposalScore(num_samples, log_p.cpu(), log_w.mean(0).cpu(), inference.effective_sample_size(log_w).cpu())
 
 
 @dataclass
@@ -185,7 +216,8 @@ def curves_figure(histories: dict, colors: dict | None = None):
         ax.grid(alpha=0.3)
     axes[1].legend(loc="lower right")
     fig.tight_layout()
-    return fig
+    return describe(fig, "Training curves, one colour per latent size: the training bound and the held-out ELBO per "
+                       "epoch; the bounds rise quickly in the first epochs, then level off.")
 
 
 def examples():

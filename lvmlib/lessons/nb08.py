@@ -18,7 +18,7 @@ import torch
 from matplotlib.patches import Circle, Rectangle
 
 from lvmlib._util import noise
-from lvmlib.plotting import BinnedPoints, new_figure, tile_images
+from lvmlib.plotting import BinnedPoints, describe, new_figure, tile_images
 from lvmlib.vae import (
     INTERPOLATIONS,
     VAE,
@@ -232,7 +232,9 @@ def norms_figure(norms: dict):
         ax.set(title=f"d = {d}", xlabel="|z| / sqrt(d)", yticks=[])
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return fig
+    return describe(fig, "Histograms of the length |z| / sqrt(d) for draws from the prior and for the two kinds of "
+                       "midpoints, straight-line (lerp) and spherical (slerp): the lerp midpoints are shorter than "
+                       "typical prior draws, the slerp midpoints are not.")
 
 
 # ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import torch
 
 from lvmlib.data import ppca_data
 from lvmlib.inference import ESTIMATORS, GapRun, gap_run, gradient_runs, quadratic
-from lvmlib.plotting import new_figure
+from lvmlib.plotting import describe, new_figure
 from lvmlib.vae import LinearVAE, LinearVAEHistory, ppca_ml, train_linear_vae
 from lvmlib.widgets.app import SliderApp
 
@@ -219,7 +219,9 @@ def collapse_figure(sigmas, kl_per_dim: np.ndarray, eigenvalues):
            title="posterior collapse: a latent dimension switches off when sigma² passes its eigenvalue")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
-    return fig
+    return describe(fig, "KL divergence per latent dimension (largest first) of linear VAEs trained with a fixed "
+                       "noise variance sigma^2, against sigma^2, with the data’s leading eigenvalues marked: a "
+                       "dimension’s KL falls to zero (it collapses) once sigma^2 exceeds its eigenvalue.")
 
 
 # ----------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class BinaryLatentModel(_LatentVariableModel):
         prior_prob: p(z_i = 1).
         generator: draws f's random weights.
         dtype, device: of the weights (default float32, CPU).
+
+    Taught in notebook 03 (Marginalization).
     """
 
     def __init__(
@@ -179,6 +181,8 @@ def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: 
 
     Args:
         effect, offset: [Dx].
+
+    Taught in notebook 03 (Marginalization).
     """
     effect = torch.as_tensor(effect, dtype=F64, device=device)
     offset = torch.as_tensor(offset, dtype=F64, device=device)
@@ -212,6 +216,8 @@ def time_enumeration(
 
     Returns:
         {n: seconds}.
+
+    Taught in notebook 03 (Marginalization).
     """
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")

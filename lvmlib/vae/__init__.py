@@ -1,7 +1,9 @@
 """The variational autoencoder family.
 
 - :mod:`~lvmlib.vae.model`: :class:`VAE` (encoder q(z given x), decoder p(x given z), bounds, interpolation,
-  checkpoints); :mod:`~lvmlib.vae.training`: :func:`train` and :func:`evaluate`;
+  checkpoints); :mod:`~lvmlib.vae.training`: :func:`train` and :func:`evaluate`; :mod:`~lvmlib.vae.objectives`:
+  what ``train`` maximizes, as one object (:class:`ELBO`, :class:`IWAE`, :class:`PriorTermELBO`, :class:`M2Bound`),
+  optionally computed by a student's function;
 - :mod:`~lvmlib.vae.priors`: a learned mixture-of-Gaussians prior, the aggregate posterior and how
   well the prior covers it (holes, both KLs);
 - :mod:`~lvmlib.vae.m2`: the semi-supervised M2 model (Kingma et al. 2014);
@@ -32,6 +34,7 @@ from lvmlib.vae.m2 import (
     train_m2,
 )
 from lvmlib.vae.model import INTERPOLATIONS, LIKELIHOODS, OBJECTIVES, VAE, slerp
+from lvmlib.vae.objectives import ELBO, IWAE, M2Bound, Objective, PriorTermELBO
 from lvmlib.vae.priors import (
     MixturePrior,
     PriorCoverage,
@@ -63,6 +66,11 @@ __all__ = [
     "OBJECTIVES",
     "INTERPOLATIONS",
     "train",
+    "Objective",
+    "ELBO",
+    "IWAE",
+    "PriorTermELBO",
+    "M2Bound",
     "evaluate",
     "evaluate_points",
     "DigitsRecipe",

@@ -52,6 +52,8 @@ class M2(nn.Module):
 
     Networks: ``classifier_net`` x -> C logits of q(y | x); ``encoder_net`` [x, onehot(y)] -> 2 Dz;
     ``decoder_net`` [z, onehot(y)] -> Dx logits.
+
+    Taught in notebook 10 (Priors and labels).
     """
 
     def __init__(self, data_dim: int, num_classes: int, latent_dim: int, hidden=(128,), *,
@@ -170,14 +172,23 @@ class M2(nn.Module):
         Returns:
             [B], nats; differentiable (also in the classifier, through q(y | x)).
         """
+        log_q, bl = self.unlabelled_parts(x, num_samples, eps=eps, generator=generator)  # [B, C] each
+        q = log_q.exp()
+        return (q * (bl - log_q)).sum(-1)  # sum_y q (B_l - log q) = E_q B_l + H
+
+    def unlabelled_parts(self, x: torch.Tensor, num_samples: int = 1, *, eps: torch.Tensor | None = None,
+                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """What :meth:`unlabelled_bound` sums y out of: ``(log q(y | x), B_l(x, y))``, both [B, C].
+
+        Args and noise as :meth:`unlabelled_bound` (the same draws for the same generator); differentiable.
+        """
         x = self.check_x(x)
         b, c = x.shape[0], self.num_classes
         eps = self._noise((positive_int(num_samples, "num_samples"), c, b, self.latent_dim), eps, generator)
         ys = torch.arange(c, device=x.device).unsqueeze(1).expand(c, b)  # [C, B]
         bl = self._labelled(x.unsqueeze(0).expand(c, b, self.data_dim), ys, eps)  # [C, B]
         log_q = torch.log_softmax(self.classifier_net(x), -1)  # [B, C]
-        q = log_q.exp()
-        return (q * (bl.T - log_q)).sum(-1)  # sum_y q (B_l - log q) = E_q B_l + H
+        return log_q, bl.T
 
     def objective(self, x_l, y_l, x_u, alpha: float, *, generator=None) -> torch.Tensor:
         """mean B_l(x_l, y_l) + mean B_u(x_u) + alpha * mean log q(y_l | x_l) (a scalar to maximize).
@@ -227,10 +238,12 @@ def accuracy(predict, x: torch.Tensor, y: torch.Tensor) -> float:
 
 @dataclass
 class M2History:
-    """Per epoch: the training objective (mean over the epoch's steps) and the wall time."""
+    """Per 100 steps: the training objective (mean over those steps) and the wall time; whose unlabelled
+    bound computed it (``computed_by``)."""
 
     objective: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    computed_by: str = "lvmlib's M2.unlabelled_bound"
 
 
 def _check_split(model, x_l, y_l, x_u):
@@ -243,23 +256,37 @@ def _check_split(model, x_l, y_l, x_u):
 
 
 def train_m2(model: M2, x_labelled: torch.Tensor, y_labelled: torch.Tensor, x_unlabelled: torch.Tensor,
-             steps: int, *, batch_size: int = 64, lr: float = 3e-3, alpha: float = 10.0,
-             generator: torch.Generator | None = None, progress: bool = False) -> M2History:
-    """Adam on :meth:`M2.objective`, ``steps`` steps; each step a labelled batch and an unlabelled batch.
+             steps: int, *, batch_size: int = 64, lr: float = 3e-3, alpha: float | None = None,
+             objective=None, generator: torch.Generator | None = None, progress: bool = False) -> M2History:
+    """Adam on M2's objective, ``steps`` steps; each step a labelled batch and an unlabelled batch.
 
     Batches are drawn with replacement (the labelled set may be smaller than a batch), indices from
-    ``generator``.  ``x_unlabelled`` may be empty (all labelled: a supervised M2).  ``alpha`` weighs
-    the classification term (Kingma et al. 2014 use 0.1 N on sums; here the terms are means).
+    ``generator``.  ``x_unlabelled`` may be empty (all labelled: a supervised M2).
+
+    Args:
+        objective: an :class:`lvmlib.vae.M2Bound` (its ``alpha`` weighs the classification term; its
+            ``unlabelled_bound`` may be a student's function of exercise 10.4); ``None``: ``M2Bound(alpha)``.
+        alpha: shorthand for ``objective=M2Bound(alpha)`` (default 10; Kingma et al. 2014 use 0.1 N on
+            sums, here the terms are means); not together with ``objective``.
 
     Returns:
-        an :class:`M2History` with one entry per 100 steps.
+        an :class:`M2History` with one entry per 100 steps; ``computed_by`` says whose unlabelled bound ran.
     """
     from tqdm.auto import tqdm
 
+    from lvmlib.vae.objectives import M2Bound
+
+    if objective is None:
+        objective = M2Bound(10.0 if alpha is None else alpha)
+    elif alpha is not None:
+        raise ValueError(f"alpha belongs to the objective: write objective=M2Bound(alpha={alpha}, ...) instead of "
+                         "passing alpha beside it")
+    elif not isinstance(objective, M2Bound):
+        raise TypeError(f"objective must be an lvmlib.vae.M2Bound, got {type(objective).__name__}")
     x_l, y_l, x_u = _check_split(model, x_labelled, y_labelled, x_unlabelled)
     steps = positive_int(steps, "steps")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist, t0, run = M2History(), time.perf_counter(), []
+    hist, t0, run = M2History(computed_by=objective.who), time.perf_counter(), []
     check_generator(generator)
     g_dev = generator.device if generator is not None else torch.device("cpu")
     for step in tqdm(range(1, steps + 1), desc="M2", disable=not progress):
@@ -270,7 +297,7 @@ def train_m2(model: M2, x_labelled: torch.Tensor, y_labelled: torch.Tensor, x_un
             xb_u = x_u[iu.to(x_u.device)]
         else:
             xb_u = x_u
-        loss = -model.objective(xb_l, yb_l, xb_u, alpha, generator=generator)
+        loss = -objective(model, xb_l, yb_l, xb_u, generator=generator)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

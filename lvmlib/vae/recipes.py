@@ -21,6 +21,7 @@ from torch import nn
 from lvmlib.nets import mlp
 from lvmlib.vae.m2 import M2, accuracy, label_subset, train_classifier, train_m2
 from lvmlib.vae.model import VAE
+from lvmlib.vae.objectives import M2Bound
 from lvmlib.vae.priors import MixturePrior
 from lvmlib.vae.training import train
 
@@ -63,6 +64,8 @@ def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_R
 
     Returns:
         (models, histories): dicts latent size -> trained :class:`VAE` / ``train``'s history.
+
+    Taught in notebook 07 (The variational autoencoder); also used in 08.
     """
     models, histories = {}, {}
     for d in sizes:
@@ -74,7 +77,10 @@ def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_R
 
 
 def per_class(y: torch.Tensor, per: int = 2) -> np.ndarray:
-    """Indices of the first ``per`` points of each class 0, 1, ..., in class order."""
+    """Indices of the first ``per`` points of each class 0, 1, ..., in class order.
+
+    Taught in notebook 07 (The variational autoencoder); also used in 08.
+    """
     y = np.asarray(y)
     return np.concatenate([np.flatnonzero(y == c)[:per] for c in np.unique(y)])
 
@@ -85,23 +91,34 @@ PRIORS = ("N(0, I)", "mixture")
 
 def train_prior_pair(x_train: torch.Tensor, latent_dim: int = 2, num_components: int = 10,
                      epochs: int = DIGITS_RECIPE.epochs, *, seed: int = 0, progress: bool = False,
-                     recipe: DigitsRecipe = DIGITS_RECIPE) -> dict:
+                     recipe: DigitsRecipe = DIGITS_RECIPE, priors=PRIORS, objective="elbo") -> dict:
     """Two VAEs with the same recipe, weights and batches, one with N(0, I) and one with a mixture prior.
 
     Each is built from ``torch.Generator().manual_seed(seed)`` (weights, then batches); the
     mixture's initial means from ``manual_seed(seed + 1)``.
 
+    Args:
+        priors: which of :data:`PRIORS` to train (each model's run does not depend on the others).
+        objective: what ``train`` maximizes (an :class:`lvmlib.vae.Objective`, e.g. a
+            :class:`~lvmlib.vae.PriorTermELBO` from a student's functions; default the ELBO).
+
     Returns:
-        dict ``PRIORS[i]`` -> trained :class:`VAE` (on ``x_train``'s device).
+        dict ``name`` -> trained :class:`VAE` (on ``x_train``'s device), for each name in ``priors``.
+
+    Taught in notebook 10 (Priors and labels).
     """
+    unknown = [p for p in priors if p not in PRIORS]
+    if unknown:
+        raise ValueError(f"unknown prior(s) {unknown}; choose from {PRIORS}")
     models = {}
-    for name in PRIORS:
+    for name in priors:
         g = torch.Generator().manual_seed(seed)
         prior = MixturePrior(num_components, latent_dim, generator=torch.Generator().manual_seed(seed + 1)) \
             if name == "mixture" else None
         model = VAE(x_train.shape[1], latent_dim, recipe.hidden, prior=prior, generator=g)
         model.to(x_train.device)
-        train(model, x_train, epochs, batch_size=recipe.batch_size, lr=recipe.lr, generator=g, progress=progress)
+        train(model, x_train, epochs, batch_size=recipe.batch_size, lr=recipe.lr, objective=objective, generator=g,
+              progress=progress)
         models[name] = model
     return models
 
@@ -137,9 +154,11 @@ class LabelResult:
     classifier: nn.Module
     m2_accuracy: float
     classifier_accuracy: float
+    computed_by: str = "lvmlib's M2.unlabelled_bound"  # whose unlabelled bound M2 trained with
 
 
-def train_label_settings(data, settings=LABEL_SETTINGS, *, seed: int = 0, recipe: M2Recipe = M2_RECIPE) -> dict:
+def train_label_settings(data, settings=LABEL_SETTINGS, *, seed: int = 0, recipe: M2Recipe = M2_RECIPE,
+                         unlabelled_bound=None) -> dict:
     """For each labels-per-class setting, one M2 and one same-architecture classifier on the same labels.
 
     Setting k uses ``torch.Generator().manual_seed(1000 * seed + k)`` (k = 0 for "all") for the choice
@@ -148,9 +167,13 @@ def train_label_settings(data, settings=LABEL_SETTINGS, *, seed: int = 0, recipe
 
     Args:
         data: a data set with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (``lvmlib.load_dataset``).
+        unlabelled_bound: optional function of exercise 10.4's signature that M2 trains with
+            (``M2Bound(recipe.alpha, unlabelled_bound)``); ``None``: lvmlib's.
 
     Returns:
         dict setting -> :class:`LabelResult`.
+
+    Taught in notebook 10 (Priors and labels).
     """
     out = {}
     x, y = data.x_train, data.y_train
@@ -162,13 +185,13 @@ def train_label_settings(data, settings=LABEL_SETTINGS, *, seed: int = 0, recipe
         rest = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
         rest[idx] = False
         model = M2(x.shape[1], c, recipe.latent_dim, recipe.hidden, generator=g).to(x.device)
-        train_m2(model, x[idx], y[idx], x[rest], recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
-                 alpha=recipe.alpha, generator=g)
+        hist = train_m2(model, x[idx], y[idx], x[rest], recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
+                        objective=M2Bound(recipe.alpha, unlabelled_bound), generator=g)
         g2 = torch.Generator().manual_seed(s)
         label_subset(y, k, generator=g2)  # the same state as M2's after its choice of labels
         clf = mlp([x.shape[1], *recipe.hidden, c], nn.ReLU, generator=g2, gain=math.sqrt(2.0)).to(x.device)
         train_classifier(clf, x[idx], y[idx], recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
                          generator=g2)
         out[k] = LabelResult(k, idx, model, clf, accuracy(model.predict, data.x_test, data.y_test),
-                             accuracy(lambda xx: clf(xx).argmax(-1), data.x_test, data.y_test))
+                             accuracy(lambda xx: clf(xx).argmax(-1), data.x_test, data.y_test), hist.computed_by)
     return out

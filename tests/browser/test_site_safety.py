@@ -51,6 +51,22 @@ def test_harness_markers_leave_the_code():
     assert SITE.strip_harness("# NBVAL_IGNORE_OUTPUT\nx = 1\n  # NBVAL_CHECK_OUTPUT\ny") == "x = 1\ny"
 
 
+def test_a_figure_keeps_its_own_alt_text_on_the_site():
+    """lvmlib.plotting.figure_html's <img alt> leaves the output for its PNG; the alt goes with the PNG."""
+    import nbformat
+
+    png = "iVBORw0KGgo="
+    out = nbformat.v4.new_output("display_data", data={
+        "image/png": png, "text/plain": "<Figure>",
+        "text/html": f'<img class="lvmlib-figure" src="data:image/png;base64,{png}" width="5" alt="Left: p &amp; q">'})
+    cell = nbformat.v4.new_code_cell("fig", outputs=[out])
+    assert SITE.take_figure_alt(out) == "Left: p & q" and "text/html" not in out["data"]
+    assert SITE.figure_alt(cell, "Bias", ["Left: p & q"]) == "Left: p & q"
+    assert "“Bias”" in SITE.figure_alt(cell, "Bias")  # a figure without its own: the generic text
+    other = nbformat.v4.new_output("display_data", data={"text/html": "<b>x</b>", "image/png": png})
+    assert SITE.take_figure_alt(other) is None and "text/html" in other["data"]  # not ours: kept
+
+
 def _planted_copy(tmp_path: Path) -> Path:
     nbdir = tmp_path / "notebooks"
     (nbdir / "solutions").mkdir(parents=True)

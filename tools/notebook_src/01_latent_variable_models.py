@@ -245,6 +245,8 @@ x_mix = means[z_mix] + (chol[z_mix] @ torch.randn(2000, 2, 1, generator=g, dtype
 fig, ax = plt.subplots(figsize=(5, 4))
 ax.scatter(x_mix[:, 0], x_mix[:, 1], c=z_mix, cmap="tab10", vmin=0, vmax=9, s=4)
 ax.set(xlabel="$x_1$", ylabel="$x_2$", title="mixture of 3 Gaussians, coloured by z")
+lvmlib.plotting.describe(fig, "2000 samples of x from a mixture of three 2-D Gaussians, coloured by the component z "
+                               "that drew each: three overlapping elliptical clouds.")
 lvmlib.plotting.savefig(fig, "01_mixture")
 
 # %%

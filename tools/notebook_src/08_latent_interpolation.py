@@ -367,6 +367,8 @@ for ax, dens, title in [(axes[0], dens_q, "aggregate posterior q(z) of the test 
     ax.set_xlabel("z1")
 axes[0].set_ylabel("z2")
 fig.colorbar(cs, ax=axes, shrink=0.8, label="density")
+lvmlib.plotting.describe(fig, "Two density maps over the 2-D latent space: left, the aggregate posterior q(z) of the "
+                               "test digits, lumpy with several peaks; right, the prior N(0, I), one smooth round peak.")
 lvmlib.plotting.savefig(fig, "08_aggregate_posterior")
 
 # %% [markdown]

@@ -52,6 +52,7 @@ from lvmlib.lessons import nb09
 
 device = lvmlib.get_device()
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g
+lvmlib.plotting.retina_figures()  # static figures as 2x PNGs with their text alternative
 
 # %% [markdown]
 # ## 1. Three gradient estimators
