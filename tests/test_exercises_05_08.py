@@ -57,6 +57,8 @@ ESS_WRONG = {
     "fraction": lambda lw: ess_right(lw) / lw.shape[0],
     "no-square": lambda lw: 1.0 / torch.softmax(lw, 0).sum(0),
     "dim": lambda lw: 1.0 / (torch.softmax(lw, 1) ** 2).sum(1),
+    "planted-bugs": ex.nb05.ess_draft,  # exercise 5.2's draft, unchanged
+    "normalised-over-points": lambda lw: 1.0 / (torch.softmax(lw, 1) ** 2).sum(0),  # its underflow fixed only
 }
 
 
@@ -101,6 +103,7 @@ REPARAM_WRONG = {
     "variance": lambda mu, ls, eps: mu + torch.exp(ls) ** 2 * eps,
     "log-variance": lambda mu, ls, eps: mu + torch.exp(ls / 2) * eps,
     "no-reparam": lambda mu, ls, eps: (mu + torch.exp(ls) * eps).detach(),
+    "planted-bugs": ex.nb07.reparameterized_sample_draft,  # exercise 7.1's draft, unchanged
 }
 
 

@@ -337,6 +337,13 @@ WRONG = {
         "x from the same noise as z": lambda d, n, g: (lambda z: (z, d(z).mean + d(z).stddev
                                                                    * z[:, :1].expand(-1, d.data_dim)))(
             torch.randn(n, d.latent_dim, generator=g)),
+        # fixing the draft's torch.rand: a centred uniform, and one rescaled to variance 1 (bounded: no tails)
+        "the draft's z 'fixed' as torch.rand * 2 - 1": lambda d, n, g: (lambda z: (z, d(z).mean + d(z).stddev
+                                                                                  * torch.randn(n, d.data_dim, generator=g)))(
+            torch.rand(n, d.latent_dim, generator=g) * 2 - 1),
+        "the draft's z 'fixed' as (torch.rand - 0.5) * sqrt(12)": lambda d, n, g: (lambda z: (z, d(z).mean + d(z).stddev
+                                                                                           * torch.randn(n, d.data_dim, generator=g)))(
+            (torch.rand(n, d.latent_dim, generator=g) - 0.5) * math.sqrt(12)),
     }),
     "2.1": (ex.check_e_step, "e_step", {
         "covariances regularised in place": _e_inplace_reg,
@@ -372,6 +379,10 @@ WRONG = {
         "x.unsqueeze_ in place": _mix_unsqueeze_inplace,
         "Gaussian by hand without log 2 pi": lambda x, w, m, s: torch.logsumexp(
             torch.log(w) - 0.5 * ((x[:, None] - m) / s) ** 2 - torch.log(s), 1),
+        # fixing the draft's underflow "for stability" instead of with logsumexp
+        "the draft's sum given + 1e-300 for stability": lambda x, w, m, s: torch.log(_mix_terms(x, w, m, s).exp().sum(1) + 1e-300),
+        "the draft's terms clamped at -700 before exp": lambda x, w, m, s: torch.log(
+            _mix_terms(x, w, m, s).clamp_min(-700).exp().sum(1)),
     }),
     "4.1": (ex.check_naive_mc, "naive_mc", {
         "absolute, not relative, standard error": lambda lw: _naive(lw, se="abs"),
@@ -405,6 +416,11 @@ WRONG = {
         "normalised by the max weight, not the sum": _ess_max_normalised,
         "returns log ESS": lambda lw: -torch.logsumexp(2 * (lw - torch.logsumexp(lw, 0, keepdim=True)), 0),
         "returns NumPy": lambda lw: (1 / (torch.softmax(lw, 0) ** 2).sum(0)).numpy(),
+        # fixing the draft's underflow by a shift that is not per data point, or by a clamp
+        "the draft shifted by the global max before exp": lambda lw: (lambda w: 1 / ((w / w.sum(0)) ** 2).sum(0))(
+            torch.exp(lw - lw.max())),
+        "the draft's log_w clamped at -700 before exp": lambda lw: (lambda w: 1 / ((w / w.sum(0)) ** 2).sum(0))(
+            torch.exp(lw.clamp_min(-700))),
     }),
     "6.1": (ex.check_objective, "objective", {
         "detached (no gradient for training)": lambda *a, **k: _objective(*a, **k).detach(),
@@ -424,6 +440,10 @@ WRONG = {
         ".data (no gradient)": lambda mu, ls, eps: mu.data + ls.data.exp() * eps,
         "mu and sigma roles swapped": lambda mu, ls, eps: mu * eps + ls.exp(),
         "NumPy": lambda mu, ls, eps: (mu + ls.exp() * eps).detach().numpy(),
+        # fixing the draft's .detach() without giving z its graph back
+        "the draft's detach 'fixed' by .requires_grad_() (detached)": lambda mu, ls, eps: (
+            mu + ls.exp() * eps).detach().requires_grad_(),
+        "the draft's detach moved onto sigma (detached)": lambda mu, ls, eps: mu + ls.exp().detach() * eps,
     }),
     "7.3": (ex.check_negative_elbo, "negative_elbo", {
         "returns .item()": lambda x, l, mu, ls: (_bce(x, l) + _kl(mu, ls)).mean().item(),

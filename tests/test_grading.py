@@ -293,6 +293,8 @@ def test_a_right_answer_through_lvmlib_is_not_a_pass_even_when_it_hides_the_refu
 @pytest.mark.slow
 @pytest.mark.parametrize("gid, answer, mistake", [
     ("ex5_2", WRONG_ESS, "not-normalised"),
+    ("ex5_2", "def effective_sample_size(log_w):\n    w = torch.exp(log_w)\n    w_bar = w / w.sum(dim=0, keepdim=True)\n"
+              "    return 1 / (w_bar ** 2).sum(dim=0)\n", "exp-first"),  # the draft with one planted bug fixed
     ("ex3_1", "from torch.distributions import Normal\n\n\ndef mixture_log_px(x, weights, means, stds):\n"
               "    return torch.logsumexp(Normal(means, stds).log_prob(x[:, None]), dim=1)\n", "no-log-weights"),
     ("ex10_1", "def mixture_log_prob(z, logits, loc, scale):\n"

@@ -56,6 +56,8 @@ WRONG = {
                                 "    return torch.exp(-torch.logsumexp(log_w_bar, dim=0))"),
             "fraction": ESS + ("    log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)\n"
                                "    return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0)) / log_w.shape[0]"),
+            "planted-bugs": ESS + ("    w = torch.exp(log_w)\n    w_bar = w / w.sum(dim=1, keepdim=True)\n"
+                                   "    return 1 / (w_bar ** 2).sum(dim=0)"),  # the draft, copied unchanged
         },
     },
 }

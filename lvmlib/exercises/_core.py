@@ -273,8 +273,9 @@ def check_function(
                 break
         if hits and differs:
             case, why = failures[0]
+            shows = f"{case.name}: {why}" if mistake.detail else case.name
             return Report(exercise, "wrong", f"{exercise}: not yet. {mistake.explain}\n"
-                                             f"  (first case that shows it: {case.name}: {why})", mistake.name)
+                                             f"  (first case that shows it: {shows})", mistake.name)
     case, why = failures[0]
     more = f" (and {len(failures) - 1} more case(s))" if len(failures) > 1 else ""
     return Report(exercise, "wrong", f"{exercise}: not yet. On the case {case.name}: {why}{more}.")

@@ -38,11 +38,16 @@ class Case:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A known wrong answer: ``fn`` computes it; ``explain`` says what went wrong and what to change."""
+    """A known wrong answer: ``fn`` computes it; ``explain`` says what went wrong and what to change.
+
+    ``detail``: the report adds how the first case that shows it differs (False where that description
+    would name the fix, as a find-the-bugs exercise's statistical check's does: :mod:`lvmlib.exercises._planted`).
+    """
 
     name: str
     explain: str
     fn: Callable
+    detail: bool = True
 
 
 _STYLE = {  # status -> (text colour, background)

@@ -9,6 +9,7 @@ import math
 import torch
 from torch import nn
 
+from lvmlib.exercises._planted import planted
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, parts_of, type_problem
 from lvmlib.exercises._compare import _capital
 from lvmlib.exercises._device import device_problem
@@ -215,7 +216,34 @@ def _randn(dec, *shape, g):
     return torch.randn(*shape, generator=g, dtype=_dtype(dec)).to(dec.device)
 
 
-_STORY_MISTAKES = [
+def sample_story_draft(decoder, num_samples: int, generator: torch.Generator):
+    """Exercise 1.1's draft, as the notebook shows it, with its two planted bugs: -> (z, x)."""
+    z = torch.rand(num_samples, decoder.latent_dim, generator=generator).to(decoder.device)   # step 1: z ~ p(z)
+    px_given_z = decoder(z)                                            # p(x | z), batch [num_samples]
+    eps = torch.randn(num_samples, 1, generator=generator).to(decoder.device)
+    x = px_given_z.mean + eps * px_given_z.stddev                      # step 2: x ~ p(x | z)
+    return z, x
+
+
+def _uniform_z(dec, n, g):
+    z = torch.rand(n, dec.latent_dim, generator=g, dtype=_dtype(dec)).to(dec.device)
+    return z, dec(z).mean + dec(z).stddev * _randn(dec, n, dec.data_dim, g=g)
+
+
+def _shared_noise(dec, n, g):
+    z = _randn(dec, n, dec.latent_dim, g=g)
+    return z, dec(z).mean + dec(z).stddev * _randn(dec, n, 1, g=g)
+
+
+_PLANTED = planted("sample_story_draft", sample_story_draft, [
+    ("uniform-z", "in z alone: its coordinates have mean about 0.5 and never go below 0, which the prior "
+                  "N(0, I) does half of the time.", _uniform_z),
+    ("shared-noise", "in the noise of x alone: one noise value is shared by all of x's coordinates (in units of "
+                     "sigma(z) they move up and down together), which p(x | z), a Gaussian with a diagonal "
+                     "covariance, never does.", _shared_noise),
+], detail=False)  # the statistical check's description of a difference names the fix
+
+_STORY_MISTAKES = _PLANTED + [
     Mistake("no-noise", "X is the decoder's mean mu(z): step 2 must DRAW x ~ p(x | z), i.e. add the noise "
             "sigma(z) * eps with eps ~ N(0, I) (or use decoder(z).sample()).",
             lambda dec, n, g: (lambda z: (z, dec(z).mean))(_randn(dec, n, dec.latent_dim, g=g))),
@@ -234,14 +262,6 @@ _STORY_MISTAKES = [
             "[num_samples, decoder.latent_dim].",
             lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * _randn(dec, n, dec.data_dim, g=g)))(
                 _randn(dec, 1, dec.latent_dim, g=g).expand(n, -1))),
-    Mistake("uniform-z", "Z is not drawn from the prior N(0, I) (torch.rand is uniform on [0, 1]); use torch.randn.",
-            lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * _randn(dec, n, dec.data_dim, g=g)))(
-                torch.rand(n, dec.latent_dim, generator=g, dtype=_dtype(dec)).to(dec.device))),
-    Mistake("shared-noise", "One noise value is shared by all of x's coordinates (eps of shape [num_samples, 1]): "
-            "p(x | z) has independent noise per coordinate; draw eps of shape [num_samples, Dx] "
-            "(decoder(z).mean.shape).",
-            lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * _randn(dec, n, 1, g=g)))(
-                _randn(dec, n, dec.latent_dim, g=g))),
     Mistake("equal-coordinates", "All coordinates of z are equal (one draw per sample copied across the latent "
             "dimensions): z ~ N(0, I) has independent coordinates; draw torch.randn(num_samples, decoder.latent_dim).",
             lambda dec, n, g: (lambda z: (z, dec(z).mean + dec(z).stddev * _randn(dec, n, dec.data_dim, g=g)))(
@@ -250,7 +270,8 @@ _STORY_MISTAKES = [
 
 
 def check_sample_story(sample_story: Callable, *, seed: int = 0) -> Report:
-    """Exercise 1.1: ``sample_story(decoder, num_samples, generator) -> (z, x)``.
+    """Exercise 1.1: ``sample_story(decoder, num_samples, generator) -> (z, x)``, the fixed
+    :func:`sample_story_draft` (a find-the-bugs exercise: its two planted bugs are the first listed mistakes).
 
     z ~ N(0, I) of shape [num_samples, decoder.latent_dim]; x ~ p(x | z) = decoder(z), shape
     [num_samples, decoder.data_dim], both tensors of the decoder's dtype and device.  Checked on
@@ -266,7 +287,7 @@ def check_sample_story(sample_story: Callable, *, seed: int = 0) -> Report:
              Case("latent size 3, 4000 samples", (dec3, 4000, s + 1)),
              Case("large noise (sigma about 2), 4000 samples", (dec_big, 4000, s + 2)),
              Case("a single sample", (dec3, 1, s + 3))]
-    mistakes = [Mistake(m.name, m.explain, _story_summary(m.fn)) for m in _STORY_MISTAKES]
+    mistakes = [Mistake(m.name, m.explain, _story_summary(m.fn), m.detail) for m in _STORY_MISTAKES]
     name = "Exercise 1.1 (sampling from the generative story)"
     report = check_function(name, _story_summary(sample_story), _story_expected, cases, mistakes,
                             compare=_story_compare, types=False, device=False,

@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 
+from lvmlib.exercises._planted import planted
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, same_nan, float64_reference
 
 
@@ -32,11 +33,23 @@ def _mixture_cases() -> list[Case]:
             Case("float32, one point near and one far away", tuple(t.float() for t in (torch.tensor([0.5, 62.0], dtype=d), w, mu, sd)))]
 
 
-_MIXTURE_MISTAKES = [
-    Mistake("sum-probabilities", "You added up the probabilities and took the log: far from every component each "
-            "term pi_k N(x; mu_k, sigma_k^2) underflows to 0 and log 0 = -inf. Stay in log space: "
-            "logsumexp over k of (log pi_k + log N(x; mu_k, sigma_k^2)).",
-            lambda x, w, m, s: torch.log((w * _mixture_terms(x, w, m, s).exp()).sum(-1))),
+def mixture_log_px_draft(x, weights, means, stds):
+    """Exercise 3.1's draft, as the notebook shows it, with its two planted bugs: x [N], ... -> [N]."""
+    from torch.distributions import Normal
+
+    log_terms = torch.log(weights) + Normal(means, stds ** 2).log_prob(x[:, None])   # [N, K]
+    return torch.log(torch.exp(log_terms).sum(dim=1))                                 # log p(x), [N]
+
+
+_MIXTURE_MISTAKES = planted("mixture_log_px_draft", mixture_log_px_draft, [
+    ("sum-probabilities", "only far from every component (at x = 60 your log p(x) is -inf, a probability of "
+                          "exactly 0); near the components it comes out right.",
+     lambda x, w, m, s: torch.log((w * _mixture_terms(x, w, m, s).exp()).sum(-1))),
+    ("variance-as-scale", "everywhere except where a component's sigma_k is 1: every component is too narrow "
+                          "where sigma_k < 1 and too wide where sigma_k > 1 (check the arguments torch's Normal "
+                          "takes).",
+     lambda x, w, m, s: _mixture_log_px_reference(x, w, m, s ** 2)),
+]) + [
     Mistake("no-log-weights", "You forgot the mixture weights: each term is log pi_k + log N(x; mu_k, sigma_k^2); "
             "add torch.log(weights) before the logsumexp.",
             lambda x, w, m, s: torch.logsumexp(_mixture_terms(x, w, m, s), dim=-1)),
@@ -55,12 +68,13 @@ _MIXTURE_MISTAKES = [
 
 
 def check_mixture_log_px(mixture_log_px: Callable) -> Report:
-    """Exercise 3.1: ``mixture_log_px(x, weights, means, stds) -> log p(x)``.
+    """Exercise 3.1: ``mixture_log_px(x, weights, means, stds) -> log p(x)``, the fixed :func:`mixture_log_px_draft`
+    (a find-the-bugs exercise: its two planted bugs are the first listed mistakes).
 
     x [N], weights [K], means [K], stds [K] -> [N]:
     log p(x) = logsumexp_k [log pi_k + log N(x; mu_k, sigma_k^2)].
     """
-    return check_function("Exercise 3.1 (log p(x) of a mixture by logsumexp)", mixture_log_px,
+    return check_function("Exercise 3.1 (log p(x) of a mixture)", mixture_log_px,
                           float64_reference(_mixture_log_px_reference), _mixture_cases(), _MIXTURE_MISTAKES, rtol=1e-7, atol=1e-9,
                           compare=lambda g, w: same_nan(g, w, rtol=1e-7, atol=1e-9),
                           passed="Right far from every component too, where the terms underflow.")

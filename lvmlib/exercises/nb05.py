@@ -9,6 +9,7 @@ import torch
 
 from lvmlib.exercises._types import allclose, equal  # (bound when the checks load)
 
+from lvmlib.exercises._planted import planted
 from lvmlib.exercises._core import NO_GRADIENT, Case, Mistake, Report, check_function, float64_reference, same_nan
 
 
@@ -71,13 +72,28 @@ def _ess_exp_first(lw):
     return w.sum(0) ** 2 / (w ** 2).sum(0)
 
 
-ESS_MISTAKES = [
+def ess_draft(log_w):
+    """Exercise 5.2's draft, as the notebook shows it, with its two planted bugs: log_w [K, B] -> [B]."""
+    w = torch.exp(log_w)                          # the weights, [K, B]
+    w_bar = w / w.sum(dim=1, keepdim=True)        # normalised
+    return 1 / (w_bar ** 2).sum(dim=0)            # ESS = 1 / sum_k w_bar_k^2
+
+
+def _ess_points_normalised(lw):
+    """The draft with its underflow fixed: still normalised over the data points (dim 1)."""
+    return torch.exp(-torch.logsumexp(2 * (lw - torch.logsumexp(lw, 1, keepdim=True)), 0))
+
+
+ESS_MISTAKES = planted("ess_draft", ess_draft, [
+    ("exp-first", "only where the log-weights are far below 0 (near -2000 your ESS is NaN, while moderate "
+                  "log-weights come out right).",
+     _ess_exp_first),
+    ("normalised-over-points", "even on moderate log-weights: the ESS of one data point changes when you "
+                               "change another point's log-weights.", _ess_points_normalised),
+]) + [
     Mistake("not-normalised", "Your weights are not normalised: 1 / sum_k w_bar_k^2 needs w_bar = w / sum_j w_j "
                               "(in log space: log_w - torch.logsumexp(log_w, 0, keepdim=True)) before squaring.",
             lambda lw: torch.exp(-torch.logsumexp(2 * lw, 0))),
-    Mistake("exp-first", "You exponentiated the log-weights: exp(-2000) underflows to 0 and the ESS becomes "
-                         "0 / 0 = NaN. Normalise in log space first (subtract the logsumexp), then exponentiate.",
-            _ess_exp_first),
     Mistake("fraction", "You returned ESS / K, a fraction; the exercise asks for the ESS itself, a number "
                         "between 1 and K.", lambda lw: _ess(lw) / lw.shape[0]),
     Mistake("no-square", "You forgot the square: sum_k w_bar_k = 1 always, so 1 / sum_k w_bar_k is 1. "
@@ -89,7 +105,8 @@ ESS_MISTAKES = [
 
 
 def check_ess(student: Callable) -> Report:
-    """Exercise 5.2: ``student(log_w [K, B]) -> [B]``, ESS = (sum w)^2 / sum w^2, in log space."""
+    """Exercise 5.2: ``student(log_w [K, B]) -> [B]``, ESS = (sum w)^2 / sum w^2, in log space: the fixed
+    :func:`ess_draft` (a find-the-bugs exercise: its two planted bugs are the first listed mistakes)."""
     return check_function("Exercise 5.2 (the effective sample size)", student, float64_reference(_ess), log_weight_cases(),
                           ESS_MISTAKES, compare=same_nan,
                           passed="Equal weights give ESS = K, one sample gives ESS = 1.")

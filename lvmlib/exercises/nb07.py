@@ -8,6 +8,7 @@ import torch
 
 from lvmlib.exercises._types import allclose, equal  # (bound when the checks load)
 
+from lvmlib.exercises._planted import BOTH, ONE_LEFT
 from lvmlib.exercises._core import Case, Mistake, Report, StudentFailure, call_student, check_function, same_nan
 
 
@@ -36,19 +37,36 @@ def _reparam_cases() -> list[Case]:
     ]
 
 
+def reparameterized_sample_draft(mu, log_sigma, eps):
+    """Exercise 7.1's draft, as the notebook shows it, with its two planted bugs."""
+    sigma = log_sigma.exp() ** 2                  # the encoder's scale
+    z = mu + sigma * eps                          # [B, d] or [K, B, d]
+    return z.detach()                             # a sample is a number: no gradient through it
+
+
+_DRAFT = "reparameterized_sample_draft"
+#: where each planted bug of the draft shows (not the fix)
+_SHOWS_VARIANCE = ("in the values of z: they spread too far from mu where sigma > 1 and too little where sigma < 1 "
+                   "(the values are right only where log_sigma = 0).")
+_SHOWS_DETACHED = ("in the gradient only: the values of z are right, but a loss computed from z sends no gradient "
+                   "back to mu, or to log_sigma, or to either, so it could never train the encoder.")
+BOTH_PLANTED = (f"Both planted bugs of `{_DRAFT}` are still there (0 of 2 fixed): one shows in the values of z, "
+                "the other in its gradient. Find them one at a time.")
+
 REPARAM_MISTAKES = [
     Mistake("log-sigma-as-sigma", "You scaled eps by log_sigma itself; the scale is sigma = log_sigma.exp().",
             lambda mu, ls, eps: mu + ls * eps),
-    Mistake("variance", "You scaled eps by the variance sigma^2; scale it by the standard deviation sigma = "
-                        "log_sigma.exp().", lambda mu, ls, eps: mu + (2 * ls).exp() * eps),
+    Mistake("variance", ONE_LEFT(_DRAFT, _SHOWS_VARIANCE), lambda mu, ls, eps: mu + (2 * ls).exp() * eps),
     Mistake("log-variance", "You read log_sigma as a log-variance (exp(log_sigma / 2)); here it is the log of "
                             "the standard deviation: sigma = log_sigma.exp().",
             lambda mu, ls, eps: mu + (0.5 * ls).exp() * eps),
 ]
 
-NO_REPARAM = ("No gradient reaches mu and log_sigma: you sampled z without the reparameterization "
-              "(.sample(), torch.normal(...), or .detach() cut the graph), so the encoder would never learn. "
-              "Build z from the given noise: z = mu + log_sigma.exp() * eps.")
+NO_REPARAM = ("No gradient reaches mu and log_sigma, and the values of z are not right either: you sampled z "
+              "without the reparameterization (.sample(), torch.normal(...), or .detach() cut the graph), so the "
+              "encoder would never learn. Build z from the given noise eps.")
+#: the values are right and only the gradient is missing: the draft's second planted bug
+DETACHED_LEFT = ONE_LEFT(_DRAFT, _SHOWS_DETACHED)
 IGNORES_EPS = ("Your z changes from call to call with the same eps: you drew fresh noise instead of using the "
                "eps given. Build z from it: z = mu + log_sigma.exp() * eps.")
 
@@ -78,7 +96,8 @@ def _gradient_probe(student: Callable, name: str) -> str | None:
 
 
 def check_reparameterized_sample(student: Callable) -> Report:
-    """Exercise 7.1: ``student(mu, log_sigma, eps) -> z = mu + exp(log_sigma) * eps`` (broadcasting).
+    """Exercise 7.1: ``student(mu, log_sigma, eps) -> z = mu + exp(log_sigma) * eps`` (broadcasting), the fixed
+    :func:`reparameterized_sample_draft` (a find-the-bugs exercise: the variance as the scale, and a detached z).
 
     Besides the values, checks that the right gradient flows to ``mu`` and ``log_sigma`` (the
     point of the trick).  The gradient is diagnosed only where it says something true: "no
@@ -87,6 +106,14 @@ def check_reparameterized_sample(student: Callable) -> Report:
     name = "Exercise 7.1 (the reparameterized sample)"
     report = check_function(name, student, _reparam_ref, _reparam_cases(), REPARAM_MISTAKES, grad=(0, 1))
     if report.mistake in ("wrong-type", "changed-input"):
+        return report
+    if report.mistake == "variance":  # one planted bug shows in the values; is the other (the gradient) there too?
+        try:
+            problem = _gradient_probe(student, name)
+        except StudentFailure as fail:
+            return Report(name, fail.status, fail.text)
+        if problem == "no-reparam":
+            return Report(name, "wrong", f"{name}: not yet. {BOTH_PLANTED}", BOTH)
         return report
     if report.passed or report.status in ("todo", "error") or report.mistake is not None:
         if report.passed:
@@ -98,7 +125,7 @@ def check_reparameterized_sample(student: Callable) -> Report:
             except StudentFailure as fail:
                 return Report(name, fail.status, fail.text)
             if problem is not None:
-                return Report(name, "wrong", f"{name}: not yet. {NO_REPARAM if problem == 'no-reparam' else IGNORES_EPS}",
+                return Report(name, "wrong", f"{name}: not yet. {DETACHED_LEFT if problem == 'no-reparam' else IGNORES_EPS}",
                               problem)
         return report
     # the values are wrong and no listed mistake explains them: say so, unless there is no

@@ -1,11 +1,11 @@
 # %% [markdown]
 # # 01 · Latent variable models: the generative story
 #
-# **About 45 minutes** (reading and the app 25, exercises 20).
+# **About 47 minutes** (reading and the app 25, exercises 22).
 #
 # **You will learn to**
 # - tell a latent variable model as a two-step sampling recipe, $z \sim p(z)$ then $x \sim p_\theta(x \mid z)$, and
-#   write that recipe in a few lines of PyTorch (Exercise 1.1);
+#   tell a sampler that follows it from one that only looks right, by debugging a draft (Exercise 1.1);
 # - see how a neural decoder turns one simple Gaussian per $z$ into a flexible marginal $p_\theta(x)$,
 #   an infinite mixture, and what the latent size and the noise scale do to it;
 # - recognise the discrete case (a mixture of Gaussians) and the linear case (probabilistic PCA,
@@ -13,7 +13,8 @@
 #
 # **Before this notebook:** none; this is the first. You need Gaussians, expectations and a little
 # PyTorch (tensors, `torch.randn`).
-# **Exercises:** 1.1 is code (sampling from the generative story: 10 min, ★☆☆); 1.2 is a prediction you commit
+# **Exercises:** 1.1 is code, a bug hunt (a sampler of the generative story with two planted bugs to find and fix:
+# 12 min, ★★☆); 1.2 is a prediction you commit
 # to, then check with the sliders (5 min, ★☆☆); 1.3 is a derivation (8 min, ★★☆). The code exercise has a check
 # cell that names common mistakes and a ladder of hints, and **the notebook then runs your function**: the
 # samples of the app, the conditionals figure and the variance numbers below are drawn by it once its check
@@ -59,25 +60,49 @@ device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE override
 decoder = nb01.story_decoders(sizes=(1,))[1]   # a GaussianDecoder with random (seeded) weights
 print(decoder.net)
 
-z = torch.randn(4, 1, generator=g)        # step 1: z ~ p(z)           [4, 1]
+z = torch.randn(4, 1, generator=g)        # four latents                [4, 1]
 px_given_z = decoder(z)                   # p(x | z): a Gaussian for each z, batch [4], event [2]
-x = px_given_z.mean + px_given_z.stddev * torch.randn(4, 2, generator=g)   # step 2: x ~ p(x | z)
-for zi, mu, sd, xi in zip(z, px_given_z.mean, px_given_z.stddev, x):
-    print(f"z = {zi.item():+.2f}  ->  mean {mu.detach().numpy().round(2)}, scale {sd.detach().numpy().round(2)}"
-          f"  ->  x = {xi.detach().numpy().round(2)}")
+for zi, mu, sd in zip(z, px_given_z.mean, px_given_z.stddev):
+    print(f"z = {zi.item():+.2f}  ->  p(x | z) has mean {mu.detach().numpy().round(2)}, scale {sd.detach().numpy().round(2)}")
 
 # %% [markdown]
-# ### Exercise 1.1: sampling from the generative story (10 min, ★☆☆)
+# ### Exercise 1.1: find the two bugs in a sampler (12 min, ★★☆)
 #
-# Write the recipe yourself. `decoder(z)` returns $p(x \mid z)$ as a `torch.distributions` object with
-# `.mean` $= \mu_\theta(z)$ and `.stddev` $= \sigma_\theta(z)$; `decoder.latent_dim` is the size of $z$.
-# Draw `num_samples` latents from the prior $\mathcal N(0, I)$, then one $x$ from $p(x \mid z)$ for each,
-# using `generator` for every random draw. Return `(z, x)`.
+# Below is a first try at the whole recipe as a function: draw `num_samples` latents from the prior
+# $\mathcal N(0, I)$, then one $x$ from $p(x \mid z)$ for each, using `generator` for every random draw, and return
+# `(z, x)`. `decoder(z)` returns $p(x \mid z)$ as a `torch.distributions` object with `.mean` $= \mu_\theta(z)$ and
+# `.stddev` $= \sigma_\theta(z)$; `decoder.latent_dim` is the size of $z$. The draft runs, its shapes are right, and
+# its samples look plausible, but it has **two bugs**: it does not sample the model written above. Run it (the cell
+# prints four samples and runs the check on it), find both, and write the fixed `sample_story` in the cell after it.
+#
+# The check calls the sampler on decoders with known parameters (a 1-D and a 3-D latent, small and large noise, a
+# single sample) and tests that $z$ follows the prior and that $(x - \mu_\theta(z)) / \sigma_\theta(z)$ is standard
+# normal, with independent coordinates. It says how many of the two bugs remain and where a remaining one shows
+# (in $z$ or in the noise of $x$), not what to change. Compare every line with the model: which distribution does each
+# random draw come from, and what shape must it have?
 #
 # The notebook may run on a GPU, where the decoder lives on `decoder.device` while `generator` lives on the CPU
-# (so every machine draws the same numbers): draw on the generator's device, then move the numbers to the
-# decoder's, `torch.randn(shape, generator=generator).to(decoder.device)`. The check also runs your function
-# with the decoder on another device and tells you if anything stays behind on the CPU.
+# (so every machine draws the same numbers): that is why every draw is made on the generator's device and then moved,
+# `.to(decoder.device)` (that part of the draft is right; keep it). The check also runs your function with the decoder
+# on another device and tells you if anything stays behind on the CPU.
+
+# %%
+def sample_story_draft(decoder, num_samples, generator):
+    """A first try at the recipe: (z [num_samples, latent_dim], x [num_samples, Dx]). It has two bugs."""
+    z = torch.rand(num_samples, decoder.latent_dim, generator=generator).to(decoder.device)   # step 1: z ~ p(z)
+    px_given_z = decoder(z)                                            # p(x | z), batch [num_samples]
+    eps = torch.randn(num_samples, 1, generator=generator).to(decoder.device)
+    x = px_given_z.mean + eps * px_given_z.stddev                      # step 2: x ~ p(x | z)
+    return z, x
+
+
+z_draft, x_draft = sample_story_draft(decoder, 4, torch.Generator().manual_seed(1))
+for zi, xi in zip(z_draft, x_draft):
+    print(f"z = {zi.item():+.2f}  ->  x = {xi.detach().numpy().round(2)}")
+exercises.check_sample_story(sample_story_draft)
+
+# %% [markdown]
+# Your fixed version (both bugs gone; the check below then passes):
 
 # %%
 def sample_story(decoder, num_samples, generator):
@@ -91,12 +116,8 @@ def sample_story(decoder, num_samples, generator):
     return z, x
 
 # %% [markdown]
-# Run the check: it calls your function on decoders with known parameters (a 1-D and a 3-D latent,
-# small and large noise, a single sample) and tests that $z$ follows the prior and that
-# $(x - \mu_\theta(z)) / \sigma_\theta(z)$ is standard normal, i.e. that $x$ was drawn at the $z$ you return.
-# If something is off it names the usual mistakes (no noise, noise not scaled, the variance used as a
-# scale, a different $z$ for $x$, ...). Until it passes, the rest of the notebook uses lvmlib's recipe,
-# so it runs either way.
+# Run the check on your version. Until it passes, the rest of the notebook uses lvmlib's recipe, so it runs either
+# way.
 
 # %%
 exercises.check_sample_story(sample_story)
@@ -104,14 +125,13 @@ exercises.check_sample_story(sample_story)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "Two draws, in the story's order: first `z` of shape `[num_samples, decoder.latent_dim]` from "
-    "`torch.randn(..., generator=generator)`, moved to `decoder.device`, then `decoder(z)`, a Gaussian for every "
-    "row of `z`.",
-    "To draw from $\\mathcal N(\\mu, \\sigma^2)$ scale standard-normal noise: `mean + stddev * eps`, with `eps` of the "
-    "shape of `mean` (one independent number per sample AND per coordinate), drawn with the same `generator`.",
-    "`decoder(z)` gives you `.mean` and `.stddev`, both of shape `[num_samples, Dx]`. Draw the standard-normal "
-    "noise for x exactly as you drew z (with `generator`, then moved to `decoder.device`), only of the mean's "
-    "shape, and combine the three as in the previous hint.")
+    "Look at the four z the draft printed, then at the prior: could $\\mathcal N(0, 1)$ give four numbers like these? "
+    "Which torch function draws from which distribution?",
+    "For the second bug, print `(x_draft - decoder(z_draft).mean) / decoder(z_draft).stddev`: for a sample of "
+    "$p(x \\mid z)$ that is standard-normal noise, one independent number per sample AND per coordinate. What do "
+    "the two columns show?",
+    "`z` comes from `torch.randn(num_samples, decoder.latent_dim, generator=generator)`, and the noise of x needs the "
+    "shape of `px_given_z.mean`, `[num_samples, Dx]`, not `[num_samples, 1]`; both moved to `decoder.device`.")
 
 # %%
 sample_story_used = exercises.choose(exercises.check_sample_story(sample_story), sample_story, nb01.story_recipe)
@@ -296,9 +316,12 @@ assert rel_err < 0.02
 #   and a solved one (`notebooks/solutions/`), both built from `tools/notebook_src/01_latent_variable_models.py`
 #   by `tools/nbbuild.py`; the solution lines sit between nbgrader's begin/end-solution markers, and
 #   `make nbgrader` turns the source into an nbgrader assignment (see the README's instructor section).
-# - `lvmlib.exercises.check_sample_story` checks moments, not exact samples, so any correct order of
-#   random draws (or `decoder(z).sample()`) passes; its tests feed each listed mistake
-#   (`tests/test_exercises_01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
+# - 1.1 is a bug hunt: `sample_story_draft` (the same function as `lvmlib.exercises.nb01.sample_story_draft`, which
+#   a test keeps equal) draws z with `torch.rand` (uniform on [0, 1]) and one noise value per sample shared by x's
+#   coordinates. `lvmlib.exercises.check_sample_story` says "both planted bugs are still there", or which remains by
+#   where it shows (in z, in the noise of x), without naming the fix (`lvmlib.exercises._planted`). It checks moments,
+#   not exact samples, so any correct order of random draws (or `decoder(z).sample()`) passes; its tests feed each
+#   listed mistake (`tests/test_exercises_01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
 #   `nb01.sample_story(..., sampler=)`, which draws the app's samples (and the variance numbers) with it;
 #   until then `nb01.story_recipe` (the same draws, in the same order, as the solution).
 # - There are no timings or library comparisons in this notebook.

@@ -1,17 +1,18 @@
 # %% [markdown]
 # # 03 · Marginalization: p(x) is a sum or an integral over z
 #
-# **About 45 minutes** (reading and the apps 25, exercises 20).
+# **About 47 minutes** (reading and the apps 25, exercises 22).
 #
 # **You will learn to**
-# - write $p(x)$ as the joint summed (or integrated) over the missing $z$, and compute the log of a
-#   mixture's sum stably with logsumexp (Exercise 3.1);
+# - write $p(x)$ as the joint summed (or integrated) over the missing $z$, and find what makes a mixture's
+#   $\log p(x)$ wrong or unstable, by debugging a draft (Exercise 3.1, logsumexp);
 # - compute a one-dimensional integral over $z$ by quadrature and see when it converges;
 # - measure why exact marginalization is hopeless for many latents: $n$ binary latents need $2^n$ terms.
 #
 # **Before this notebook:** 01 (the generative story) and 02 (mixtures of Gaussians, responsibilities).
 #
-# **Exercises:** 3.1 is code (a mixture's $\log p(x)$ by logsumexp: 10 min, ★☆☆); 3.2 is a short proof (8 min,
+# **Exercises:** 3.1 is code, a bug hunt (a draft of a mixture's $\log p(x)$ with two planted bugs to find and fix:
+# 12 min, ★★☆); 3.2 is a short proof (8 min,
 # ★★☆); 3.3 is a prediction you commit to, then check with the slider (5 min, ★☆☆). The code exercise has a check
 # cell that names common mistakes and a ladder of hints, and **the notebook then runs your function**: the
 # mixture app's density curve and its check use it once it passes (`lvmlib`'s until then, and it says which).
@@ -55,17 +56,30 @@ device = lvmlib.get_device()  # CUDA, then MPS, then CPU; LVMLIB_DEVICE override
 # and dividing each term by the sum gives the posterior $p(z = k \mid x)$, the "responsibility" of
 # component $k$ for $x$. We compute it in log space, $\log p(x) = \operatorname{logsumexp}_k
 # \big[\log \pi_k + \log \mathcal N(x; \mu_k, \sigma_k^2)\big]$, which is what
-# `MixtureOfGaussians.log_marginal` does, and what you write first.
+# `MixtureOfGaussians.log_marginal` does, and what you debug first.
 
 # %% [markdown]
-# ### Exercise 3.1: log p(x) of a mixture by logsumexp (10 min, ★☆☆)
+# ### Exercise 3.1: find the two bugs in a mixture's log p(x) (12 min, ★★☆)
 #
-# Write $\log p(x) = \operatorname{logsumexp}_k \big[\log \pi_k + \log \mathcal N(x; \mu_k, \sigma_k^2)\big]$ for a
-# 1-D mixture, for a batch of points at once: build the `[N, K]` table of log terms (broadcast `x[:, None]`
-# against the `K` components; `torch.distributions.Normal(means, stds).log_prob` gives the log-densities),
-# then reduce over $k$ with `torch.logsumexp`. The check includes points at $x = \pm 60$, where every term
-# underflows to 0 in float64. Once it passes, your function draws the black curve $p(x)$ of the app below,
-# and the check after the app tests it against the bars at every $x$ and $K$.
+# Here is a first try at $\log p(x)$ for a 1-D mixture, for a batch of points at once: it builds the `[N, K]` table
+# of log terms $\log p(x_n, z = k)$ by broadcasting `x[:, None]` against the `K` components, then reduces over $k$. It
+# looks like the formula above, but it has **two bugs**. Run it (the cell runs the check on it), find both, and write
+# the fixed function in the cell after it. The check tries points near the components, points at $x = \pm 60$,
+# $K = 1$, a single point and float32, and says how many bugs remain and on which case a remaining one shows, not
+# what to change. Once it passes, your function draws the black curve $p(x)$ of the app below, and the check after
+# the app tests it against the bars at every $x$ and $K$.
+
+# %%
+def mixture_log_px_draft(x, weights, means, stds):
+    """A first try: x [N], weights [K], means [K], stds [K] -> log p(x) [N]. It has two bugs."""
+    log_terms = torch.log(weights) + torch.distributions.Normal(means, stds ** 2).log_prob(x[:, None])   # [N, K]
+    return torch.log(torch.exp(log_terms).sum(dim=1))                                 # log p(x), [N]
+
+
+exercises.check_mixture_log_px(mixture_log_px_draft)
+
+# %% [markdown]
+# Your fixed version (both bugs gone; the check below then passes):
 
 # %%
 from torch.distributions import Normal
@@ -84,10 +98,12 @@ exercises.check_mixture_log_px(mixture_log_px)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "Broadcast: `x[:, None]` is `[N, 1]`, the K means and stds are `[K]`, so `Normal(means, stds).log_prob(x[:, None])` "
-    "is the `[N, K]` table of $\\log \\mathcal N(x_n; \\mu_k, \\sigma_k^2)$.",
-    "Add `torch.log(weights)` (shape `[K]`, it broadcasts over the rows): each entry is then $\\log p(x_n, z = k)$. "
-    "Never `exp` the table: far from every component its entries are about -2000.",
+    "Test the draft on one component: `mixture_log_px_draft(torch.tensor([0.0]), torch.ones(1), torch.zeros(1), "
+    "torch.full((1,), 0.5))` must be $\\log \\mathcal N(0; 0, 0.5^2) = -\\log(0.5 \\sqrt{2\\pi}) \\approx -0.23$. Is it? "
+    "What does `torch.distributions.Normal` take as its second argument?",
+    "Then try `x = torch.tensor([60.0])` with the notebook's components: every term $\\pi_k \\mathcal N(60; \\mu_k, "
+    "\\sigma_k^2)$ is about $e^{-2000}$. Which line turns that into $-\\infty$, and which function of this notebook "
+    "takes the log of a sum without ever leaving log space?",
     "`return torch.logsumexp(torch.log(weights) + Normal(means, stds).log_prob(x[:, None]), dim=1)`")
 
 # %%
@@ -347,9 +363,12 @@ assert diff_binomial < 1e-10 and diff_mixture < 1e-10
 #
 # - The student edition leaves Exercise 3.1 to fill in; `notebooks/solutions/03_marginalization.ipynb` has it
 #   solved (both built from `tools/notebook_src/03_marginalization.py` by `tools/nbbuild.py`).
-#   `lvmlib.exercises.check_mixture_log_px` names the usual mistakes: summing probabilities then taking
-#   the log (underflow), forgetting the log weights, adding the weights unlogged, keeping the largest term,
-#   an extra $-\log K$, a reduction over the points. `exercises.choose` hands the student's function to
+#   3.1 is a bug hunt: `mixture_log_px_draft` (the same function as `lvmlib.exercises.nb03.mixture_log_px_draft`,
+#   which a test keeps equal) passes the variance to `Normal` as its scale and sums probabilities before the log
+#   (underflow at $x = \pm 60$). `lvmlib.exercises.check_mixture_log_px` says "both planted bugs are still there", or
+#   which remains by where it shows, without naming the fix (`lvmlib.exercises._planted`); it also names the usual
+#   mistakes of a rewrite: forgetting the log weights, adding the weights unlogged, keeping the largest term, an
+#   extra $-\log K$, a reduction over the points. `exercises.choose` hands the student's function to
 #   `nb03.mixture_precompute(..., log_px=)` (the app's curve) and to the check at $x = 60$ once it passes.
 # - The enumeration timing is CPU time of one thread (`time_enumeration(..., clock="cpu")`, torch limited to one
 #   thread while timing), best of two. Wall-clock times on a shared machine were not even monotone in $n$

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 · Importance sampling: sample where the integrand lives
 #
-# **About 60 minutes** (reading and the app 30, exercises 30).
+# **About 65 minutes** (reading and the app 30, exercises 35).
 #
 # **You will learn to**
 # - write $p(x)$ as an expectation under a proposal $q$ and estimate it from importance weights, in log space;
@@ -10,8 +10,9 @@
 #   why $\log \hat p$ is biased low although $\hat p$ is not.
 #
 # **Before this:** notebook 04 (naive Monte Carlo); the Gaussian densities and `logsumexp` of notebook 03.
-# **Exercises:** 5.1 is code (the log-weights of a model and a proposal, and their reduction to $\log \hat p$:
-# 15 min, ★★☆); 5.2 is code (the effective sample size from log-weights: 8 min, ★★☆); 5.3 is a prediction you
+# **Exercises:** 5.1 is code (the log-weights of a model and a proposal, and their reduction to $\log \hat p$, whose
+# formula you work out yourself: 15 min, ★★☆); 5.2 is code, a bug hunt (a draft of the effective sample size with two
+# planted bugs to find and fix: 12 min, ★★☆); 5.3 is a prediction you
 # commit to, then check with the sliders (5 min, ★☆☆); 5.4 is a short derivation (5 min, ★★☆). Each code
 # exercise has a check cell that names common mistakes and a ladder of hints, and **the notebook then runs
 # your functions**: every estimate, the app's statistics and the figures below are computed with them once
@@ -33,9 +34,8 @@
 #
 # It is unbiased for **any** $q$ that is positive wherever $p(x, z)$ is; $q$ only changes the variance,
 # and that is the whole game. `lvmlib.inference` computes everything in log space
-# ($\log w_k = \log p(z_k) + \log p(x \mid z_k) - \log q(z_k)$, then
-# $\log \hat p_N = \operatorname{logsumexp}_k \log w_k - \log N$), because for real data $p(x)$ is far too small
-# for a float.
+# ($\log w_k = \log p(z_k) + \log p(x \mid z_k) - \log q(z_k)$, and $\log \hat p_N$ from those, never from $w_k$
+# itself), because for real data $p(x)$ is far too small for a float.
 
 # %%
 import math
@@ -83,18 +83,18 @@ print(f"posterior p(z | x) = N({post.loc.item():.3f}, {post.stddev.item():.3f}^2
 # either one per data point (batch shape `[B]`) or one shared by all of them (batch shape `[]` or `[1]`).
 # Draw the samples with `sample(q, (K,), generator)` (from `lvmlib.distributions`: `torch.distributions` cannot
 # take a generator; the samples are reparameterized, $z = \mu + t\, \varepsilon$, so gradients flow through them).
-# Every data point must get its **own** samples, also when $q$ is shared. Then write the estimate itself,
-# the reduction of `log_w` over its $K$ samples,
+# Every data point must get its **own** samples, also when $q$ is shared.
 #
-# $$\log \hat p_K(x) = \log \frac1K \sum_{k=1}^K e^{\log w_k} = \operatorname{logsumexp}_k(\log w_k) - \log K ,$$
-#
-# in log space: for a real image $\log w$ is around $-2000$, and $e^{-2000}$ is $0$ in any float.
+# Then build the estimate itself, `log_p_hat(log_w)`: the log of $\hat p_K = \frac1K \sum_k w_k$ for every data point,
+# from the log-weights alone. No formula is given this time: work it out from what notebook 03 showed about sums of
+# exponentials. It must stay finite where a real image puts it: $\log w$ around $-2000$, where $e^{-2000}$ is $0$ in
+# any float.
 #
 # The check compares your log-weights with `lvmlib.inference.log_weights`: exactly when you draw from the
 # generator as above, statistically (means, variances and the correlation between points, at 6 standard
 # errors) when you draw another way. It uses the toy model, a 2-D latent, a mixture with a categorical $z$,
 # float32, and $q$ = the exact posterior (then every log-weight must equal $\log p(x)$); it checks that a
-# gradient reaches $q$'s parameters through your samples, then runs `log_p_hat` on log-weights near $-2000$,
+# gradient reaches $q$'s parameters through your samples, then runs your `log_p_hat` on log-weights near $-2000$,
 # $K = 1$ and a single data point.
 
 # %%
@@ -128,8 +128,16 @@ exercises.hints(
     "Each `log_prob` sums over the event (the coordinates of z or x) by itself and returns `[K, B]`: "
     "`model.prior().log_prob(z)`, `model.likelihood(z).log_prob(x)` (x `[B, Dx]` broadcasts against the "
     "`[K, B]` batch) and `q.log_prob(z)` of the expanded q. No `.sum` is needed.",
-    "`return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)`; and for the "
-    "estimate, `torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])`.")
+    "`return model.prior().log_prob(z) + model.likelihood(z).log_prob(x) - q.log_prob(z)`.")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+exercises.hints(
+    "For `log_p_hat`: write $\\hat p_K$ with $w_k = e^{\\log w_k}$, then take its log. Which function of notebook 03 "
+    "turns a sum of exponentials into a number without ever computing them?",
+    "$\\log \\frac1K \\sum_k e^{a_k}$ is that log of a sum plus the log of the constant $\\frac1K$. The K samples are "
+    "along dim 0 of `log_w`.",
+    "`torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])`")
 
 # %%
 log_weights_used = exercises.choose(exercises.check_log_weights(log_weights), log_weights, est.log_weights)
@@ -137,19 +145,37 @@ log_p_hat_used = exercises.choose(exercises.check_log_p_hat(log_p_hat), log_p_ha
 display(log_weights_used, log_p_hat_used)
 
 # %% [markdown]
-# ### Exercise 5.2: the effective sample size (8 min, ★★☆)
+# ### Exercise 5.2: find the two bugs in an effective sample size (12 min, ★★☆)
 #
 # How many samples is an estimate really worth? The **effective sample size**
 # $\mathrm{ESS} = (\sum_k w_k)^2 / \sum_k w_k^2$ lies between 1 (one sample carries all the weight) and $K$ (all
 # weights equal). Written with the **normalised** weights $\bar w_k = w_k / \sum_j w_j$ (which sum to 1) it is
-# $1 / \sum_k \bar w_k^2$, and $\log \bar w_k$ is `log_w - logsumexp(log_w)`: no exponential of a huge negative
-# number is ever taken. Return the ESS of every data point, shape `[B]`.
+# $1 / \sum_k \bar w_k^2$, for every data point: `log_w` of shape `[K, B]` gives an ESS of shape `[B]`.
+#
+# A colleague wrote the draft below. It reads like the formula, and on the first few log-weights you try it may
+# even look right, but it has **two bugs**. Run it (the cell runs the check on it), find both, and write the fixed
+# function in the cell after it. The check says how many of the two are still there and on which case a
+# remaining one shows, not what to change. (Try the draft on small tensors of your own: what should the ESS of
+# one data point depend on? What happens to log-weights like those of a real image?)
+
+# %%
+def ess_draft(log_w):
+    """A first try at the ESS: log_w [K, B] -> [B]. It has two bugs."""
+    w = torch.exp(log_w)                          # the weights, [K, B]
+    w_bar = w / w.sum(dim=1, keepdim=True)        # normalised
+    return 1 / (w_bar ** 2).sum(dim=0)            # ESS = 1 / sum_k w_bar_k^2
+
+
+exercises.check_ess(ess_draft)
+
+# %% [markdown]
+# Your fixed version (both bugs gone; the check below then passes):
 
 # %%
 def effective_sample_size(log_w):
     """ESS of importance weights given in log space: log_w [K, B] -> [B]."""
     ### BEGIN SOLUTION
-    log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)  # normalised, [K, B]
+    log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)  # normalised over the K samples, [K, B]
     return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0))
     ### END SOLUTION
 
@@ -159,10 +185,12 @@ exercises.check_ess(effective_sample_size)
 # %%
 # NBVAL_IGNORE_OUTPUT
 exercises.hints(
-    "Normalise first, in log space: subtract from `log_w` its `torch.logsumexp` over the samples (dim 0), "
-    "with `keepdim=True` so that it broadcasts against `[K, B]`.",
-    "The squared normalised weights are `exp(2 * log_w_bar)`; their sum, still in log space, is a logsumexp "
-    "over dim 0; the ESS is one over that sum.",
+    "Give the draft `log_w = torch.tensor([[0.0, 0.0], [0.0, 5.0]])`: two points, two samples each. The first point's "
+    "weights are equal, so its ESS must be 2 whatever the second point's are. Is it? Which line lets the points mix?",
+    "Now give it `log_w - 2000`: the ESS must not change (normalising removes any common factor). The draft leaves log "
+    "space on its first line; normalise while still in log space (subtract a `torch.logsumexp` over the samples, "
+    "`keepdim=True`), and take the sum of squares there too.",
+    "`log_w_bar = log_w - torch.logsumexp(log_w, dim=0, keepdim=True)`, then "
     "`return torch.exp(-torch.logsumexp(2 * log_w_bar, dim=0))`")
 
 # %%
@@ -427,7 +455,12 @@ for name in list(var)[1:]:
 #   `lvmlib.exercises.check_log_weights` (with `check_log_p_hat` for the reduction) and `check_ess`; each names
 #   the mistakes it knows (forgetting $\log q$, the prior's density in its place, points sharing their samples,
 #   a detached $z$, averaging the log-weights, forgetting $-\log K$, exponentiating first, an ESS from
-#   unnormalised weights, ...). `exercises.choose` hands the student's functions to every later cell once
+#   unnormalised weights, ...). The text gives no formula for $\log \hat p$ (the student derives it from notebook
+#   03's logsumexp; the last hint rung has it). 5.2 is a bug hunt: `ess_draft` (the same function as
+#   `lvmlib.exercises.nb05.ess_draft`, which a test keeps equal) exponentiates first and normalises over the data
+#   points; `check_ess` says "both planted bugs are still there", or which one remains by where it shows (NaN
+#   near $-2000$; one point's ESS depending on another's), without naming the fix
+#   (`lvmlib.exercises._planted`). `exercises.choose` hands the student's functions to every later cell once
 #   their checks passed: the estimates, the app's statistics (`nb05.precompute(..., log_weights=, log_p_hat=,
 #   ess=)`) and the figures.
 # - Equivalence check: on this toy problem $p(x) \approx 0.06$ is large enough to work in linear space, so

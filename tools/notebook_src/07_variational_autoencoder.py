@@ -1,17 +1,17 @@
 # %% [markdown]
 # # 07 · The variational autoencoder
 #
-# *About 60 minutes, of which about 35 for the exercises.*
+# *About 63 minutes, of which about 38 for the exercises.*
 #
 # **You will learn to**
 # - see a VAE's decoder as a mixture whose lookup table became a network (an infinite mixture);
 # - explain amortized inference: the encoder is a learned importance-sampling proposal;
-# - write the reparameterized sample and the negative ELBO of a batch, and say why the trick matters
-#   (the variance of the gradient it gives, against the score-function gradient);
+# - debug a reparameterized sample (a wrong scale, a cut gradient) and write the negative ELBO of a batch, and
+#   say why the trick matters (the variance of the gradient it gives, against the score-function gradient);
 # - compare models in nats on held-out digits: the ELBO, an importance-sampled $\log p(x)$, the gap between them.
 #
 # **Before this:** notebooks 02 (mixtures), 05 (importance sampling) and 06 (the ELBO and its gap).
-# **Exercises:** 7.1 (code: the reparameterized sample), 7.2 (a short derivation: the score-function identity),
+# **Exercises:** 7.1 (code, a bug hunt: a reparameterized sample with two planted bugs), 7.2 (a short derivation: the score-function identity),
 # 7.3 (code: the negative ELBO of a batch), 7.4 (code: a training loop, from a skeleton) and 7.5 (predict, then move
 # the slider). Each code exercise has a check that names common mistakes, and **your code then runs the notebook**:
 # section 5 trains a VAE with your sample, your loss and your loop, next to lvmlib's training on the same seed.
@@ -204,13 +204,29 @@ assert torch.all(grad_sf.var(0) > 10 * grad_rep.var(0)), "the score function's v
 # scheme) for the same precision. With every gradient step of training using one $\varepsilon$ per digit, that
 # is the difference between learning the encoder and not.
 #
-# ### Exercise 7.1: the reparameterized sample (5 min, ★☆☆)
+# ### Exercise 7.1: find the two bugs in a reparameterized sample (8 min, ★★☆)
 #
-# Write $z = \mu + \sigma \odot \varepsilon$ with $\sigma = e^{\log \sigma}$: given the encoder's `mu` and `log_sigma`
-# (shape `[B, d]`) and the noise `eps` (shape `[B, d]`, or `[K, B, d]` for $K$ samples per point: let broadcasting
-# do the work), return `z` of `eps`'s shape. The check compares values on known cases and then checks that a
-# gradient flows back to `mu` and `log_sigma`: a $z$ drawn with `.sample()`, `torch.normal` or `.detach()` has the
-# right distribution but no gradient for the encoder.
+# The encoder gives `mu` and `log_sigma` (shape `[B, d]`, $\log \sigma$ the log of the **standard deviation**), and
+# the noise `eps` is drawn first (shape `[B, d]`, or `[K, B, d]` for $K$ samples per point: broadcasting does the
+# work). Below is a colleague's draft of the sample $z$ of $q_\phi(z \mid x)$ that training will use, of `eps`'s
+# shape. It has **two bugs**: one makes $z$ come from the wrong distribution, the other would stop the encoder from
+# learning however right the values. Run it (the cell runs the check on it), find both, and write the fixed
+# function in the cell after it. The check compares values on known cases, then whether a loss computed from $z$
+# sends a gradient back to `mu` and `log_sigma`; it says how many bugs remain and where a remaining one shows (in the
+# values or in the gradient), not what to change. The gradient experiment just above is a good place to look.
+
+# %%
+def reparameterized_sample_draft(mu, log_sigma, eps):
+    """A first try: mu, log_sigma [B, d], eps [B, d] or [K, B, d] -> z of eps's shape. It has two bugs."""
+    sigma = log_sigma.exp() ** 2                  # the encoder's scale
+    z = mu + sigma * eps                          # [B, d] or [K, B, d]
+    return z.detach()                             # a sample is a number: no gradient through it
+
+
+exercises.check_reparameterized_sample(reparameterized_sample_draft)
+
+# %% [markdown]
+# Your fixed version (both bugs gone; the check below then passes):
 
 # %%
 def reparameterized_sample(mu, log_sigma, eps):
@@ -223,10 +239,13 @@ def reparameterized_sample(mu, log_sigma, eps):
 exercises.check_reparameterized_sample(reparameterized_sample)
 
 # %%
-exercises.hints("`log_sigma` is the log of the standard deviation: undo the log first.",
-                "The sample is the mean shifted by the standard deviation times the noise, elementwise; "
-                "broadcasting handles the extra leading `K` of `eps`.",
-                "`mu + log_sigma.exp() * eps`")
+exercises.hints("Values first: for $z = \\mu + \\sigma \\varepsilon$ with $\\varepsilon \\sim \\mathcal N(0, 1)$, what is the "
+                "standard deviation of $z$? And what is the standard deviation of the draft's $z$, given `log_sigma`?",
+                "Then the gradient: in section 4 above, which of the two estimates was built from a $z$ with no "
+                "path back to $\\mu$ and $\\sigma$, and what did it have to do instead? A loss on the draft's $z$ has "
+                "no such term: `.detach()` returns a tensor that autograd treats as a constant.",
+                "`return mu + log_sigma.exp() * eps`, with no `.detach()`: the whole point of drawing `eps` first is "
+                "that $z$ stays a differentiable function of `mu` and `log_sigma`.")
 
 # %%
 reparameterized_sample_used = exercises.choose(exercises.check_reparameterized_sample(reparameterized_sample),
@@ -708,8 +727,11 @@ exercises.predict("7.5c")
 #
 # - The solved notebook is `notebooks/solutions/07_variational_autoencoder.ipynb`, built with this one from
 #   `tools/notebook_src/07_variational_autoencoder.py` by `tools/nbbuild.py`. The checks are
-#   `lvmlib.exercises.check_reparameterized_sample` (7.1: values, then a gradient probe: it names a $z$ sampled
-#   without the trick, with no gradient reaching `mu` and `log_sigma`, and a $z$ that ignores the given noise)
+#   `lvmlib.exercises.check_reparameterized_sample` (7.1, a bug hunt: `reparameterized_sample_draft`, the same
+#   function as `lvmlib.exercises.nb07.reparameterized_sample_draft`, which a test keeps equal, scales `eps` by the
+#   variance and detaches $z$; the check runs the values, then a gradient probe, and says "both planted bugs are
+#   still there" or which remains by where it shows (values, gradient), without naming the fix; it also names a $z$
+#   sampled without the trick and a $z$ that ignores the given noise)
 #   `check_negative_elbo` (7.3: names the KL with the wrong sign, summing over the batch instead of averaging,
 #   averaging over pixels, a missing KL or minus sign, `log_sigma` read as a log-variance, and a hand-written
 #   `log(sigmoid(...))` that overflows at confident pixels) and `check_training_loop` (7.4: runs the loop on a tiny
