@@ -12,9 +12,10 @@
 #
 # **Before this:** notebooks 02 (mixtures), 05 (importance sampling) and 06 (the ELBO and its gap).
 # **Exercises:** 7.1 (code, a bug hunt: a reparameterized sample with two planted bugs), 7.2 (a short derivation: the score-function identity),
-# 7.3 (code: the negative ELBO of a batch), 7.4 (code: a training loop, from a skeleton) and 7.5 (predict, then move
-# the slider). Each code exercise has a check that names common mistakes, and **your code then runs the notebook**:
-# section 5 trains a VAE with your sample, your loss and your loop, next to lvmlib's training on the same seed.
+# 7.3 (code: the negative ELBO of a batch), 7.4 (code: a training loop, from a skeleton), 7.5 (predict, then move
+# the slider) and 7.6 (code: your IWAE objective from 6.1 trains a VAE). Each code exercise has a check that names
+# common mistakes, and **your code then runs the notebook**: section 5 trains a VAE with your sample, your loss and
+# your loop, next to lvmlib's training on the same seed, and 7.6 trains one with your IWAE bound beside the ELBO.
 #
 # Notebook 02 explained data with a **mixture**: pick one of $K$ components, then draw $x$ from that
 # component. Notebooks 04-06 showed why $\log p(x)$ is hard once $z$ is continuous, how a proposal $q$ makes
