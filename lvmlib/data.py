@@ -104,6 +104,9 @@ def _request_timeout() -> None:
     could leave it changed).  Instead its ``urlopen`` is wrapped, once: the wrapper adds the
     timeout of the current thread's fetch (a context variable) and is a plain pass-through
     otherwise, for other callers, other threads and after the fetch.
+
+    ``_openml.urlopen`` is scikit-learn's private name, used knowingly (pyproject.toml says why no
+    public route exists); if it moves, fetches run without the timeout and tests/core/test_data.py fails.
     """
     try:
         from sklearn.datasets import _openml

@@ -177,6 +177,57 @@ def test_no_private_name_is_imported_across_packages():
                 raise AssertionError(f"{path.relative_to(ROOT)} imports private {private} from {mod} (another package)")
 
 
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def _private_definitions(path: Path) -> set[str]:
+    """The private names ``path`` defines: functions, classes, module names and ``self.``/``cls.`` attributes."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            out.add(node.attr)
+    return {n for n in out if _is_private(n)}
+
+
+def _private_attribute_uses(paths: list[Path], root: Path = ROOT) -> list[str]:
+    """``obj._name`` in one module where ``_name`` is private to another module of ``paths`` (and not
+    defined in this one): what one module needs from another must be public.  ``self.``/``cls.`` are
+    the owner's own; a private name of a third-party object is not in ``paths`` (pyproject.toml pins those)."""
+    defined = {p: _private_definitions(p) for p in paths}
+    out = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Attribute) and _is_private(node.attr)) or node.attr in defined[path]:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            owners = sorted(p.relative_to(root).as_posix() for p, names in defined.items() if node.attr in names)
+            if owners:
+                out.append(f"{path.relative_to(root)}:{node.lineno} uses .{node.attr}, private to {', '.join(owners)}")
+    return out
+
+
+def test_no_module_uses_another_modules_private_attributes():
+    bad = _private_attribute_uses(LIB_FILES)
+    assert not bad, "; ".join(bad) + ": make the name public (documented) or move the code to its owner"
+
+
+def test_the_private_attribute_check_can_fail(tmp_path):
+    owner, user = tmp_path / "owner.py", tmp_path / "user.py"
+    owner.write_text("class A:\n    def __init__(self):\n        self._flag = 1\n\n    def _step(self):\n"
+                     "        return self._flag\n")
+    user.write_text("def f(a):\n    a._flag = 2\n    return a._step()\n")
+    assert len(_private_attribute_uses([owner, user], tmp_path)) == 2
+    user.write_text("def f(a):\n    return a.step(), a._own, a.__class__\n\n\nclass B:\n    _own = 0\n")
+    assert not _private_attribute_uses([owner, user], tmp_path)
+
+
 @pytest.mark.parametrize("path", LIB_FILES, ids=lambda p: p.relative_to(PKG).as_posix())
 def test_no_module_is_over_the_size_limit(path):
     n = len(path.read_text().splitlines())

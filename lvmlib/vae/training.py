@@ -50,7 +50,7 @@ def _batches(data, model: VAE, batch_size: int, shuffle: bool, generator) -> Ite
             yield data[start : start + batch_size]
     else:
         for batch in data:
-            yield model._check_x(_first_tensor(batch))
+            yield model.check_x(_first_tensor(batch))
 
 
 def _mean_bound(model: VAE, data, objective: str, num_samples: int, generator, batch_size: int = 1024) -> float:
@@ -60,7 +60,7 @@ def _mean_bound(model: VAE, data, objective: str, num_samples: int, generator, b
         for xb in _batches(data, model, batch_size, False, generator):
             if xb.shape[0] == 0:
                 continue
-            s = model._bound(xb, objective, num_samples, generator).sum()
+            s = model.bound(xb, objective, num_samples, generator).sum()
             total = s if total is None else total + s
             n += xb.shape[0]
     return float(total) / n
@@ -161,13 +161,13 @@ def train(
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(map(repr, OBJECTIVES))}")
     if isinstance(x_train, torch.Tensor):
-        x_train = model._check_x(x_train)
+        x_train = model.check_x(x_train)
         if x_train.shape[0] == 0:
             raise ValueError("x_train is empty")
     elif not hasattr(x_train, "__iter__"):
         raise TypeError(f"x_train must be a tensor [N, D] or a DataLoader, got {type(x_train).__name__}")
     if isinstance(x_valid, torch.Tensor):
-        x_valid = model._check_x(x_valid)
+        x_valid = model.check_x(x_valid)
         if x_valid.shape[0] == 0:
             raise ValueError("x_valid is empty: pass at least one point, or x_valid=None to skip validation")
     elif x_valid is not None and not hasattr(x_valid, "__iter__"):
@@ -177,7 +177,7 @@ def train(
     history = {"epoch": [], "train": [], "valid": [], "seconds": [], "objective": objective,
                "num_samples": num_samples}
     optimizer = _adam(list(model.parameters()), lr)
-    ref = model._param()
+    ref = model.prior_loc  # a buffer: the model's device and dtype
     start_time = time.perf_counter()
     start_bound = None
     bar = tqdm(range(1, epochs + 1), desc=f"VAE z={model.latent_dim} {label}", unit="epoch", disable=not progress)
@@ -192,7 +192,7 @@ def train(
                 if xb.shape[0] == 0:  # a loader's empty batch: its mean would be NaN, and so would the weights
                     empty += 1
                     continue
-                bound = model._bound(xb, objective, num_samples, generator)  # [b]
+                bound = model.bound(xb, objective, num_samples, generator)  # [b]
                 loss = -bound.mean()
                 if start_bound is None:  # the untrained model's bound: the reference for divergence (one sync)
                     start_bound = float(loss.detach().neg())
@@ -275,10 +275,10 @@ def evaluate_points(
     Returns:
         tensor of shape [B], without gradients, on the model's device.
     """
-    x = model._check_x(x)
+    x = model.check_x(x)
     num_samples = positive_int(num_samples, "num_samples")
     with torch.no_grad():
-        return estimators.importance_sampling(x, model, model._encode, num_samples, generator=generator,
+        return estimators.importance_sampling(x, model, model.encode, num_samples, generator=generator,
                                               chunk_size=chunk_size)  # [B]
 
 
