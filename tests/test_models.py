@@ -12,7 +12,7 @@ import torch
 from scipy import integrate, stats
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from lvmlib.models import BinaryLatentModel, GridPosterior, LinearGaussian, MixtureOfGaussians, NonlinearLVM, binary_configurations, grid_log_marginal, time_enumeration
+from lvmlib.models import BinaryLatentModel, GridPosterior, LinearGaussian, MixtureOfGaussians, NonlinearLVM, binary_configurations, grid_log_marginal
 from lvmlib.models import best_gaussian, binomial_mixture, grid_kl, grid_posterior, weight_moments
 
 F64 = torch.float64
@@ -329,22 +329,6 @@ def test_binary_latent_log_marginal_matches_brute_force(likelihood, hidden):
     for chunk in (1, 3, 7):
         torch.testing.assert_close(model.log_marginal(x, chunk_size=chunk), model.log_marginal(x))
     assert model.configurations().shape == (2**n, n)
-
-
-def test_time_enumeration_reports_seconds_per_n():
-    seconds = time_enumeration([2, 4, 6], data_dim=3, num_points=2, generator=gen(29))
-    assert list(seconds) == [2, 4, 6]
-    assert all(isinstance(s, float) and s > 0 for s in seconds.values())
-
-
-@pytest.mark.threads(2)  # the cpu clock times on one thread: restoring 1 to 1 would show nothing
-def test_time_enumeration_cpu_clock_restores_threads():
-    threads = torch.get_num_threads()
-    seconds = time_enumeration([2, 12], data_dim=3, num_points=1, clock="cpu", generator=gen(30))
-    assert list(seconds) == [2, 12] and all(s >= 0 for s in seconds.values())
-    assert torch.get_num_threads() == threads
-    with pytest.raises(ValueError, match="clock"):
-        time_enumeration([2], clock="gpu")
 
 
 def test_binary_latent_model_errors():

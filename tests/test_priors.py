@@ -105,7 +105,7 @@ def test_mixture_prior_with_one_component_at_the_origin_is_the_standard_normal()
     p = MixturePrior(1, 3, init_scale=0.0).double()
     z = torch.randn(5, 3, dtype=torch.float64)
     want = Independent(Normal(torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)), 1).log_prob(z)
-    assert torch.allclose(p.log_prob(z), want, atol=1e-4)  # scale 1 up to MIN_SCALE
+    assert torch.allclose(p.log_prob(z), want, atol=1e-4)  # scale 1 up to MIN_PRIOR_SCALE
     assert math.isclose(p.scale()[0, 0].item(), 1.0, abs_tol=1e-6)
 
 

@@ -112,3 +112,19 @@ def test_enumeration_app_extrapolates_the_measured_rate():
     assert nb03.human_time(rate * 2.0**64) in app.text.value
     dot = app.fig.axes[0].lines[-1]
     assert dot.get_ydata()[0] == pytest.approx(rate * 2.0**64)
+
+
+def test_time_enumeration_reports_seconds_per_n():
+    seconds = nb03.time_enumeration([2, 4, 6], data_dim=3, num_points=2, generator=torch.Generator().manual_seed(29))
+    assert list(seconds) == [2, 4, 6]
+    assert all(isinstance(s, float) and s > 0 for s in seconds.values())
+
+
+@pytest.mark.threads(2)  # the cpu clock times on one thread: restoring 1 to 1 would show nothing
+def test_time_enumeration_cpu_clock_restores_threads():
+    threads = torch.get_num_threads()
+    seconds = nb03.time_enumeration([2, 12], data_dim=3, num_points=1, clock="cpu", generator=torch.Generator().manual_seed(30))
+    assert list(seconds) == [2, 12] and all(s >= 0 for s in seconds.values())
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="clock"):
+        nb03.time_enumeration([2], clock="gpu")

@@ -32,7 +32,6 @@ from lvmlib.models.binary import (
     BinaryLatentModel,
     binary_configurations,
     binomial_mixture,
-    time_enumeration,
 )
 from lvmlib.models.linear import LinearGaussian
 from lvmlib.models.mixture import MixtureOfGaussians
@@ -62,5 +61,4 @@ __all__ = [
     "grid_kl",
     "grid_log_marginal",
     "grid_posterior",
-    "time_enumeration",
 ]

@@ -38,7 +38,7 @@ from torch.distributions import Bernoulli, Independent, Normal
 from lvmlib import inference as estimators
 from lvmlib._util import check_generator, noise, positive_int
 from lvmlib.distributions import sample
-from lvmlib.nets import mlp
+from lvmlib.nets import MIN_SCALE, mlp
 
 __all__ = ["VAE", "slerp", "LIKELIHOODS", "OBJECTIVES", "INTERPOLATIONS"]
 
@@ -50,10 +50,6 @@ INTERPOLATIONS = ("linear", "slerp")
 #: what :meth:`VAE.save` writes and :meth:`VAE.load` expects in ``checkpoint["format"]``.
 CHECKPOINT_FORMAT = "lvmlib.vae.VAE"
 CHECKPOINT_VERSION = 1
-
-#: smallest standard deviation of q(z | x) and of a learned Gaussian p(x | z): keeps
-#: log densities finite when softplus underflows.
-MIN_SCALE = 1e-5
 
 
 class VAE(nn.Module):
