@@ -31,7 +31,7 @@ from lvmlib.lessons import nb01
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals
 from lvmlib.inference import block_estimates, repeated_estimates
 from lvmlib.models import BinaryLatentModel, best_gaussian, binomial_mixture, weight_moments
-from lvmlib.lessons.toy import toy_problem
+from lvmlib.models.toy import toy_problem
 from lvmlib.mixtures import em_bound
 from lvmlib.vae import train_vaes
 from lvmlib.lessons import nb02

@@ -186,7 +186,7 @@ def test_notebook_01_hands_its_decoders_on_the_device_to_the_sampler():
 
 def test_notebook_05_and_06_hand_the_toy_model_and_proposals_on_the_device():
     from lvmlib.distributions import gaussian_proposals
-    from lvmlib.lessons.toy import toy_problem
+    from lvmlib.models.toy import toy_problem
 
     model, x = toy_problem()
     model, x = model.to(META), x.to(META)

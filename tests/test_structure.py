@@ -236,10 +236,21 @@ def test_no_module_is_over_the_size_limit(path):
 
 def test_no_lesson_module_imports_another_lessons_notebook():
     lessons = PKG / "lessons"
-    for path in sorted(lessons.glob("nb*.py")):
-        others = {f"lvmlib.lessons.{p.stem}" for p in lessons.glob("nb*.py")} - {f"lvmlib.lessons.{path.stem}"}
-        hit = {m for m, _ in _lvmlib_imports(path)} & others
+    notebooks = {f"lvmlib.lessons.{p.stem}" for p in lessons.glob("nb[0-9][0-9]*") if p.suffix in (".py", "")}
+    for path in sorted(lessons.glob("nb*.py")) + sorted(lessons.glob("nb[0-9][0-9]/*.py")):
+        mine = _module_name(path)
+        others = {n for n in notebooks if mine != n and not mine.startswith(n + ".")}
+        hit = {m for m, _ in _lvmlib_imports(path)
+               if any(m == o or m.startswith(o + ".") for o in others)}
         assert not hit, f"{path.name} imports {hit}: a piece two lessons share goes to lessons/toy.py or a family"
+
+
+def test_no_exercise_module_imports_another_notebooks_checks():
+    exercises = PKG / "exercises"
+    for path in sorted(exercises.glob("nb*.py")):
+        others = {f"lvmlib.exercises.{p.stem}" for p in exercises.glob("nb*.py")} - {f"lvmlib.exercises.{path.stem}"}
+        hit = {m for m, _ in _lvmlib_imports(path)} & others
+        assert not hit, f"{path.name} imports {hit}: cases two notebooks share go to exercises/_cases.py"
 
 
 def test_widgets_hold_only_the_slider_machinery():
@@ -250,7 +261,7 @@ def test_widgets_hold_only_the_slider_machinery():
 def test_the_registries_are_discovered():
     from lvmlib import exercises, lessons
 
-    stems = sorted(p.stem for p in (PKG / "lessons").glob("nb[0-9][0-9].py"))
+    stems = sorted(p.stem for p in (PKG / "lessons").glob("nb[0-9][0-9]*") if p.suffix == ".py" or p.is_dir())
     assert list(lessons.NOTEBOOK_MODULES) == stems
     assert list(exercises.NOTEBOOK_MODULES) == sorted(p.stem for p in (PKG / "exercises").glob("nb[0-9][0-9].py"))
     sources = sorted(p.name[:2] for p in (ROOT / "tools" / "notebook_src").glob("[0-9][0-9]_*.py"))

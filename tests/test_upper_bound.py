@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lvmlib import inference as est
-from lvmlib.lessons.toy import toy_problem
+from lvmlib.models.toy import toy_problem
 from lvmlib.models import LinearGaussian
 
 

@@ -9,7 +9,7 @@ from scipy.stats import multivariate_normal
 
 from lvmlib.mixtures import GaussianMixture
 from lvmlib.lessons import nb02
-from lvmlib.lessons.digits import cluster_app, cluster_summary, digits_clusters
+from lvmlib.lessons.nb02.digits import cluster_app, cluster_summary, digits_clusters
 from lvmlib.mixtures import em_bound
 from lvmlib.plotting import FADES, ResponsibilityPoints, ellipse_outlines
 

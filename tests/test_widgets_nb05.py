@@ -13,7 +13,7 @@ from lvmlib import inference as est
 from lvmlib.lessons import nb05
 from lvmlib.distributions import gaussian_proposals
 from lvmlib.inference import block_estimates
-from lvmlib.lessons.toy import second_moment_of_weights, toy_problem
+from lvmlib.models.toy import second_moment_of_weights, toy_problem
 
 F64 = torch.float64
 

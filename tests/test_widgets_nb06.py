@@ -12,7 +12,7 @@ from torch.distributions import Normal, kl_divergence
 from lvmlib import inference as est
 from lvmlib.models import grid_posterior
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals
-from lvmlib.lessons.toy import toy_problem
+from lvmlib.models.toy import toy_problem
 from lvmlib.models import best_gaussian, grid_kl
 from lvmlib.lessons import nb06
 

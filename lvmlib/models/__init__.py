@@ -37,6 +37,7 @@ from lvmlib.models.linear import LinearGaussian
 from lvmlib.models.mixture import MixtureOfGaussians
 from lvmlib.models.nonlinear import NonlinearLVM
 from lvmlib.models.protocol import ExactModel, LatentVariableModel
+from lvmlib.models.toy import POSTERIOR_MEAN, POSTERIOR_SCALE, second_moment_of_weights, toy_problem
 from lvmlib.models.quadrature import (
     GridPosterior,
     best_gaussian,
@@ -47,6 +48,10 @@ from lvmlib.models.quadrature import (
 )
 
 __all__ = [
+    "POSTERIOR_MEAN",
+    "POSTERIOR_SCALE",
+    "second_moment_of_weights",
+    "toy_problem",
     "LatentVariableModel",
     "ExactModel",
     "MixtureOfGaussians",

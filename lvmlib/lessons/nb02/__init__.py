@@ -30,10 +30,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from lvmlib.device import one_thread
-from lvmlib.lessons.digits import cluster_app, digits_clusters
+from lvmlib.lessons.nb02.digits import cluster_app, digits_clusters
 from lvmlib.mixtures import GaussianMixture, reference
 from lvmlib.mixtures.em import em_bound
-from lvmlib.mixtures.reference import EMPath, path_difference  # noqa: F401 - notebook 02 calls nb02.path_difference
+from lvmlib.lessons.nb02.em_path import EMPath, path_difference  # noqa: F401 - notebook 02 calls nb02.path_difference
 from lvmlib.plotting import (
     COLORS,
     ResponsibilityPoints,
