@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from hosted_env import errors, stream_text
+from tests.hosted_env import errors, stream_text
 
 NOTEBOOKS = ("01_latent_variable_models", "05_importance_sampling")
 

@@ -6,14 +6,12 @@ check; a later code cell calls ``name_used`` (or passes it on, e.g. ``score_term
 """
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import parse  # noqa: E402
+from tools.nbbuild import parse  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("[01]*.py"))
 _CHOOSE = re.compile(r"^(\w+)\s*=\s*exercises\.choose\(\s*exercises\.(check_\w+)\((\w+)[,)]", re.M)

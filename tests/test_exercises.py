@@ -1,7 +1,6 @@
 """The exercise-check machinery (lvmlib.exercises) and the two notebook editions (tools/nbbuild.py)."""
 
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,7 @@ import torch
 from lvmlib import exercises as ex
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import END, BEGIN, STUB, edition_source, parse  # noqa: E402
+from tools.nbbuild import END, BEGIN, STUB, edition_source, parse  # noqa: E402
 
 
 def _iwae(log_w):

@@ -103,12 +103,10 @@ def test_story_check_on_the_notebook_decoder_shape():
 # -- the notebooks 01-04 carry their exercises (structure of issue 13, read from the sources) --------------
 
 import re  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import BEGIN, parse  # noqa: E402
+from tools.nbbuild import BEGIN, parse  # noqa: E402
 
 SOURCES_01_04 = sorted(p for p in (ROOT / "tools" / "notebook_src").glob("0[1-4]_*.py"))
 CHECKS = {"01": ["check_sample_story"], "02": ["check_e_step", "check_m_step", "check_em_loop"], "03": ["check_mixture_log_px"],

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,8 +33,7 @@ from lvmlib.exercises import _core, _device
 from lvmlib.exercises import nb01 as ex01
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import parse  # noqa: E402
+from tools.nbbuild import parse  # noqa: E402
 
 META = torch.device("meta")
 

@@ -9,7 +9,6 @@ HTML line and require()), and the false-alarm rate of exercise 1.1's statistical
 
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,7 @@ from lvmlib.exercises import _core
 from lvmlib.distributions import sample
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import STUB, parse  # noqa: E402
+from tools.nbbuild import STUB, parse  # noqa: E402
 
 
 def _solutions() -> dict:

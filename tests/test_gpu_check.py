@@ -5,9 +5,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from hosted_env import ROOT
+from tests.hosted_env import ROOT
 
-import gpu_check  # tools/ is on sys.path (the root conftest.py)
+from tools import gpu_check
 
 
 def _notebook(path, *cells, parameters=None):
@@ -58,7 +58,7 @@ def test_a_parameter_the_notebook_does_not_have_is_an_error(tmp_path):
 
 def test_full_scale_names_parameters_the_notebooks_have():
     """FULL_SCALE's notebooks exist and their parameters cell (tools/notebook_src) assigns every name it sets."""
-    import nbbuild  # tools/ is on sys.path (the root conftest.py)
+    from tools import nbbuild
 
     for stem, (_, parameters) in gpu_check.FULL_SCALE.items():
         nb = nbbuild.parse((ROOT / "tools" / "notebook_src" / f"{stem}.py").read_text(), "solutions", name=stem)

@@ -1,7 +1,6 @@
 """`make grades` (tools/grades.py): outcomes read from autograded notebooks, the report, and the scan of
 answer cells that flags cheats and no honest answer."""
 
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -9,11 +8,10 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import grades  # noqa: E402
-import nbbuild  # noqa: E402
-import nbgrader_class  # noqa: E402
-import nbgrader_course  # noqa: E402
+from tools import grades  # noqa: E402
+from tools import nbbuild  # noqa: E402
+from tools import nbgrader_class  # noqa: E402
+from tools import nbgrader_course  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("[0-9][0-9]_*.py"))
 

@@ -13,9 +13,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import nbbuild  # noqa: E402
-from hosted_env import build_dist, errors, stream_text  # noqa: E402
+from tools import nbbuild  # noqa: E402
+from tests.hosted_env import build_dist, errors, stream_text  # noqa: E402
 
 if sys.version_info >= (3, 11):
     import tomllib

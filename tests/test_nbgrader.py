@@ -12,11 +12,9 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import nbbuild  # noqa: E402
-import nbgrader_course  # noqa: E402
+from tools import nbbuild  # noqa: E402
+from tools import nbgrader_course  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "tests"))
 import test_nbgrader_build  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("[0-9][0-9]_*.py"))
@@ -191,8 +189,8 @@ def test_a_synthetic_class_is_reported_by_named_mistake(tmp_path, monkeypatch):
     """A small real class over 03 and 05 (right answers, named mistakes, an error, blanks), through real
     generate_assignment and autograde: `make grades`'s counts equal the known ones, and no honest answer
     is flagged. (The class of 30 is run by benchmarks/nbgrader_autograde.py; see benchmarks/README.md.)"""
-    import grades
-    import nbgrader_class
+    from tools import grades
+    from tools import nbgrader_class
 
     for key, value in _env().items():
         monkeypatch.setenv(key, value)

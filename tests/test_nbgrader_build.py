@@ -3,15 +3,13 @@ solution text where a student can read it, near-miss markers are errors, and a b
 
 import hashlib
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import nbbuild  # noqa: E402
-import nbgrader_course  # noqa: E402
+from tools import nbbuild  # noqa: E402
+from tools import nbgrader_course  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("[0-9][0-9]_*.py"))
 TINY = '''# %% [markdown]

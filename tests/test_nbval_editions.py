@@ -6,6 +6,7 @@ nbval on a small pair of editions to show that a wrong solution and a changed ou
 """
 
 import re
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from cell_names import Opaque, cell_names  # noqa: E402
-from nbval_editions import comparable_outputs, plan, plan_files, student_edition  # noqa: E402
+from tools.cell_names import Opaque, cell_names  # noqa: E402
+from tools.nbval_editions import comparable_outputs, plan, plan_files, student_edition  # noqa: E402
 
 
 def cells(*sources, outputs=None):
@@ -132,7 +132,7 @@ def test_every_solved_edition_has_its_student_edition():
 def test_the_plan_of_each_notebook(solved):
     """Every exercise's cells run (its solution, check, choose and whatever reads ``*_used``), and
     every skipped cell has the student edition's source and stored outputs."""
-    from nbval_editions import _ignores_output, _sanitizer
+    from tools.nbval_editions import _ignores_output, _sanitizer
     from types import SimpleNamespace
 
     sanitize = _sanitizer(SimpleNamespace(option=SimpleNamespace(
@@ -203,11 +203,11 @@ def _pair(folder: Path, name: str, solved_changes=None, app=True) -> None:
 
 def _nbval(tmp_path: Path, folder: Path) -> str:
     """Real nbval over ``folder`` through this repository's conftest (in a subprocess)."""
-    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text().replace(
-        "_Path(__file__).resolve().parent", f"_Path({str(ROOT)!r})"))
+    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text())  # it imports tools: ROOT goes first
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-rA", "-q",
                            "-o", "addopts=", "--rootdir", str(tmp_path), str(folder)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     return proc.stdout + proc.stderr
 
 

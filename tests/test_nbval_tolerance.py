@@ -1,5 +1,6 @@
 """The nbval tolerance marker: text must match exactly, numbers within the declared tolerance."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,8 +9,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbval_tolerance import Tolerance, compare_text, parse_marker  # noqa: E402
+from tools.nbval_tolerance import Tolerance, compare_text, parse_marker  # noqa: E402
 
 TOL = Tolerance(abs=0.05)
 
@@ -78,11 +78,11 @@ def test_nbval_uses_the_marker(tmp_path):
     """Real nbval runs (one kernel per notebook) through this repository's conftest."""
     for name, (source, stored, _) in CASES.items():
         _notebook(tmp_path / f"case_{name}.ipynb", source, stored)
-    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text().replace(
-        "_Path(__file__).resolve().parent", f"_Path({str(ROOT)!r})"))
+    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text())  # it imports tools: ROOT goes first
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-rA", "-q",
                            "-o", "addopts=", "--rootdir", str(tmp_path), str(tmp_path)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout
     for name, (_, _, should_pass) in CASES.items():
         word = "PASSED" if should_pass else "FAILED"

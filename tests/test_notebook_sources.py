@@ -1,15 +1,13 @@
 """Notebooks are built from tools/notebook_src/*.py (percent format): every edition must agree with its source."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from nbbuild import EDITIONS, output_path, parse  # noqa: E402
+from tools.nbbuild import EDITIONS, output_path, parse  # noqa: E402
 
-from notebook_checks import load  # noqa: E402
+from tests.notebook_checks import load  # noqa: E402
 
 SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("*.py"))
 
@@ -31,7 +29,7 @@ def test_parse_splits_cells():
 
 
 def test_solutions_only_cells_are_left_out_of_the_student_edition():
-    from nbbuild import SOLUTIONS_ONLY
+    from tools.nbbuild import SOLUTIONS_ONLY
 
     text = ("# %% [markdown]\n# ### Exercise 1.1: derive\n\n"
             f"# %% [markdown]\n# {SOLUTIONS_ONLY}\n# <details><summary>Answer</summary>\n#\n# 42\n# </details>\n\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_checks import IGNORE, WIDGET_MIME, load, problems
+from tests.notebook_checks import IGNORE, WIDGET_MIME, load, problems
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))

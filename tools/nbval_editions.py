@@ -44,7 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cell_names import Opaque, cell_names  # tools/ is on sys.path (conftest.py)
+try:
+    from tools.cell_names import Opaque, cell_names
+except ModuleNotFoundError:  # run as a script (python tools/nbval_editions.py): its own folder is on sys.path
+    from cell_names import Opaque, cell_names
 
 FULL_ENV = "LVMLIB_NBVAL_SOLVED"  # =full: run the solved edition in full
 SOLUTIONS_DIR = "solutions"

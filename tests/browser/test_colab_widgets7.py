@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-import labdriver
-from hosted_env import ROOT
+from tools import labdriver
+from tests.hosted_env import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-import labdriver
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,8 @@
 """Drive a real JupyterLab in headless Chromium: the server, the browser, a notebook page.
 
-Shared by ``tests/browser/test_jupyterlab.py`` (every slider changes its picture) and
-``benchmarks/bench_browser_latency.py`` (how long a key press takes to show a new picture).
+Shared by the browser tests (``tests/browser/``: every slider changes its picture, the site, ...),
+``benchmarks/bench_browser_latency.py`` (how long a key press takes to show a new picture) and
+``tools/site.py`` (the PDF): ``from tools import labdriver``.
 
 - :class:`LabServer` starts ``python -m jupyter lab`` from this interpreter's environment on
   127.0.0.1, a free port and a random token, serving a temporary *copy* of ``notebooks/``
@@ -36,7 +37,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 
 CHROMIUM_ENV = "LVMLIB_CHROMIUM"
