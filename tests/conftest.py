@@ -7,7 +7,7 @@ import pytest
 def colab_runs(tmp_path_factory):
     """``colab_runs(name)``: the stored student notebook ``notebooks/<name>.ipynb`` run in the Colab-like venv
     through its own install cell (``hosted_env.colab_run``), once per session; lvmlib's wheel built once."""
-    from tests import hosted_env
+    from tests.packaging import hosted_env
 
     done, wheel = {}, []
 

@@ -1,6 +1,6 @@
 """A synthetic class for an nbgrader course: submissions with known outcomes, graded by real nbgrader.
 
-Made from the sources, for tests and benchmarks of the grading path (``tests/test_nbgrader.py``,
+Made from the sources, for tests and benchmarks of the grading path (``tests/exercises/test_nbgrader.py``,
 ``benchmarks/nbgrader_autograde.py``): every student of the class answers each code exercise of
 notebooks 03 and 05 with one of
 

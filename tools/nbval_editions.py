@@ -23,11 +23,11 @@ student edition, where it ran.  What names cannot show (a function that changes 
 through an attribute, ``f(data.x)``, or module state) shows in the stored outputs, which nbbuild
 writes by running both editions in full: a later cell whose stored output differs between the
 editions counts as changed.  A solution that is wrong, or a changed or fed cell whose output
-changes, still fails (``tests/test_nbval_editions.py`` shows both on a deliberately broken copy).
+changes, still fails (``tests/notebooks/test_nbval_editions.py`` shows both on a deliberately broken copy).
 
 Slider apps shown by executed cells of the solved edition display as one text line instead of
 recording every state (their cells carry ``# NBVAL_IGNORE_OUTPUT``; the student edition's run
-records them, and ``tests/test_widgets*.py`` test the recorder and every app's states).
+records them, and ``tests/widgets/`` and ``tests/lessons/`` test the recorder and every app's states).
 
 A notebook this analysis cannot follow (a cell that does not parse, ``import *``, ``exec``,
 ``globals()``, or editions with different code cell counts) runs in full.  ``LVMLIB_NBVAL_SOLVED=full``

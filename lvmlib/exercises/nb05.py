@@ -91,7 +91,7 @@ def check_ess(student: Callable) -> Report:
 # samples), each at SIGMAS standard errors.  Cases with q = the exact posterior are exact whatever
 # the samples: every log-weight equals log p(x).  False alarms: each statistic is compared at 6
 # standard errors (two-sided, probability about 2e-9 each for a normal statistic); over the 30-odd
-# statistics of one check, below 1e-7 (tests/test_exercises_wrong_answers.py runs a correct answer
+# statistics of one check, below 1e-7 (tests/exercises/test_wrong_answers.py runs a correct answer
 # that ignores the generator on 20 seeds of the global generator and expects no failure).
 
 SIGMAS = 6.0

@@ -300,7 +300,7 @@ assert rel_err < 0.02
 #   `make nbgrader` turns the source into an nbgrader assignment (see the README's instructor section).
 # - `lvmlib.exercises.check_sample_story` checks moments, not exact samples, so any correct order of
 #   random draws (or `decoder(z).sample()`) passes; its tests feed each listed mistake
-#   (`tests/test_exercises_01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
+#   (`tests/exercises/test_nb01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
 #   `nb01.sample_story(..., sampler=)`, which draws the app's samples (and the variance numbers) with it;
 #   until then `nb01.story_recipe` (the same draws, in the same order, as the solution).
 # - There are no timings or library comparisons in this notebook.

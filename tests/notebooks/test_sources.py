@@ -1,0 +1,81 @@
+"""Notebooks are built from tools/notebook_src/*.py (percent format): every edition must agree with its source."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+from tools.nbbuild import EDITIONS, output_path, parse  # noqa: E402
+
+from tests.notebooks.checks import load  # noqa: E402
+
+SOURCES = sorted((ROOT / "tools" / "notebook_src").glob("*.py"))
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_stored_notebook_matches_its_source(src, edition):
+    stored = output_path(src, edition, ROOT / "notebooks")
+    assert stored.exists(), f"run: python tools/nbbuild.py {src.relative_to(ROOT)}"
+    want = [(c.cell_type, c.source) for c in parse(src.read_text(), edition, name=src.stem).cells]
+    have = [(c["cell_type"], "".join(c["source"])) for c in load(stored)["cells"]]
+    assert have == want, f"{stored.name} differs from {src.name}: rebuild it with tools/nbbuild.py"
+
+
+def test_parse_splits_cells():
+    nb = parse("# %% [markdown]\n# # Title\n# text\n\n# %%\nx = 1\n# %%\n\n# %%\ny = 2\n")
+    assert [(c.cell_type, c.source) for c in nb.cells] == [("markdown", "# Title\ntext"), ("code", "x = 1"),
+                                                            ("code", "y = 2")]
+
+
+def test_solutions_only_cells_are_left_out_of_the_student_edition():
+    from tools.nbbuild import SOLUTIONS_ONLY
+
+    text = ("# %% [markdown]\n# ### Exercise 1.1: derive\n\n"
+            f"# %% [markdown]\n# {SOLUTIONS_ONLY}\n# <details><summary>Answer</summary>\n#\n# 42\n# </details>\n\n"
+            "# %%\nx = 1\n")
+    student, solutions = parse(text, "student"), parse(text, "solutions")
+    assert [c.cell_type for c in student.cells] == ["markdown", "code"]
+    assert [c.cell_type for c in solutions.cells] == ["markdown", "markdown", "code"]
+    assert "42" in solutions.cells[1].source and not any("42" in c.source for c in student.cells)
+
+
+def _lvmlib_attributes(code: str) -> list[tuple[str, str, str]]:
+    """(name, module, attribute) for every ``name.attribute`` where ``name`` is an lvmlib module the code imported."""
+    import ast
+
+    tree = ast.parse(code)
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bound.update({(a.asname or a.name): a.name for a in node.names if a.name.startswith("lvmlib") and a.asname})
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lvmlib"):
+            bound.update({(a.asname or a.name): f"{node.module}.{a.name}" for a in node.names})
+    return [(n.value.id, bound[n.value.id], n.attr) for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in bound]
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_every_lvmlib_name_a_notebook_uses_exists(src):
+    """A name moved or dropped from a lesson module fails here in a second, not after Run All in the browser."""
+    import importlib
+
+    cells = parse(src.read_text(), "solutions", name=src.stem).cells
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    code = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))  # IPython magics
+    missing = []
+    for name, module, attr in _lvmlib_attributes(code):
+        try:
+            obj = importlib.import_module(module)
+        except ImportError:  # `from lvmlib.x import f`: f is not a module
+            mod, _, last = module.rpartition(".")
+            obj = getattr(importlib.import_module(mod), last)
+        if not hasattr(obj, attr):
+            missing.append(f"{name}.{attr} ({module})")
+    assert not missing, f"{src.name} uses names lvmlib does not define: {sorted(set(missing))}"
+
+
+def test_the_lvmlib_name_check_can_fail():
+    code = "from lvmlib.lessons import nb02\nfrom lvmlib import exercises as ex\nnb02.em_app\nex.no_such_check\n"
+    assert _lvmlib_attributes(code) == [("nb02", "lvmlib.lessons.nb02", "em_app"),
+                                        ("ex", "lvmlib.exercises", "no_such_check")]
