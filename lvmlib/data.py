@@ -54,6 +54,8 @@ class Dataset:
         y_test: tensor of shape (N_test,), int64.
         image_shape: (H, W) with H * W = D, to reshape a row into an image.
         name: the data set's name.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM).
     """
 
     x_train: torch.Tensor
@@ -335,6 +337,8 @@ def load_dataset(
         ValueError: an unknown name (the message lists the choices), or a ``binarize`` that is not
             True, False or a threshold in (0, 1) (TypeError for a string or None).
         RuntimeError: MNIST could not be fetched (offline); the message names ``"digits"``.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM); also used in 07, 08, 09 and 10.
     """
     if not isinstance(name, str) or name.lower() not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))} "
@@ -385,6 +389,8 @@ def toy_2d(name: str = "blobs", n: int = 500, *, noise: float = 0.1, centers: in
 
     Returns:
         (x, y): x of shape (n, 2), y of shape (n,) with the generating cluster.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM).
     """
     from sklearn import datasets
 
@@ -416,6 +422,8 @@ def ppca_data(n: int = 500, data_dim: int = 10, signal=(2.5, 1.6, 1.0), sigma: f
 
     Returns:
         (x [n, Dx], W_true [Dx, Dz]).
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     dz = len(signal)
     r = lambda *s: _util.noise("randn", s, generator, dtype=torch.float64, device=device)  # noqa: E731

@@ -26,6 +26,8 @@ def get_device() -> torch.device:
 
     Returns:
         torch.device
+
+    Taught in notebook 01 (Latent variable models); also used in 02, 03, 04, 05, 06, 07, 08, 09 and 10.
     """
     wanted = os.environ.get("LVMLIB_DEVICE", "").strip()
     if wanted:
@@ -67,6 +69,8 @@ def set_seed(seed: int) -> torch.Generator:
 
     Returns:
         a ``torch.Generator`` on the CPU seeded with ``seed``, to pass into lvmlib calls.
+
+    Taught in notebook 01 (Latent variable models); also used in 02, 03, 04, 05, 06, 07, 08, 09 and 10.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -85,6 +89,8 @@ def one_thread():
     second thread stalls each one (measurements: ``benchmarks/`` and the README).  On an idle
     machine one thread costs at most about a factor of two for these sizes.  GPU work is
     unaffected.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM); also used in 05, 06, 07, 08, 09 and 10.
     """
     n = torch.get_num_threads()
     torch.set_num_threads(1)

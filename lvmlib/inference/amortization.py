@@ -71,6 +71,8 @@ def optimize_local_q(model, x: torch.Tensor, init: Distribution, steps: int = 30
 
     Returns:
         a :class:`LocalQ`.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     if not (isinstance(init, Independent) and isinstance(init.base_dist, Normal)):
         raise TypeError(f"init must be Independent(Normal(loc, scale), 1) (a VAE encoder's q), got {type(init).__name__}")
@@ -146,6 +148,8 @@ def gap_split(log_p: torch.Tensor, elbo_optimal: torch.Tensor, elbo_amortized: t
 
     Returns:
         a :class:`GapSplit`; standard errors are std / sqrt(B) of the per-point differences.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     t = [torch.as_tensor(v).detach().double().flatten() for v in (log_p, elbo_optimal, elbo_amortized)]
     if not (t[0].shape == t[1].shape == t[2].shape) or t[0].numel() < 2:
@@ -170,6 +174,8 @@ class GapRun:
         log_p: [B] importance-sampled log p(x), with the optimized q as proposal.
         local: the :class:`LocalQ` (``elbo[0]`` is the encoder's ELBO).
         splits: one :class:`GapSplit` per recorded step.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
 
     latent_dim: int
@@ -192,6 +198,8 @@ def gap_run(model, x: torch.Tensor, *, steps: int = 300, lr: float = 0.02, num_s
 
     Returns:
         a :class:`GapRun`.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     with torch.no_grad():
         q0 = model.encoder(x)

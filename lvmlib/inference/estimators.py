@@ -198,6 +198,8 @@ def log_weights(
     Raises:
         ValueError: bad shapes, NaN in x, or (with ``check``) a log-weight that is NaN: the
             model or the proposal gave a log-density that is not a number there.
+
+    Taught in notebook 04 (Naive Monte Carlo); also used in 05 and 06.
     """
     num_samples = _check_num_samples(num_samples)
     check_generator(generator)
@@ -258,6 +260,8 @@ def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
 
     Returns:
         tensor of shape [B].
+
+    Taught in notebook 04 (Naive Monte Carlo); also used in 05 and 06.
     """
     return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
 
@@ -294,6 +298,8 @@ def naive_monte_carlo(
 
     Returns:
         log p-hat(x), tensor of shape [B].
+
+    Taught in notebook 04 (Naive Monte Carlo).
     """
     q = model.prior() if proposal is None else proposal
     return importance_sampling(x, model, q, num_samples, generator=generator, chunk_size=chunk_size,
@@ -326,6 +332,8 @@ def importance_sampling(
 
     Returns:
         log p-hat(x), tensor of shape [B].
+
+    Taught in notebook 05 (Importance sampling); also used in 10.
     """
     log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size,
                         check=check)  # [K, B]
@@ -359,6 +367,8 @@ def elbo(
 
     Returns:
         tensor of shape [B], differentiable w.r.t. model and (reparameterizable) q.
+
+    Taught in notebook 06 (The ELBO and its gap); also used in 07, 08 and 09.
     """
     log_w = log_weights(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size,
                         check=check)  # [K, B]
@@ -392,6 +402,8 @@ def iwae_bound(
 
     Returns:
         tensor of shape [B].
+
+    Taught in notebook 06 (The ELBO and its gap).
     """
     return importance_sampling(x, model, proposal, num_samples, generator=generator, chunk_size=chunk_size,
                                check=check)
@@ -412,6 +424,8 @@ def effective_sample_size(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
 
     Returns:
         tensor of ``log_w``'s shape without ``dim`` ([B] for [K, B]).
+
+    Taught in notebook 04 (Naive Monte Carlo); also used in 05.
     """
     if log_w.dim() < 2:
         raise ValueError(f"log_w must have shape [K, B] (samples along dim={dim}), got {tuple(log_w.shape)}")

@@ -59,7 +59,10 @@ class GradientSamples:
 
 
 def quadratic(a: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """f(z) = ||z - a||^2 summed over the last dimension: z [..., D] -> [...]."""
+    """f(z) = ||z - a||^2 summed over the last dimension: z [..., D] -> [...].
+
+    Taught in notebook 09 (Learning with the ELBO).
+    """
     return lambda z: ((z - a) ** 2).sum(-1)
 
 
@@ -83,6 +86,8 @@ def exact_quadratic_gradient(loc, scale, a) -> tuple[torch.Tensor, torch.Tensor]
 
     Returns:
         (d/dmu, d/dsigma), each [D].
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     loc, scale = _check(loc, scale)
     return 2 * (loc - torch.as_tensor(a, dtype=loc.dtype, device=loc.device)), 2 * scale
@@ -107,6 +112,8 @@ def gradient_samples(f: Callable[[torch.Tensor], torch.Tensor], loc, scale, num_
     Returns:
         a :class:`GradientSamples` with ``loc`` and ``scale`` of shape [N, D] on loc's device
         and dtype.  All three are unbiased: E[terms.mean(0)] = the exact gradient.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
@@ -196,6 +203,8 @@ def gradient_runs(f: Callable, loc, scale, num_samples: int, estimator: str, *, 
 
     Returns:
         a :class:`GradientRuns` (``loc``, ``scale`` of shape [R, D]).
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
@@ -216,6 +225,8 @@ def estimator_variance(f: Callable, loc, scale, num_samples: int, estimator: str
 
     Returns:
         a 0-dim tensor, sum over the 2D coordinates of the sample variance of the R estimates.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     return gradient_runs(f, loc, scale, num_samples, estimator, repeats=repeats, generator=generator,
                          score_terms=score_terms).variance()

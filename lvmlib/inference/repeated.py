@@ -69,6 +69,8 @@ def run_estimates(log_w: torch.Tensor, *, log_p_hat=None, ess=None) -> RunEstima
 
     Returns:
         a :class:`RunEstimates` with ``log_estimate`` and ``ess`` of shape [R, B].
+
+    Taught in notebook 04 (Naive Monte Carlo).
     """
     if not isinstance(log_w, torch.Tensor) or log_w.dim() != 3:
         shape = tuple(log_w.shape) if isinstance(log_w, torch.Tensor) else type(log_w).__name__
@@ -86,6 +88,8 @@ class BlockEstimates:
 
     Arrays of shape [n, B] (n = len(counts), B proposals) unless said.  ``bundle["name"]``
     reads a field too (the notebooks' older spelling).
+
+    Taught in notebook 05 (Importance sampling).
     """
 
     runs: np.ndarray  # [n]: R_N, the number of runs per N
@@ -140,6 +144,8 @@ def block_estimates(x: torch.Tensor, model, proposal: Distribution, counts, tota
 
     Returns:
         a :class:`BlockEstimates` (NumPy arrays).
+
+    Taught in notebook 05 (Importance sampling); also used in 06.
     """
     counts = [int(n) for n in counts]
     reductions = dict(log_p_hat=log_p_hat, ess=ess)  # (the loop below reuses the names for its tensors)
@@ -209,6 +215,8 @@ def repeated_estimates(x: torch.Tensor, model, n_values: Sequence[int], repetiti
 
     Returns:
         array of shape [len(n_values), repetitions].
+
+    Taught in notebook 04 (Naive Monte Carlo).
     """
     n_values = [int(n) for n in n_values]
     if any(b <= a for a, b in zip(n_values, n_values[1:])):
@@ -237,6 +245,8 @@ def weight_shares(log_w: torch.Tensor) -> torch.Tensor:
 
     Returns:
         tensor of shape [K], increasing to 1.
+
+    Taught in notebook 04 (Naive Monte Carlo).
     """
     lw = log_w.reshape(-1)
     return torch.cumsum(torch.sort(lw - torch.logsumexp(lw, 0), descending=True).values.exp(), 0)
@@ -251,6 +261,8 @@ def fraction_carrying(log_w: torch.Tensor, share: float = 0.99, *, shares: torch
 
     Returns:
         a float in (0, 1]: ~``share`` for equal weights, 1/K when one sample holds it all.
+
+    Taught in notebook 04 (Naive Monte Carlo).
     """
     shares = weight_shares(log_w) if shares is None else shares
     k = int(torch.searchsorted(shares, torch.tensor([share], dtype=shares.dtype, device=shares.device))) + 1
@@ -260,6 +272,9 @@ def fraction_carrying(log_w: torch.Tensor, share: float = 0.99, *, shares: torch
 def relative_std_one_sample(x: torch.Tensor, model, proposal=None, **kwargs) -> float:
     """sqrt(Var_q[w]) / p(x) for one weight w = p(x, z) / q(z), from the exact moments of
     :func:`lvmlib.models.weight_moments` (``kwargs``: its grid): the relative error of p-hat_N
-    is this / sqrt(N)."""
+    is this / sqrt(N).
+
+    Taught in notebook 04 (Naive Monte Carlo).
+    """
     m1, m2 = weight_moments(x, model, proposal, **kwargs)
     return math.sqrt(math.expm1(m2 - 2 * m1))

@@ -47,6 +47,8 @@ def harmonic_mean_estimate(x: torch.Tensor, model, num_samples: int, *, posterio
 
     Returns:
         tensor of shape [B].
+
+    Taught in notebook 06 (The ELBO and its gap).
     """
     K = positive_int(num_samples, "num_samples")
     x = check_x(x, getattr(model, "data_dim", None))

@@ -18,6 +18,7 @@ the proposal); the statistics (``repeated_estimates``, ``weight_shares``, ``frac
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import ipywidgets as W
@@ -44,6 +45,69 @@ F64 = torch.float64
 N_GRID = tuple(int(round(10**e)) for e in np.arange(1.0, 5.0 + 1e-9, 0.25))
 
 
+@dataclass(frozen=True)
+class NumSamplesPrecompute:
+    """Repeated naive Monte Carlo estimates summarised for :func:`num_samples_app` (numpy arrays, nN values of N).
+
+    Attributes:
+        n_values: [nN] the sample sizes N.  p: the exact p(x).
+        edges: [bins + 1] histogram edges of p-hat / p.  shares: [nN, bins] share of the runs per bin.
+        beyond: [nN] runs past the last edge (counted in the last bin).
+        mean, std, se: [nN] of p-hat (se = std / sqrt(repetitions)).  rel_std: [nN] std / p.
+        repetitions: runs per N.  rel_std_one: sqrt(Var[w]) / p(x) of one weight (the theory line).
+    """
+
+    n_values: np.ndarray
+    p: float
+    edges: np.ndarray
+    shares: np.ndarray
+    beyond: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    rel_std: np.ndarray
+    se: np.ndarray
+    repetitions: int
+    rel_std_one: float
+
+
+@dataclass(frozen=True)
+class PeakedSetting:
+    """Naive Monte Carlo at one (sigma, d) of :func:`peaked_precompute`.
+
+    Attributes:
+        fraction99: fraction of the pooled samples that carry 99% of the weight.
+        ess: effective sample size of the pooled weights.
+        curve: [F] share of the weight on the heaviest fraction of samples, at the ``fraction_grid``.
+        ratio_shares: [bins] share of runs per log10(p-hat / p) bin (the first bin holds everything below).
+        median, mean, max: of p-hat / p over the runs.  below: share of runs under 1% of p.  log_p: exact.
+    """
+
+    fraction99: float
+    ess: float
+    curve: np.ndarray
+    ratio_shares: np.ndarray
+    median: float
+    mean: float
+    max: float
+    below: float
+    log_p: float
+
+
+@dataclass(frozen=True)
+class PeakedPrecompute:
+    """Every (sigma, d) the sliders of :func:`peaked_app` offer: ``settings[(sigma, d)]`` is a
+    :class:`PeakedSetting`; the rest are the grids and sizes they share (``x`` is the point, [max(dims)])."""
+
+    sigmas: tuple
+    dims: tuple
+    ratio_edges: np.ndarray
+    fraction_grid: np.ndarray
+    x: np.ndarray
+    num_samples: int
+    repetitions: int
+    settings: dict
+
+
 # ----------------------------------------------------------------------------------------
 # the model and its exact answers
 # ----------------------------------------------------------------------------------------
@@ -57,7 +121,7 @@ def demo_model(*, device=None) -> LinearGaussian:
 
 
 def num_samples_precompute(log_p_hat: np.ndarray, n_values: Sequence[int], log_p: float, rel_std_one: float, *,
-                           bins: int = 90, x_max: float = 3.0) -> dict:
+                           bins: int = 90, x_max: float = 3.0) -> NumSamplesPrecompute:
     """Histograms and error summaries of repeated estimates, for :func:`num_samples_app`.
 
     Args:
@@ -67,10 +131,7 @@ def num_samples_precompute(log_p_hat: np.ndarray, n_values: Sequence[int], log_p
         bins, x_max: histogram of p-hat / p on [0, x_max] (values beyond go to the last bin).
 
     Returns:
-        dict with ``n_values`` [nN], ``p`` (exact), ``edges`` [bins + 1] (in units of p(x)),
-        ``shares`` [nN, bins] (share of the runs per bin), ``beyond`` [nN] (runs past x_max),
-        ``mean``, ``std``, ``rel_std`` (std / p), ``se`` (std / sqrt(runs)) [nN] of p-hat,
-        ``rel_std_one``.
+        a :class:`NumSamplesPrecompute` (histogram edges in units of p(x)).
     """
     ratio = np.exp(log_p_hat - log_p)  # [nN, reps] p-hat / p
     reps = ratio.shape[1]
@@ -78,9 +139,9 @@ def num_samples_precompute(log_p_hat: np.ndarray, n_values: Sequence[int], log_p
     shares = np.stack([np.histogram(np.minimum(r, x_max * (1 - 1e-12)), edges)[0] for r in ratio]) / reps
     p = math.exp(log_p)
     std = ratio.std(1, ddof=1) * p
-    return {"n_values": np.asarray(n_values), "p": p, "edges": edges, "shares": shares,
-            "beyond": (ratio >= x_max).sum(1), "mean": ratio.mean(1) * p, "std": std, "rel_std": std / p,
-            "se": std / math.sqrt(reps), "repetitions": reps, "rel_std_one": rel_std_one}
+    return NumSamplesPrecompute(n_values=np.asarray(n_values), p=p, edges=edges, shares=shares,
+                                beyond=(ratio >= x_max).sum(1), mean=ratio.mean(1) * p, std=std, rel_std=std / p,
+                                se=std / math.sqrt(reps), repetitions=reps, rel_std_one=rel_std_one)
 
 
 def _sqrt_yaxis(ax, top: float = 1.0) -> None:
@@ -89,33 +150,33 @@ def _sqrt_yaxis(ax, top: float = 1.0) -> None:
     ax.set_yticks([t for t in (0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0) if t <= top])
 
 
-def num_samples_app(pre: dict, *, num_samples: int = 100, name: str = "04_num_samples") -> SliderApp:
+def num_samples_app(pre: NumSamplesPrecompute, *, num_samples: int = 100, name: str = "04_num_samples") -> SliderApp:
     """Left: histogram of the repeated estimates p-hat_N (in units of the exact p(x), marked at
     1) for the chosen N.  Right: relative error std(p-hat_N) / p(x) against N, log-log, with the
     exact sqrt(Var[w]) / (p sqrt(N)) line and the chosen N.  Slider: N (log scale)."""
-    ns = [int(n) for n in pre["n_values"]]
+    ns = [int(n) for n in pre.n_values]
     step = float(np.diff(np.log10(ns)).mean())
     controls = {"num_samples": log_slider("samples N", num_samples, math.log10(ns[0]), math.log10(ns[-1]),
                                           step=round(step, 6), readout_format=",.0f")}
     fig = new_figure(9.4, 3.6)
     ax_h, ax_e = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1.0]})
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
-    edges = pre["edges"]
+    edges = pre.edges
     ax_h.set(xlim=(edges[0], edges[-1]), xlabel=r"estimate $\hat p_N(x)\ /\ p(x)$",
              ylabel="share of the runs (sqrt scale)",
-             title=f"{pre['repetitions']} runs of naive Monte Carlo")
+             title=f"{pre.repetitions} runs of naive Monte Carlo")
     _sqrt_yaxis(ax_h)
-    ax_h.axvline(1.0, color="C3", lw=1.5, label=f"exact p(x) = {pre['p']:.4f}")
+    ax_h.axvline(1.0, color="C3", lw=1.5, label=f"exact p(x) = {pre.p:.4f}")
     ax_h.legend(loc="upper right", fontsize=8)
-    hist = ax_h.stairs(pre["shares"][0], edges, fill=True, color="C0", alpha=0.8, animated=True)
+    hist = ax_h.stairs(pre.shares[0], edges, fill=True, color="C0", alpha=0.8, animated=True)
     mean_line = ax_h.axvline(1.0, color="k", lw=1.2, ls="--", animated=True)
 
     n_arr = np.asarray(ns, dtype=float)
-    ax_e.plot(n_arr, pre["rel_std_one"] / np.sqrt(n_arr), "C3-", lw=1.4,
+    ax_e.plot(n_arr, pre.rel_std_one / np.sqrt(n_arr), "C3-", lw=1.4,
               label=r"$\sqrt{\mathrm{Var}[w]}\ /\ (p(x)\sqrt{N})$")
-    ax_e.plot(n_arr, pre["rel_std"], "o", color="C0", ms=4, label="measured over the runs")
-    lo = min(pre["rel_std"].min(), pre["rel_std_one"] / math.sqrt(ns[-1]))
-    hi = max(pre["rel_std"].max(), pre["rel_std_one"] / math.sqrt(ns[0]))
+    ax_e.plot(n_arr, pre.rel_std, "o", color="C0", ms=4, label="measured over the runs")
+    lo = min(pre.rel_std.min(), pre.rel_std_one / math.sqrt(ns[-1]))
+    hi = max(pre.rel_std.max(), pre.rel_std_one / math.sqrt(ns[0]))
     ax_e.set(xscale="log", yscale="log", xlim=(ns[0] / 1.6, ns[-1] * 1.6), ylim=(lo / 2, hi * 2), xlabel="samples N",
              ylabel=r"relative error std$(\hat p_N)\,/\,p(x)$", title=r"error falls as $1/\sqrt{N}$")
     ax_e.legend(loc="lower left", fontsize=8)
@@ -123,14 +184,14 @@ def num_samples_app(pre: dict, *, num_samples: int = 100, name: str = "04_num_sa
 
     def redraw(num_samples: float) -> str:
         i = int(np.abs(np.log10(ns) - math.log10(num_samples)).argmin())
-        hist.set_data(pre["shares"][i], edges)
-        m = pre["mean"][i] / pre["p"]
+        hist.set_data(pre.shares[i], edges)
+        m = pre.mean[i] / pre.p
         mean_line.set_xdata([m, m])
-        dot.set_data([ns[i]], [pre["rel_std"][i]])
-        beyond = f"; {pre['beyond'][i]} runs beyond {edges[-1]:g} p(x) (in the last bin)" if pre["beyond"][i] else ""
-        return (f"N = {ns[i]:,}: mean of the {pre['repetitions']} estimates = {pre['mean'][i]:.4f} "
-                f"(&plusmn; {pre['se'][i]:.4f} standard error), exact p(x) = {pre['p']:.4f}; relative error "
-                f"{pre['rel_std'][i]:.3f} measured, {pre['rel_std_one'] / math.sqrt(ns[i]):.3f} from Var[w] / N"
+        dot.set_data([ns[i]], [pre.rel_std[i]])
+        beyond = f"; {pre.beyond[i]} runs beyond {edges[-1]:g} p(x) (in the last bin)" if pre.beyond[i] else ""
+        return (f"N = {ns[i]:,}: mean of the {pre.repetitions} estimates = {pre.mean[i]:.4f} "
+                f"(&plusmn; {pre.se[i]:.4f} standard error), exact p(x) = {pre.p:.4f}; relative error "
+                f"{pre.rel_std[i]:.3f} measured, {pre.rel_std_one / math.sqrt(ns[i]):.3f} from Var[w] / N"
                 + beyond)
 
     return SliderApp(fig, controls, redraw, name=name)
@@ -157,7 +218,7 @@ DIMS = (1, 2, 3, 4, 6, 8)
 @torch.no_grad()
 def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims: Sequence[int] = DIMS,
                       num_samples: int = 100, repetitions: int = 400, generator: torch.Generator | None = None,
-                      ratio_bins=None, fraction_grid=None, device=None) -> dict:
+                      ratio_bins=None, fraction_grid=None, device=None) -> PeakedPrecompute:
     """Naive Monte Carlo on :func:`peaked_model` for every (sigma, d) the sliders offer.
 
     For each setting: ``repetitions`` runs of N = ``num_samples`` prior samples for the point
@@ -169,14 +230,7 @@ def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims
         device: where the models and samples live (default: x_full's device if a tensor, else CPU).
 
     Returns:
-        dict keyed by (sigma, d) with ``fraction99`` (fraction of samples carrying 99% of the
-        weight), ``ess`` (effective sample size of the pooled weights), ``curve`` [F] (share of
-        the weight on the heaviest fraction of samples, at ``fraction_grid``), ``ratio_shares``
-        [bins] (share of runs per log10(p-hat / p) bin; the first bin holds everything below),
-        ``median``, ``mean``, ``max`` of p-hat / p, ``below`` (share of runs under 1% of p),
-        ``log_p`` (exact);
-        plus ``sigmas``, ``dims``, ``ratio_edges``, ``fraction_grid``, ``x``, ``num_samples``,
-        ``repetitions``.
+        a :class:`PeakedPrecompute`: ``settings[(sigma, d)]`` is a :class:`PeakedSetting`.
     """
     x_full = torch.as_tensor(x_full, dtype=F64, device=device)
     if x_full.shape != (max(dims),):
@@ -184,8 +238,7 @@ def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims
     ratio_edges = np.arange(-12.0, 3.0 + 1e-9, 0.25) if ratio_bins is None else np.asarray(ratio_bins)
     k_total = num_samples * repetitions
     fraction_grid = np.logspace(math.log10(1.0 / k_total), 0, 121) if fraction_grid is None else fraction_grid
-    out = {"sigmas": tuple(sigmas), "dims": tuple(dims), "ratio_edges": ratio_edges, "fraction_grid": fraction_grid,
-           "x": x_full.cpu().numpy(), "num_samples": num_samples, "repetitions": repetitions, "settings": {}}
+    settings = {}
     ks = np.clip(np.ceil(fraction_grid * k_total).astype(int), 1, k_total) - 1
     for d in dims:
         x = x_full[:d][None]  # [1, d]
@@ -200,22 +253,24 @@ def peaked_precompute(x_full=PEAKED_X, *, sigmas: Sequence[float] = SIGMAS, dims
             shares = weight_shares(flat)  # [N * reps]
             counts = np.histogram(np.clip(log_ratio, ratio_edges[0], ratio_edges[-1] - 1e-9), ratio_edges)[0]
             ratio = 10.0**log_ratio
-            out["settings"][(s, d)] = {
-                "fraction99": fraction_carrying(flat, shares=shares),
-                "ess": float(effective_sample_size(flat[:, None])), "curve": shares.cpu().numpy()[ks],
-                "ratio_shares": counts / repetitions, "median": float(np.median(ratio)),
-                "mean": float(ratio.mean()), "max": float(ratio.max()), "below": float((ratio < 0.01).mean()),
-                "log_p": log_p,
-            }
-    return out
+            settings[(s, d)] = PeakedSetting(
+                fraction99=fraction_carrying(flat, shares=shares),
+                ess=float(effective_sample_size(flat[:, None])), curve=shares.cpu().numpy()[ks],
+                ratio_shares=counts / repetitions, median=float(np.median(ratio)),
+                mean=float(ratio.mean()), max=float(ratio.max()), below=float((ratio < 0.01).mean()),
+                log_p=log_p,
+            )
+    return PeakedPrecompute(sigmas=tuple(sigmas), dims=tuple(dims), ratio_edges=ratio_edges,
+                            fraction_grid=fraction_grid, x=x_full.cpu().numpy(), num_samples=num_samples,
+                            repetitions=repetitions, settings=settings)
 
 
-def peaked_app(pre: dict, *, sigma: float = 0.1, dim: int = 2, name: str = "04_peaked") -> SliderApp:
+def peaked_app(pre: PeakedPrecompute, *, sigma: float = 0.1, dim: int = 2, name: str = "04_peaked") -> SliderApp:
     """Left: one latent coordinate, the prior p(z_1) and the likelihood's bump around x_1 (width
     sigma); the prior rarely lands under it.  Middle: share of the total weight carried by the
     heaviest fraction of the samples (99% marked).  Right: histogram of log10(p-hat / p) over
     the runs.  Sliders: noise sigma (log scale), latent dimension d."""
-    sigmas, dims = pre["sigmas"], pre["dims"]
+    sigmas, dims = pre.sigmas, pre.dims
     lo, hi = math.log10(sigmas[0]), math.log10(sigmas[-1])
     step = (hi - lo) / (len(sigmas) - 1)
     controls = {
@@ -227,7 +282,7 @@ def peaked_app(pre: dict, *, sigma: float = 0.1, dim: int = 2, name: str = "04_p
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.15, top=0.88, wspace=0.28)
 
     z = np.linspace(-3.5, 3.5, 701)
-    x1 = float(pre["x"][0])
+    x1 = float(pre.x[0])
     ax_z.plot(z, np.exp(-0.5 * z**2), color="0.5", lw=1.5, label=r"prior $p(z_1)$ (peak 1)")
     rug = np.random.default_rng(0).standard_normal(60)  # illustration only: where prior samples fall
     ax_z.plot(rug, np.full_like(rug, 0.03), "|", color="0.3", ms=8, label="samples from the prior")
@@ -236,21 +291,21 @@ def peaked_app(pre: dict, *, sigma: float = 0.1, dim: int = 2, name: str = "04_p
     lik_line, = ax_z.plot([], [], "C3-", lw=1.6, animated=True, label=r"$p(x_1 \mid z_1)$ (peak 1)")
     ax_z.legend(loc="upper left", fontsize=7, ncol=1, frameon=False)
 
-    fg = pre["fraction_grid"]
+    fg = pre.fraction_grid
     ax_c.set(xscale="log", xlim=(fg[0], 1.0), ylim=(0, 1.02), xlabel="fraction of the samples (heaviest first)",
              ylabel="share of the total weight",
-             title=f"{pre['num_samples'] * pre['repetitions']:,} weights $p(x \\mid z_k)$")
+             title=f"{pre.num_samples * pre.repetitions:,} weights $p(x \\mid z_k)$")
     ax_c.axhline(0.99, color="0.6", lw=0.8, ls="--")
     ax_c.plot(fg, np.minimum(fg, 1.0), color="0.6", lw=0.8, ls=":", label="equal weights")
     ax_c.legend(loc="lower right", fontsize=7)
     curve, = ax_c.plot([], [], "C0-", lw=1.8, animated=True)
     mark, = ax_c.plot([], [], "o", color="C3", ms=7, animated=True)
 
-    edges = pre["ratio_edges"]
+    edges = pre.ratio_edges
     ax_r.set(xlim=(edges[0], edges[-1]),
              xlabel=r"$\log_{10}\ \hat p_N(x)\,/\,p(x)$" + f"  (first bar: all $\\leq 10^{{{edges[0]:.0f}}}$)",
              ylabel="share of the runs (sqrt scale)",
-             title=f"{pre['repetitions']} estimates, N = {pre['num_samples']} each")
+             title=f"{pre.repetitions} estimates, N = {pre.num_samples} each")
     _sqrt_yaxis(ax_r)
     ax_r.axvline(0.0, color="C3", lw=1.5, label="exact p(x)")
     ax_r.legend(loc="upper right", fontsize=7)
@@ -258,15 +313,15 @@ def peaked_app(pre: dict, *, sigma: float = 0.1, dim: int = 2, name: str = "04_p
 
     def redraw(sigma: float, dim: int) -> str:
         s = sigmas[int(np.abs(np.log10(sigmas) - math.log10(sigma)).argmin())]
-        st = pre["settings"][(s, int(dim))]
+        st = pre.settings[(s, int(dim))]
         lik_line.set_data(z, np.exp(-0.5 * ((x1 - z) / s) ** 2))
-        curve.set_data(fg, st["curve"])
-        mark.set_data([st["fraction99"]], [0.99])
-        hist.set_data(st["ratio_shares"], edges)
-        k = pre["num_samples"] * pre["repetitions"]
-        return (f"σ = {s:.3g}, d = {dim}: 99% of the weight sits on {100 * st['fraction99']:.3g}% of the {k:,} "
-                f"samples (effective sample size {st['ess']:.3g}); estimates p&#770;/p: median {st['median']:.2g}, "
-                f"{100 * st['below']:.0f}% below 0.01, largest {st['max']:.3g}, mean {st['mean']:.3g}")
+        curve.set_data(fg, st.curve)
+        mark.set_data([st.fraction99], [0.99])
+        hist.set_data(st.ratio_shares, edges)
+        k = pre.num_samples * pre.repetitions
+        return (f"σ = {s:.3g}, d = {dim}: 99% of the weight sits on {100 * st.fraction99:.3g}% of the {k:,} "
+                f"samples (effective sample size {st.ess:.3g}); estimates p&#770;/p: median {st.median:.2g}, "
+                f"{100 * st.below:.0f}% below 0.01, largest {st.max:.3g}, mean {st.mean:.3g}")
 
     return SliderApp(fig, controls, redraw, name=name)
 

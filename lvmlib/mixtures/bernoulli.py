@@ -77,6 +77,8 @@ class BernoulliMixture(MixtureBase):
             ``keep_history=True`` also ``"weights"`` (T+1, K) and ``"means"`` (T+1, K, D).
 
     Input X of shape (N, D) is binarized at ``binarize`` (or must be binary with ``binarize=None``).
+
+    Taught in notebook 07 (The variational autoencoder).
     """
 
     _parameter_constraints: dict = {

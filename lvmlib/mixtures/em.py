@@ -437,6 +437,8 @@ def em_bound(x: torch.Tensor, weights, means, covariances, resp, *, device=None)
 
     Returns:
         a float.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM).
     """
     device = (x.device if isinstance(x, torch.Tensor) else None) if device is None else device
     x = torch.as_tensor(x, dtype=torch.float64, device=device)

@@ -117,6 +117,8 @@ class GaussianMixture(MixtureBase):
     Example:
         >>> gm = GaussianMixture(3, keep_history=True, random_state=0).fit(X)
         >>> gm.history_["means"][0], gm.predict_proba_at(X, step=2)
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM).
     """
 
     _parameter_constraints: dict = {

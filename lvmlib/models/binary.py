@@ -57,6 +57,8 @@ class BinaryLatentModel(_LatentVariableModel):
         prior_prob: p(z_i = 1).
         generator: draws f's random weights.
         dtype, device: of the weights (default float32, CPU).
+
+    Taught in notebook 03 (Marginalization).
     """
 
     def __init__(
@@ -178,6 +180,8 @@ def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: 
 
     Args:
         effect, offset: [Dx].
+
+    Taught in notebook 03 (Marginalization).
     """
     effect = torch.as_tensor(effect, dtype=F64, device=device)
     offset = torch.as_tensor(offset, dtype=F64, device=device)

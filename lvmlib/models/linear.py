@@ -31,6 +31,8 @@ class LinearGaussian(_LatentVariableModel):
         b: [Dx] (default zeros).
         sigma: noise standard deviation, a positive scalar.
         dtype, device: default: those of ``W``.
+
+    Taught in notebook 04 (Naive Monte Carlo); also used in 05, 06 and 09.
     """
 
     def __init__(self, W, b=None, sigma=1.0, *, dtype=None, device=None):

@@ -35,6 +35,8 @@ class MixtureOfGaussians(_LatentVariableModel):
     Attributes:
         data_dim: D.  latent_dim: 1 (one categorical latent, event shape []).
         n_components: K.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM); also used in 03 and 05.
     """
 
     def __init__(self, weights, means, covariances, covariance_type: str = "full", *, dtype=None, device=None):

@@ -41,6 +41,8 @@ class NonlinearLVM(_LatentVariableModel):
             are fixed (``requires_grad=False``); ``model.requires_grad_(True)`` makes them
             learnable.  A given ``decoder`` is used as it is.
         dtype, device: of the weights (default float32, CPU, or the given decoder's).
+
+    Taught in notebook 03 (Marginalization); also used in 06.
     """
 
     def __init__(

@@ -115,6 +115,8 @@ def grid_posterior(x: torch.Tensor, model, resolution: int | None = None, bound:
 
     Returns:
         a :class:`GridPosterior` (log_joint / log_posterior of shape [B, R] or [B, R, R]).
+
+    Taught in notebook 03 (Marginalization); also used in 06.
     """
     data_dim = getattr(model, "data_dim", x.shape[-1])
     check_x(x, int(data_dim), nan=False)
@@ -138,6 +140,8 @@ def grid_kl(q: Normal, gp) -> torch.Tensor:
 
     Returns:
         tensor of shape S.
+
+    Taught in notebook 06 (The ELBO and its gap).
     """
     z = gp.axes[0]  # [R]
     log_q = q.log_prob(z.reshape((-1,) + (1,) * len(q.batch_shape)))  # [R, *S]
@@ -156,6 +160,8 @@ def best_gaussian(gp, means, scales) -> tuple[float, float, float]:
 
     Returns:
         (mean, scale, KL) of the best pair, floats.
+
+    Taught in notebook 06 (The ELBO and its gap).
     """
     m = torch.as_tensor(np.asarray(means, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
     s = torch.as_tensor(np.asarray(scales, dtype=float), dtype=gp.grid.dtype, device=gp.grid.device)
@@ -180,6 +186,8 @@ def weight_moments(x: torch.Tensor, model, proposal=None, *, low: float = -10.0,
 
     Returns:
         (log E[w], log E[w^2]) as floats.
+
+    Taught in notebook 04 (Naive Monte Carlo).
     """
     q = model.prior() if proposal is None else proposal
     h = (high - low) / resolution

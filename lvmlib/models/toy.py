@@ -32,6 +32,8 @@ def toy_problem(post_mean: float = POSTERIOR_MEAN, post_scale: float = POSTERIOR
 
     Returns:
         (model, x): a ``LinearGaussian`` with W of shape [1, 1], and x of shape [1, 1], on ``device``.
+
+    Taught in notebook 05 (Importance sampling); also used in 06.
     """
     if not 0 < post_scale < 1:
         raise ValueError(f"post_scale must lie in (0, 1) (narrower than the prior), got {post_scale}")
@@ -52,6 +54,8 @@ def second_moment_of_weights(mean, scale, post_mean: float = POSTERIOR_MEAN, pos
 
     Returns:
         a float or an array shaped like the broadcast of mean and scale (``inf`` where infinite).
+
+    Taught in notebook 05 (Importance sampling).
     """
     mean, t = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(scale, dtype=float))
     d = 2 * t**2 - post_scale**2

@@ -31,6 +31,8 @@ class VAEScore:
         gap, gap_se: log_p - elbo.
         k: samples of the log p(x) estimate.
         elbo_points, log_p_points: [B] per-point values (NumPy).
+
+    Taught in notebook 07 (The variational autoencoder).
     """
 
     elbo: float
@@ -61,6 +63,8 @@ def score_vaes(models: dict, x: torch.Tensor, *, num_samples: int = 1000, elbo_s
 
     Returns:
         dict key -> :class:`VAEScore`.
+
+    Taught in notebook 07 (The variational autoencoder).
     """
     out = {}
     for d, model in models.items():
@@ -78,6 +82,8 @@ def independent_pixels(x_train: torch.Tensor, alpha: float = 1.0) -> Distributio
 
     Returns:
         ``Independent(Bernoulli(probs=p), 1)``, event shape [D].
+
+    Taught in notebook 07 (The variational autoencoder).
     """
     p = (x_train.sum(0) + alpha) / (x_train.shape[0] + 2 * alpha)  # [D]
     return Independent(Bernoulli(probs=p), 1)
@@ -94,6 +100,8 @@ def baseline_scores(pixels: Distribution, mixtures: dict, x: torch.Tensor) -> di
     Returns:
         dict name -> ``MeanSE(mean, se)`` (a named pair) in nats per point; names
         ``"independent pixels"`` and ``"mixture K=10"``, ...
+
+    Taught in notebook 07 (The variational autoencoder).
     """
     out = {"independent pixels": mean_se(pixels.log_prob(x).double())}
     for k, mixture in mixtures.items():

@@ -85,6 +85,8 @@ def ppca_ml(x: torch.Tensor, latent_dim: int, sigma: float | None = None) -> PPC
 
     Returns:
         a :class:`PPCASolution` on x's device and dtype.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     x = _check_data(x, latent_dim)
     b = x.mean(0)  # [Dx]
@@ -109,6 +111,8 @@ def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
     Returns:
         tensor of shape [min(k, k')].
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     if A.dim() != 2 or B.dim() != 2 or A.shape[0] != B.shape[0]:
         raise ValueError(f"A and B must be [D, k] matrices with the same D, got {tuple(A.shape)} and {tuple(B.shape)}")
@@ -119,7 +123,10 @@ def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 
 def column_coherence(W: torch.Tensor) -> float:
-    """The largest |cos| of the angle between two columns of W [D, k] (0: orthogonal columns)."""
+    """The largest |cos| of the angle between two columns of W [D, k] (0: orthogonal columns).
+
+    Taught in notebook 09 (Learning with the ELBO).
+    """
     norms = W.norm(dim=0).clamp_min(1e-12)
     c = (W.mT @ W) / (norms[:, None] * norms[None, :])
     c = c - torch.diag(torch.diagonal(c))
@@ -136,6 +143,8 @@ class LinearVAE(nn.Module):
         sigma: ``None`` learns the noise sigma (one scalar); a positive float fixes it.
         generator: optional ``torch.Generator`` for the initial weights (small random W and A).
         dtype: default float64.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
 
     def __init__(self, data_dim: int, latent_dim: int, q: str = "full", *, sigma: float | None = None,
@@ -239,6 +248,8 @@ class LinearVAEHistory:
         kl_per_dim: [T, Dz].
         W: [T, Dx, Dz], decoder weights.
         sigma: [T].
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
 
     steps: torch.Tensor
@@ -262,6 +273,8 @@ def train_linear_vae(model: LinearVAE, x: torch.Tensor, steps: int = 3000, lr: f
 
     Returns:
         a :class:`LinearVAEHistory`.
+
+    Taught in notebook 09 (Learning with the ELBO).
     """
     model._check_x(x)
     for name, v in (("steps", steps), ("record_every", record_every)):

@@ -51,6 +51,8 @@ class M2(nn.Module):
 
     Networks: ``classifier_net`` x -> C logits of q(y | x); ``encoder_net`` [x, onehot(y)] -> 2 Dz;
     ``decoder_net`` [z, onehot(y)] -> Dx logits.
+
+    Taught in notebook 10 (Priors and labels).
     """
 
     def __init__(self, data_dim: int, num_classes: int, latent_dim: int, hidden=(128,), *,

@@ -79,6 +79,8 @@ class VAE(nn.Module):
     Methods taking data accept x of shape [B, Dx] (``reconstruct`` also [Dx]) and move it to
     the model's device and dtype; they raise ``ValueError`` for a wrong last dimension,
     NaN / inf, or (Bernoulli) values other than 0 and 1.
+
+    Taught in notebook 07 (The variational autoencoder); also used in 08 and 09.
     """
 
     def __init__(
@@ -456,6 +458,8 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     Interpolates the direction along the great circle and, like White (2016), applies the
     same weights to the full vectors, so norms change smoothly from |z0| to |z1|.  Falls
     back to the linear path when the angle is within 1e-4 rad of 0 or pi.
+
+    Taught in notebook 08 (Walking the latent space).
     """
     cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(torch.finfo(z0.dtype).tiny)
     omega = torch.arccos(cos.clamp(-1.0, 1.0))
@@ -485,12 +489,3 @@ def _check_values(x: torch.Tensor, likelihood: str) -> None:
             "x has values other than 0 and 1, but the likelihood is Bernoulli: binarize the data "
             "(load_dataset(..., binarize=True)) or use likelihood='gaussian'"
         )
-
-
-# ----------------------------------------------------------------------------------------
-# training
-# ----------------------------------------------------------------------------------------
-
-
-
-

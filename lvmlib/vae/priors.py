@@ -48,6 +48,8 @@ class MixturePrior(nn.Module):
 
     Parameters: ``logits`` [K] (pi = softmax), ``loc`` [K, Dz], ``raw_scale`` [K, Dz] (s = softplus + 1e-4).
     Calling the module (``prior()``) returns the ``MixtureSameFamily``: batch shape [], event shape [Dz].
+
+    Taught in notebook 10 (Priors and labels).
     """
 
     def __init__(self, num_components: int, latent_dim: int, *, init_scale: float = 1.0,
@@ -114,6 +116,8 @@ def aggregate_posterior(q: Independent) -> MixtureSameFamily:
 
     Returns:
         a ``MixtureSameFamily`` with batch shape [], event shape [Dz] (exact density, by logsumexp over N).
+
+    Taught in notebook 10 (Priors and labels).
     """
     if not isinstance(q, Independent) or not isinstance(q.base_dist, Normal) or len(q.batch_shape) != 1:
         raise ValueError("q must be a diagonal Gaussian Independent(Normal) with batch shape [N] (an encoder's output)")
@@ -134,6 +138,8 @@ def aggregate_moments(model, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
         (mean of shape (Dz,), covariance of shape (Dz, Dz)), float64 NumPy arrays.
+
+    Taught in notebook 08 (Walking the latent space).
     """
     q = model.encoder(x)
     mu, var = q.mean.double(), q.variance.double()  # [N, Dz] each
@@ -192,6 +198,8 @@ def prior_coverage(model, x: torch.Tensor, num_samples: int = 20000, *, hole_rat
 
     Returns:
         a :class:`PriorCoverage`.
+
+    Taught in notebook 10 (Priors and labels).
     """
     num_samples = positive_int(num_samples, "num_samples")
     dev = model.prior_loc.device

@@ -63,6 +63,8 @@ def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_R
 
     Returns:
         (models, histories): dicts latent size -> trained :class:`VAE` / ``train``'s history.
+
+    Taught in notebook 07 (The variational autoencoder); also used in 08.
     """
     models, histories = {}, {}
     for d in sizes:
@@ -74,7 +76,10 @@ def train_vaes(x_train: torch.Tensor, sizes=LATENT_SIZES, epochs: int = DIGITS_R
 
 
 def per_class(y: torch.Tensor, per: int = 2) -> np.ndarray:
-    """Indices of the first ``per`` points of each class 0, 1, ..., in class order."""
+    """Indices of the first ``per`` points of each class 0, 1, ..., in class order.
+
+    Taught in notebook 07 (The variational autoencoder); also used in 08.
+    """
     y = np.asarray(y)
     return np.concatenate([np.flatnonzero(y == c)[:per] for c in np.unique(y)])
 
@@ -93,6 +98,8 @@ def train_prior_pair(x_train: torch.Tensor, latent_dim: int = 2, num_components:
 
     Returns:
         dict ``PRIORS[i]`` -> trained :class:`VAE` (on ``x_train``'s device).
+
+    Taught in notebook 10 (Priors and labels).
     """
     models = {}
     for name in PRIORS:
@@ -151,6 +158,8 @@ def train_label_settings(data, settings=LABEL_SETTINGS, *, seed: int = 0, recipe
 
     Returns:
         dict setting -> :class:`LabelResult`.
+
+    Taught in notebook 10 (Priors and labels).
     """
     out = {}
     x, y = data.x_train, data.y_train

@@ -143,6 +143,8 @@ def train(
     ``err.history``, and the model is left usable, with the weights at the start of the
     interrupted epoch (those the history describes) and no gradients.  In Jupyter, after
     Ctrl-C: ``import sys; history = sys.last_value.history``.
+
+    Taught in notebook 07 (The variational autoencoder); also used in 09.
     """
     from tqdm.auto import tqdm
 

@@ -30,7 +30,6 @@ import gc
 import html
 import math
 import numbers
-import os
 import time
 from typing import Callable, Mapping
 
@@ -79,11 +78,15 @@ class SliderApp:
         continuous_update: whether sliders fire while dragging (True) or on release.
         ratio: device pixels per CSS pixel to render for (default ``RATIO``); the figure's
             dpi becomes ``CSS_PX_PER_INCH * ratio``.
+        view: which view a notebook displays: ``"page"`` (default: the page-drawn ``client``,
+            every state precomputed, no kernel round trip on a move) or ``"kernel"`` (the
+            kernel-drawn ``widget``: each move redraws in the kernel and sends a PNG). One model,
+            two views: :meth:`show` picks one explicitly.
 
     Attributes:
         image: the ``ipywidgets.Image`` holding the rendered PNG.
         text: an ``ipywidgets.HTML`` with what ``redraw`` returned.
-        widget: the kernel-drawn app, a ``VBox`` (the PNG path: shown with ``LVMLIB_SLIDERS=kernel``).
+        widget: the kernel-drawn app, a ``VBox`` (the PNG path: ``show("kernel")`` or ``view="kernel"``).
         client: the page-drawn app a notebook displays (``lvmlib.widgets.client``): every state
             precomputed once, each move drawn by the page on a canvas, no kernel round trip.
         last_seconds: kernel time of the last redraw + render.
@@ -93,8 +96,9 @@ class SliderApp:
     """
 
     def __init__(self, fig, controls: Mapping[str, W.ValueWidget], redraw: Callable[..., str | None], *,
-                 name: str, continuous_update: bool = True, ratio: float = RATIO):
+                 name: str, continuous_update: bool = True, ratio: float = RATIO, view: str = "page"):
         self._client = None
+        self.view = _view_name(view, name)
         if not ratio > 0:
             raise ValueError(f"{name}: ratio must be a positive number of device pixels per CSS pixel, got {ratio!r}")
         self.ratio = float(ratio)
@@ -341,11 +345,14 @@ class SliderApp:
             self._client = CanvasApp.from_app(self)
         return self._client
 
+    def show(self, view: str | None = None):
+        """The view to display: ``"page"`` (the page-drawn :attr:`client`) or ``"kernel"`` (the
+        kernel-drawn :attr:`widget`); default: the app's ``view``. A notebook cell that ends with
+        ``app.show("kernel")`` displays the kernel-drawn view (the browser latency benchmark does)."""
+        return self.client if _view_name(self.view if view is None else view, self.name) == "page" else self.widget
+
     def _repr_mimebundle_(self, **kwargs):
-        # LVMLIB_SLIDERS=kernel shows the kernel-drawn PNG view instead (``widget``: benchmarks)
-        if os.environ.get("LVMLIB_SLIDERS", "").strip().lower() in ("kernel", "png"):
-            return self.widget._repr_mimebundle_(**kwargs)
-        return self.client._repr_mimebundle_(**kwargs)
+        return self.show()._repr_mimebundle_(**kwargs)
 
     def slider_values(self, name: str, count: int = 8) -> list:
         """Up to ``count`` values spread over a control's range (for tests and benchmarks)."""
@@ -361,6 +368,17 @@ class SliderApp:
         if isinstance(c.value, (int, np.integer)) and not isinstance(c.value, bool):
             return sorted({int(round(v)) for v in vals})
         return [float(v) for v in vals]
+
+
+VIEWS = ("page", "kernel")
+
+
+def _view_name(view, name: str) -> str:
+    """``view`` checked against :data:`VIEWS` (a clear error names the choices)."""
+    if view not in VIEWS:
+        raise ValueError(f"{name}: view must be one of {VIEWS} ('page': drawn by the page from precomputed states; "
+                         f"'kernel': redrawn in the kernel on each move), got {view!r}")
+    return view
 
 
 def log_slider(description: str, value: float, min_exp: float, max_exp: float, *, step: float = 0.25,

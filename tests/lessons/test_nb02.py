@@ -163,10 +163,10 @@ def test_cluster_summary_counts_and_orders():
     clusters = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     labels = np.array([5, 5, 3, 3, 3, 3, 5, 5, 5])
     s = cluster_summary(clusters, labels, n_labels=6)
-    assert s["counts"].shape == (3, 6) and s["counts"].sum() == 9
-    np.testing.assert_array_equal(s["majority"], [5, 3, 5])
-    np.testing.assert_allclose(s["purity"], [2 / 3, 1.0, 3 / 4])
-    np.testing.assert_array_equal(s["order"], [1, 2, 0])  # by majority label, then the larger cluster first
+    assert s.counts.shape == (3, 6) and s.counts.sum() == 9
+    np.testing.assert_array_equal(s.majority, [5, 3, 5])
+    np.testing.assert_allclose(s.purity, [2 / 3, 1.0, 3 / 4])
+    np.testing.assert_array_equal(s.order, [1, 2, 0])  # by majority label, then the larger cluster first
 
 
 def test_cluster_app_shows_the_chosen_cluster():
@@ -178,21 +178,21 @@ def test_cluster_app_shows_the_chosen_cluster():
     s = cluster_summary(clusters, labels)
     app = cluster_app(x, labels, clusters, means, s)
     app.set(cluster=2)
-    cl = s["order"][2]
-    top = np.argsort(-s["counts"][cl], kind="stable")[0]
-    assert f"{s['counts'][cl, top]} &times; '{top}'" in app.text.value
+    cl = s.order[2]
+    top = np.argsort(-s.counts[cl], kind="stable")[0]
+    assert f"{s.counts[cl, top]} &times; '{top}'" in app.text.value
     ax_c, ax_m, ax_g = app.fig.axes
     np.testing.assert_allclose(ax_m.images[0].get_array(), means[cl].reshape(8, 8))
     frame = [p for p in ax_c.patches if p.get_animated()][0]
     assert frame.get_y() == pytest.approx(1.5)
     row_labels = [t.get_text() for t in ax_g.texts if t.get_text()]
-    assert row_labels[0] == f"label {top}: {s['counts'][cl, top]}"
+    assert row_labels[0] == f"label {top}: {s.counts[cl, top]}"
 
 
 def test_fit_restarts_and_digits_choice_by_likelihood():
     d = digits_clusters(seeds=[0, 1])
-    assert len(d["fits"]) == 2 and d["best"] == int(np.argmax(d["train_ll"]))
-    assert d["clusters"].shape == (d["data"].x_train.shape[0],)
-    assert d["summary"]["counts"].sum() == d["data"].x_train.shape[0]
-    assert all(f.covariance_type == "full" and f.reg_covar == 0.05 and f.n_components == 10 for f in d["fits"])
-    assert 0.4 < d["ari"].max() < 1.0
+    assert len(d.fits) == 2 and d.best == int(np.argmax(d.train_ll))
+    assert d.clusters.shape == (d.data.x_train.shape[0],)
+    assert d.summary.counts.sum() == d.data.x_train.shape[0]
+    assert all(f.covariance_type == "full" and f.reg_covar == 0.05 and f.n_components == 10 for f in d.fits)
+    assert 0.4 < d.ari.max() < 1.0

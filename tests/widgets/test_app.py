@@ -178,3 +178,35 @@ def test_every_app_refuses_none_and_nan_in_every_control(app):
         else:
             raise AssertionError(f"{app.name}: {name} = {bad} was accepted")
         assert control.value == before and app.image.value == picture, f"{app.name}: {name}"
+
+
+def test_one_model_two_views_chosen_explicitly(monkeypatch):
+    """The page-drawn view is the default; ``view="kernel"`` or ``show("kernel")`` picks the kernel-drawn one; no
+    environment variable decides (issue 29: the view is a parameter)."""
+    import ipywidgets as W
+
+    from lvmlib.plotting import new_figure
+
+    def app_with(**kwargs):
+        fig = new_figure(1, 1)
+        (line,) = fig.subplots().plot([0, 1], [0, 0], animated=True)
+        return SliderApp(fig, {"a": W.IntSlider(1, min=0, max=3)}, lambda a: line.set_ydata([0, a]), name="views",
+                         **kwargs)
+
+    def shown_model(app):
+        bundle = app._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle  # anywidget: (data, metadata)
+        return data["application/vnd.jupyter.widget-view+json"]["model_id"]
+
+    monkeypatch.setenv("LVMLIB_SLIDERS", "kernel")  # the old switch does nothing now
+    page = app_with()
+    assert page.show() is page.client and page.show("kernel") is page.widget
+    assert shown_model(page) == page.client.model_id
+    kernel = app_with(view="kernel")
+    assert shown_model(kernel) == kernel.widget.model_id and kernel._client is None  # the page view was never built
+    assert kernel.show() is kernel.widget and kernel.show("page") is kernel.client
+    for bad in ("png", "Page", None):
+        with pytest.raises(ValueError, match=r"view must be one of \('page', 'kernel'\)"):
+            app_with(view=bad)
+    with pytest.raises(ValueError, match="view must be one of"):
+        page.show("canvas")

@@ -109,7 +109,7 @@ def test_no_nan_or_inf_at_any_slider_position(app):
     bad = []
     try:
         for values in grid(app):
-            text = app._redraw(**values)  # what a move computes; the PNG itself is not needed here
+            text = app.redraw(**values)  # what a move computes; the PNG itself is not needed here
             problems = nonfinite_on_screen(app.fig, text)
             if problems:
                 bad.append(f"{values}: {'; '.join(problems)}")
@@ -134,5 +134,5 @@ def test_the_sweep_catches_a_nan():
         return f"<b>ESS</b> {value:.2f}"
 
     app = SliderApp(fig, {"n": W.IntSlider(3, min=1, max=5)}, redraw, name="test_nan_sweep")
-    problems = [nonfinite_on_screen(fig, app._redraw(**v)) for v in grid(app)]
+    problems = [nonfinite_on_screen(fig, app.redraw(**v)) for v in grid(app)]
     assert [bool(p) for p in problems] == [True, False, False, False, False]

@@ -435,12 +435,12 @@ assert sweep["train"][-1] > sweep["train"][3] and sweep["test"][-1] < sweep["tes
 
 # %%
 digits = digits_clusters(seeds=range(10), data=lvmlib.load_dataset(dataset, n_images=n_images))
-model, summary = digits["model"], digits["summary"]
-y_train, y_test = digits["data"].y_train.numpy(), digits["data"].y_test.numpy()
-ari_train = adjusted_rand_score(y_train, digits["clusters"])
-ari_test = adjusted_rand_score(y_test, digits["clusters_test"])
-print(f"kept run {digits['best']}: {model.n_iter_} iterations, mean log-likelihood "
-      f"{digits['train_ll'][digits['best']]:.2f} (train), {model.score(digits['x_test']):.2f} (held out) per image")
+model, summary = digits.model, digits.summary
+y_train, y_test = digits.data.y_train.numpy(), digits.data.y_test.numpy()
+ari_train = adjusted_rand_score(y_train, digits.clusters)
+ari_test = adjusted_rand_score(y_test, digits.clusters_test)
+print(f"kept run {digits.best}: {model.n_iter_} iterations, mean log-likelihood "
+      f"{digits.train_ll[digits.best]:.2f} (train), {model.score(digits.x_test):.2f} (held out) per image")
 print(f"adjusted Rand index with the true labels: {ari_train:.3f} (train), {ari_test:.3f} (held out)")
 
 # %% [markdown]
@@ -461,13 +461,13 @@ lvmlib.plotting.savefig(fig, "02_digit_means")
 
 # %%
 alternatives = {"diag, reg_covar = 0.05": dict(covariance_type="diag"), "full, reg_covar = 1e-6": dict(reg_covar=1e-6)}
-rows = {"full, reg_covar = 0.05 (ours)": (digits["train_ll"].max(), ari_train, ari_test)}
+rows = {"full, reg_covar = 0.05 (ours)": (digits.train_ll.max(), ari_train, ari_test)}
 for name, kw in alternatives.items():
-    alt = fit_restarts(digits["x_train"], range(10), **kw)
-    best = alt[int(np.argmax([f.score(digits["x_train"]) for f in alt]))]
-    rows[name] = (best.score(digits["x_train"]),
-                  adjusted_rand_score(y_train, np.asarray(best.predict(digits["x_train"]))),
-                  adjusted_rand_score(y_test, np.asarray(best.predict(digits["x_test"]))))
+    alt = fit_restarts(digits.x_train, range(10), **kw)
+    best = alt[int(np.argmax([f.score(digits.x_train) for f in alt]))]
+    rows[name] = (best.score(digits.x_train),
+                  adjusted_rand_score(y_train, np.asarray(best.predict(digits.x_train))),
+                  adjusted_rand_score(y_test, np.asarray(best.predict(digits.x_test))))
 for name, (ll, a_tr, a_te) in rows.items():
     print(f"{name:30s} log-likelihood {ll:7.2f} per image; ARI {a_tr:.3f} (train), {a_te:.3f} (held out)")
 assert all(ari_test > a_te for name, (_, _, a_te) in rows.items() if "ours" not in name)
@@ -481,22 +481,22 @@ assert all(ari_test > a_te for name, (_, _, a_te) in rows.items() if "ours" not 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-cluster_app(digits["data"].x_train.numpy(), y_train, digits["clusters"], model.means_, summary,
-                 cluster=int(np.argmin(summary["purity"][summary["order"]])))
+cluster_app(digits.data.x_train.numpy(), y_train, digits.clusters, model.means_, summary,
+                 cluster=int(np.argmin(summary.purity[summary.order])))
 
 # %%
-counts, purity = summary["counts"], summary["purity"]
+counts, purity = summary.counts, summary.purity
 pure = int((purity >= 0.95).sum())
 spread = counts.max(0) / counts.sum(0)            # for each label: the share of its images in its biggest cluster
 worst = int(spread.argmin())
 others = counts.copy()
-others[np.arange(10), summary["majority"]] = 0      # images that are not of their cluster's majority label
+others[np.arange(10), summary.majority] = 0      # images that are not of their cluster's majority label
 c, lab = np.unravel_index(others.argmax(), others.shape)
 print(f"{pure} of 10 clusters are at least 95% one label; the least pure is {purity.min():.0%} one label")
 print(f"the {counts[:, worst].sum()} training images of a {worst} are spread over clusters as "
       f"{sorted(counts[:, worst][counts[:, worst] > 0].tolist(), reverse=True)}")
-print(f"the largest mix-up: {others[c, lab]} images of a {lab} in a cluster of {summary['size'][c]} that is "
-      f"mostly {summary['majority'][c]}s ({counts[c].max()} of them)")
+print(f"the largest mix-up: {others[c, lab]} images of a {lab} in a cluster of {summary.size[c]} that is "
+      f"mostly {summary.majority[c]}s ({counts[c].max()} of them)")
 assert 0.6 < ari_train < 0.9 and 0.6 < ari_test < 0.9
 assert pure >= 5 and purity.min() < 0.75 and spread.min() < 0.75
 
@@ -517,14 +517,14 @@ assert pure >= 5 and purity.min() < 0.75 and spread.min() < 0.75
 #   *lowest* likelihood agrees with the labels as well as the highest:
 
 # %%
-fig = restarts_figure(digits["train_ll"], digits["ari"], digits["best"])
+fig = restarts_figure(digits.train_ll, digits.ari, digits.best)
 lvmlib.plotting.savefig(fig, "02_digit_restarts")
-order = np.argsort(-digits["train_ll"])
-print("restarts by likelihood:", ", ".join(f"{digits['train_ll'][i]:.2f} (ARI {digits['ari'][i]:.2f})" for i in order))
+order = np.argsort(-digits.train_ll)
+print("restarts by likelihood:", ", ".join(f"{digits.train_ll[i]:.2f} (ARI {digits.ari[i]:.2f})" for i in order))
 lowest, highest = order[-1], order[0]
-print(f"lowest likelihood: ARI {digits['ari'][lowest]:.3f}; highest likelihood: ARI {digits['ari'][highest]:.3f}")
-assert np.ptp(digits["train_ll"]) < 0.5 and np.ptp(digits["ari"]) > 0.05
-assert digits["ari"][lowest] > digits["ari"][highest] - 0.01
+print(f"lowest likelihood: ARI {digits.ari[lowest]:.3f}; highest likelihood: ARI {digits.ari[highest]:.3f}")
+assert np.ptp(digits.train_ll) < 0.5 and np.ptp(digits.ari) > 0.05
+assert digits.ari[lowest] > digits.ari[highest] - 0.01
 
 # %% [markdown]
 # The lecture adds that mixtures are not good classifiers "unless the number of mixture components is
@@ -534,9 +534,9 @@ assert digits["ari"][lowest] > digits["ari"][highest] - 0.01
 
 # %%
 accuracy = {}
-for k, gm in [(10, model)] + [(k, fit_restarts(digits["x_train"], [0], n_components=k)[0]) for k in (20, 40)]:
-    s = cluster_summary(np.asarray(gm.predict(digits["x_train"])), y_train)
-    accuracy[k] = (s["majority"][np.asarray(gm.predict(digits["x_test"]))] == y_test).mean()
+for k, gm in [(10, model)] + [(k, fit_restarts(digits.x_train, [0], n_components=k)[0]) for k in (20, 40)]:
+    s = cluster_summary(np.asarray(gm.predict(digits.x_train)), y_train)
+    accuracy[k] = (s.majority[np.asarray(gm.predict(digits.x_test))] == y_test).mean()
     print(f"K = {k:2d}: held-out accuracy of 'the majority label of my cluster' = {accuracy[k]:.3f}")
 assert accuracy[10] < accuracy[20] < accuracy[40]
 
@@ -610,7 +610,7 @@ print(f"slowest K: wall-clock per fit {1000 * max(refit_seconds['wall'].values()
 # at every iteration and the same parameters, in float64, on the digits fit above.
 
 # %%
-X = digits["x_train"].numpy()                                        # float64, [1347, 64]
+X = digits.x_train.numpy()                                        # float64, [1347, 64]
 setup = dict(n_components=10, covariance_type="full", reg_covar=0.05)
 start = GaussianMixture(**setup, max_iter=0, random_state=0).fit(X)  # only the initialization
 same_start = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_)

@@ -178,9 +178,9 @@ exercises.predict("The spread of p-hat at N = 10 000, in % of p(x) (it is 19% at
 # $p(x)$ (a standard error is the spread of the estimates divided by $\sqrt{200}$).
 
 # %%
-z_scores = (samples_pre["mean"] - p_exact) / samples_pre["se"]
+z_scores = (samples_pre.mean - p_exact) / samples_pre.se
 for i in (0, 4, 8, 12, 16):
-    print(f"N = {nb04.N_GRID[i]:6d}: mean of p-hat = {samples_pre['mean'][i]:.5f} +- {samples_pre['se'][i]:.5f}  "
+    print(f"N = {nb04.N_GRID[i]:6d}: mean of p-hat = {samples_pre.mean[i]:.5f} +- {samples_pre.se[i]:.5f}  "
           f"(exact {p_exact:.5f}, {z_scores[i]:+.2f} standard errors)")
 print(f"largest |mean - p(x)| over all {len(nb04.N_GRID)} N: {np.abs(z_scores).max():.2f} standard errors")
 assert np.abs(z_scores).max() < 4
@@ -190,7 +190,7 @@ assert np.abs(z_scores).max() < 4
 # slope $-1$, at the height $\operatorname{Var}[w]$ the formula predicts.
 
 # %%
-variance = samples_pre["std"] ** 2
+variance = samples_pre.std ** 2
 slope = np.polyfit(np.log(nb04.N_GRID), np.log(variance), 1)[0]
 ratio = variance * np.array(nb04.N_GRID) / (rel_std_one * p_exact) ** 2   # measured / predicted Var
 print(f"log-log slope of Var[p-hat] against N: {slope:.3f}  (theory: -1)")
@@ -254,14 +254,14 @@ nb04.peaked_app(peaked_pre, sigma=0.1, dim=2)
 # **Check: the weight collapses, the estimates become near-zeros with rare huge values.**
 
 # %%
-settings = peaked_pre["settings"]
+settings = peaked_pre.settings
 for s, d in ((1.0, 1), (0.1, 1), (0.1, 2), (0.1, 4), (0.0316, 4)):
     st = settings[(s, d)]
-    print(f"sigma = {s:<6} d = {d}: 99% of the weight on {100 * st['fraction99']:7.3f}% of the samples; "
-          f"p-hat / p: median {st['median']:8.2g}, {100 * st['below']:3.0f}% below 0.01, largest {st['max']:8.3g}")
+    print(f"sigma = {s:<6} d = {d}: 99% of the weight on {100 * st.fraction99:7.3f}% of the samples; "
+          f"p-hat / p: median {st.median:8.2g}, {100 * st.below:3.0f}% below 0.01, largest {st.max:8.3g}")
 broad, peaked = settings[(1.0, 1)], settings[(0.1, 4)]
-assert broad["fraction99"] > 0.5 and peaked["fraction99"] < 0.01 * broad["fraction99"]
-assert peaked["median"] < 0.01 and peaked["max"] > 1          # mostly near zero, rarely huge
+assert broad.fraction99 > 0.5 and peaked.fraction99 < 0.01 * broad.fraction99
+assert peaked.median < 0.01 and peaked.max > 1          # mostly near zero, rarely huge
 
 # %% [markdown]
 # ### Exercise 4.3: derive the mean and variance, and the bias of the log (10 min, ★★☆)

@@ -429,14 +429,14 @@ for k in (10, 100, 1000, 10_000):
     lk_se, lk_expected = lk.std().item() / math.sqrt(runs), -0.512 / (2 * k)   # large-K gap: Var_q(w/p(x)) / 2K
     print(f"K = {k:5d}: mean over runs of  HM - log p(x) = {hm.mean():+.3f} (sd {hm.std():.2f}, "
           f"{100 * (hm > 0).double().mean():.0f}% of runs above);  L_K - log p(x) = {lk.mean():+.4f} ± {lk_se:.4f} "
-          f"(expected {lk_expected:+.4f});  ELBO - log p(x) = {el.mean():+.3f}")
+          f"(expected {lk_expected:+.5f});  ELBO - log p(x) = {el.mean():+.3f}")
     assert abs(lk.mean() - lk_expected) < 4 * lk_se and el.mean() < 0 and hm.mean() > 0.5   # L_K as expected, HM above
 assert hm_gap[10_000] > 0.5 and hm_gap[10] - hm_gap[10_000] < 1.5, "a nat too high, and falling only slowly"
 
 # %% [markdown]
 # The lower bounds approach $\log p(x)$ from below as fast as the lecture promised: compare each $L_K - \log p(x)$
 # with its expected value, about $-0.512 / 2K$ (the formula above): $-0.026$ at $K = 10$, $-0.003$ at $K = 100$, a
-# thousandth of a nat at $K = 10\,000$. This seed's 200 runs came out 2-2.6 standard errors **above** those values
+# thousandth of a nat at $K = 10\,000$. This seed's 200 runs came out 2.4 and 2.6 standard errors **above** those values
 # at $K = 10$ and $100$, so their means print as positive numbers; that is the luck of one seed, not $L_K$ above
 # $\log p(x)$ (with six other seeds the $K = 10$ mean ranged from $-0.039$ to $+0.005$, averaging $-0.024$). The
 # harmonic-mean estimate stays about a nat **above**, and a thousand times more samples buy it well under a nat. Almost every run overshoots: its upper-bound guarantee holds only on average, and

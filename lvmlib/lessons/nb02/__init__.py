@@ -468,5 +468,5 @@ def examples():
     yield "em_steps", em_app(runs, step=3)
     yield "choose_k", k_app(x_train, x_test, k=4)
     d = digits_clusters()
-    yield "digit_clusters", cluster_app(d["data"].x_train.cpu().numpy(), d["data"].y_train.cpu().numpy(), d["clusters"],
-                                        d["model"].means_, d["summary"])
+    yield "digit_clusters", cluster_app(d.data.x_train.cpu().numpy(), d.data.y_train.cpu().numpy(), d.clusters,
+                                        d.model.means_, d.summary)

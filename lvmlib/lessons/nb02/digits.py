@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 import ipywidgets as W
@@ -14,7 +15,7 @@ from lvmlib.mixtures import GaussianMixture
 from lvmlib.plotting import new_figure, tile_images
 from lvmlib.widgets import SliderApp
 
-__all__ = ["DIGITS_FIT", "fit_restarts", "cluster_summary", "digits_clusters"]
+__all__ = ["DIGITS_FIT", "fit_restarts", "ClusterSummary", "cluster_summary", "DigitsClusters", "digits_clusters"]
 
 
 #: the digits fit: full covariances with reg_covar = 0.05 added to every variance (see the notebook)
@@ -29,15 +30,62 @@ def fit_restarts(x, seeds: Sequence[int], **kwargs) -> list[GaussianMixture]:
         return [GaussianMixture(random_state=int(s), **kw).fit(x) for s in seeds]
 
 
-def cluster_summary(clusters, labels, n_labels: int = 10) -> dict:
+@dataclass(frozen=True)
+class ClusterSummary:
+    """Clusters against true labels (numpy arrays, K clusters, C labels).
+
+    Attributes:
+        counts: (K, C) how many images of each label landed in each cluster.
+        order: (K,) the clusters sorted by majority label, then by size (largest first): the order of pictures.
+        majority: (K,) each cluster's most frequent label.
+        purity: (K,) the share of that label in the cluster.
+        size: (K,) images per cluster.
+    """
+
+    counts: np.ndarray
+    order: np.ndarray
+    majority: np.ndarray
+    purity: np.ndarray
+    size: np.ndarray
+
+
+@dataclass(frozen=True)
+class DigitsClusters:
+    """Notebook 02's digits fit (:func:`digits_clusters`).
+
+    Attributes:
+        data: the :class:`lvmlib.data.Dataset` that was fitted.
+        x_train, x_test: its images in float64, [N, D] and [M, D].
+        fits: one fitted :class:`lvmlib.mixtures.GaussianMixture` per seed.
+        train_ll: (seeds,) mean training log-likelihood per image of each fit.
+        ari: (seeds,) adjusted Rand index of each fit's clusters with the training labels.
+        best: index of the kept fit (the highest ``train_ll``; the labels play no part).
+        model: ``fits[best]``.
+        clusters, clusters_test: (N,) and (M,) the kept fit's cluster of every image.
+        summary: :func:`cluster_summary` of the training images.
+    """
+
+    data: object
+    x_train: object
+    x_test: object
+    fits: list
+    train_ll: np.ndarray
+    ari: np.ndarray
+    best: int
+    model: GaussianMixture
+    clusters: np.ndarray
+    clusters_test: np.ndarray
+    summary: ClusterSummary
+
+
+def cluster_summary(clusters, labels, n_labels: int = 10) -> ClusterSummary:
     """Cluster against label counts, and an order of the clusters for pictures.
 
     Args:
         clusters: (N,) cluster index 0..K-1 of every point.  labels: (N,) true label 0..C-1.
 
     Returns:
-        dict: ``counts`` (K, C), ``order`` (K,) clusters sorted by majority label then size,
-        ``majority`` (K,), ``purity`` (K,) share of the majority label, ``size`` (K,).
+        a :class:`ClusterSummary`.
     """
     clusters, labels = np.asarray(clusters), np.asarray(labels)
     k = int(clusters.max()) + 1
@@ -47,21 +95,17 @@ def cluster_summary(clusters, labels, n_labels: int = 10) -> dict:
     majority = counts.argmax(1)
     purity = counts.max(1) / np.maximum(size, 1)
     order = np.lexsort((-size, majority))
-    return {"counts": counts, "order": order, "majority": majority, "purity": purity, "size": size}
+    return ClusterSummary(counts=counts, order=order, majority=majority, purity=purity, size=size)
 
 
-def digits_clusters(seeds: Sequence[int] = range(10), data=None) -> dict:
+def digits_clusters(seeds: Sequence[int] = range(10), data=None) -> DigitsClusters:
     """The notebook's digits fit: one EM run (``DIGITS_FIT``) per seed, the one with the highest
     training log-likelihood kept (what ``n_init`` does; the labels play no part in the choice).
     ``data``: a :class:`lvmlib.data.Dataset` (default ``load_dataset("digits")``; notebook 02's
     parameters cell may pass Fashion-MNIST).
 
     Returns:
-        dict: ``data`` (the ``load_dataset("digits")`` Dataset), ``x_train`` / ``x_test``
-        (float64), ``fits`` (one per seed), ``train_ll`` (mean log-likelihood per image of each
-        fit), ``ari`` (adjusted Rand index of each fit's clusters with the training labels),
-        ``best`` (index of the kept fit), ``model``, ``clusters`` / ``clusters_test`` (cluster
-        of every image), ``summary`` (:func:`cluster_summary` on the training images).
+        a :class:`DigitsClusters`.
     """
     from sklearn.metrics import adjusted_rand_score
 
@@ -76,26 +120,26 @@ def digits_clusters(seeds: Sequence[int] = range(10), data=None) -> dict:
     best = int(np.argmax(train_ll))
     model = fits[best]
     clusters = np.asarray(model.predict(x_train))
-    return {"data": data, "x_train": x_train, "x_test": x_test, "fits": fits, "train_ll": train_ll, "ari": ari,
-            "best": best, "model": model, "clusters": clusters, "clusters_test": np.asarray(model.predict(x_test)),
-            "summary": cluster_summary(clusters, y_train)}
+    return DigitsClusters(data=data, x_train=x_train, x_test=x_test, fits=fits, train_ll=train_ll, ari=ari,
+                          best=best, model=model, clusters=clusters, clusters_test=np.asarray(model.predict(x_test)),
+                          summary=cluster_summary(clusters, y_train))
 
 
 
-def cluster_means_figure(means, summary: dict, image_shape=(8, 8)):
+def cluster_means_figure(means, summary: ClusterSummary, image_shape=(8, 8)):
     """The K cluster means as images, in the summary's order, titled with the majority true
     label and its share.  Returns: a pyplot figure."""
     import matplotlib.pyplot as plt
 
     means = np.asarray(means)
-    order = summary["order"]
+    order = summary.order
     fig, axes = plt.subplots(1, len(order), figsize=(1.05 * len(order), 1.6))
     for ax, c in zip(axes, order):
         ax.imshow(np.clip(means[c], 0, 1).reshape(image_shape), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{summary['majority'][c]} ({100 * summary['purity'][c]:.0f}%)", fontsize=9)
-        ax.set_xlabel(f"n = {summary['size'][c]}", fontsize=8)
+        ax.set_title(f"{summary.majority[c]} ({100 * summary.purity[c]:.0f}%)", fontsize=9)
+        ax.set_xlabel(f"n = {summary.size[c]}", fontsize=8)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.8, bottom=0.12, wspace=0.1)
     return fig
 
@@ -118,7 +162,7 @@ def restarts_figure(log_lik, ari, chosen: int):
     return fig
 
 
-def cluster_app(x, labels, clusters, means, summary: dict, *, image_shape=(8, 8), cluster: int = 0,
+def cluster_app(x, labels, clusters, means, summary: ClusterSummary, *, image_shape=(8, 8), cluster: int = 0,
                 per_label: int = 8, rows: int = 4, name: str = "02_digit_clusters") -> SliderApp:
     """Left: how many images of each true label (columns) landed in each cluster (rows,
     ordered by majority label), the chosen cluster framed.  Middle: its mean.  Right: its
@@ -126,7 +170,7 @@ def cluster_app(x, labels, clusters, means, summary: dict, *, image_shape=(8, 8)
     images each).  Slider: the cluster (position in that order)."""
     x, labels, clusters = np.asarray(x), np.asarray(labels), np.asarray(clusters)
     means = np.clip(np.asarray(means), 0, 1)
-    counts, order = summary["counts"], summary["order"]
+    counts, order = summary.counts, summary.order
     k, c = counts.shape
     h, w = image_shape
     # members of each cluster by label, in data order (deterministic)
@@ -146,7 +190,7 @@ def cluster_app(x, labels, clusters, means, summary: dict, *, image_shape=(8, 8)
                           color="w" if shown[i, j] > 0.6 * shown.max() else "k")
     ax_c.set_xticks(range(c))
     ax_c.set_yticks(range(k))
-    ax_c.set_yticklabels([f"{i}: mostly {summary['majority'][cl]}" for i, cl in enumerate(order)], fontsize=8)
+    ax_c.set_yticklabels([f"{i}: mostly {summary.majority[cl]}" for i, cl in enumerate(order)], fontsize=8)
     ax_c.set(xlabel="true label", title="images per cluster and true label")
     frame = Rectangle((-0.5, -0.5), c, 1, fill=False, ec="C3", lw=2.5, animated=True)
     ax_c.add_patch(frame)
@@ -181,8 +225,8 @@ def cluster_app(x, labels, clusters, means, summary: dict, *, image_shape=(8, 8)
         grid.set_data(tile_images(imgs, image_shape, ncols=per_label, pad=pad, fill=fill))
         parts = ", ".join(f"{counts[cl, lab]} &times; '{lab}'" for lab in np.argsort(-counts[cl], kind="stable")
                           if counts[cl, lab] > 0)
-        return (f"cluster {i} (mostly {summary['majority'][cl]}, {100 * summary['purity'][cl]:.0f}% of its "
-                f"{summary['size'][cl]} images): {parts}")
+        return (f"cluster {i} (mostly {summary.majority[cl]}, {100 * summary.purity[cl]:.0f}% of its "
+                f"{summary.size[cl]} images): {parts}")
 
     return SliderApp(fig, controls, redraw, name=name)
 
