@@ -23,7 +23,6 @@ stored notebook and the nbval run would differ.  Run cells as JupyterLab does.
 
 import os as _os
 import sys as _sys
-from pathlib import Path as _Path
 
 import pytest
 
@@ -88,9 +87,7 @@ if RunningKernel is not None and not getattr(RunningKernel, "_lvmlib_store_histo
     RunningKernel._lvmlib_store_history = True
 
 
-_sys.path.insert(0, str(_Path(__file__).resolve().parent / "tools"))
-import nbval_editions  # noqa: E402
-import nbval_tolerance  # noqa: E402
+from tools import nbval_editions, nbval_tolerance  # noqa: E402 - after the thread pinning above
 
 nbval_tolerance.install()
 

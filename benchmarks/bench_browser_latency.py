@@ -27,9 +27,9 @@ the floor's first move and every control <= the floor's; warm moves the same aga
 floor's warm median. Issues 16 and 9 (absolute): first-move median <= 60 ms, every control
 <= 150 ms; warm median <= 100 ms per control.
 
-    .venv/bin/python benchmarks/bench_browser_latency.py [--moves 10] [--notebooks 01_*] [--scale 2] [--check]
+    .venv/bin/python -m benchmarks.bench_browser_latency [--moves 10] [--notebooks 01_*] [--scale 2] [--check]
 
-Uses the server/browser driver of the browser test (``tests/browser/labdriver.py``).  Without
+Uses the server/browser driver of the browser tests (``tools/labdriver.py``).  Without
 Chromium or Playwright it prints why and exits 0 (1 when ``CI`` is set).
 """
 
@@ -44,9 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-
-import labdriver  # noqa: E402
+from tools import labdriver
 
 TARGET_MS = 100.0  # warm median per control (issue 9)
 FIRST_TARGET_MS = 60.0  # median over controls of the first move after Run All (issue 16)

@@ -28,18 +28,14 @@ import io
 import math
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lvmlib.data import load_dataset  # noqa: E402
-from lvmlib.vae import DIGITS_RECIPE, VAE, evaluate, train  # noqa: E402
+from lvmlib.data import load_dataset
+from lvmlib.vae import DIGITS_RECIPE, VAE, evaluate, train
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -23,18 +23,14 @@ from __future__ import annotations
 import argparse
 import math
 import dataclasses
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.distributions import Bernoulli, Independent
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from lvmlib import inference as estimators  # noqa: E402
-from lvmlib.data import load_dataset  # noqa: E402
-from lvmlib.vae import DIGITS_RECIPE, VAE, train  # noqa: E402
+from lvmlib import inference as estimators
+from lvmlib.data import load_dataset
+from lvmlib.vae import DIGITS_RECIPE, VAE, train
 
 K_EVAL = 5000
 LATENTS = (2, 4, 8, 16)

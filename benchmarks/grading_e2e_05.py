@@ -4,14 +4,13 @@ Five submissions (right, wrong, a kernel cheat, an answer that calls lvmlib's ow
 scores, the feedback's outcome blocks, and the wall and CPU time of `nbgrader autograde` for each variant;
 `regrade` grades the B submissions again without any kernel (python -m lvmlib.exercises.grading).
 
-    PYTHONPATH=$PWD python benchmarks/grading_e2e_05.py A B (GRADING_E2E_OUT=DIR); ... regrade
+    python -m benchmarks.grading_e2e_05 A B (GRADING_E2E_OUT=DIR); ... regrade
 """
 import json, os, shutil, subprocess, sys, time
 from pathlib import Path
 import nbformat
 WT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(WT / "tools"))
-import nbgrader_course, nbbuild  # noqa: E402
+from tools import nbbuild, nbgrader_course  # noqa: E402
 
 NB = "05_importance_sampling"
 OUT = Path(os.environ.get("GRADING_E2E_OUT", "/tmp/grading_e2e"))

@@ -1,8 +1,8 @@
 """How long `nbgrader autograde` takes: per assignment, and for a synthetic class (benchmarks/README.md).
 
-    python benchmarks/nbgrader_autograde.py assignments 02_mixture_of_gaussians_em 05_importance_sampling \
+    python -m benchmarks.nbgrader_autograde assignments 02_mixture_of_gaussians_em 05_importance_sampling \
         07_variational_autoencoder --grading fresh kernel
-    python benchmarks/nbgrader_autograde.py class --students 30
+    python -m benchmarks.nbgrader_autograde class --students 30
 
 ``assignments``: one submission answered with the source's solutions, autograded once per grading mode
 (``fresh``: the hidden tests re-grade each exercise in a fresh process with ``exercises.autograde``;
@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import grades  # noqa: E402
-import nbgrader_class  # noqa: E402
+from tools import grades, nbgrader_class  # noqa: E402
 
 
 def time_assignments(names, gradings) -> None:

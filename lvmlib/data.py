@@ -54,6 +54,8 @@ class Dataset:
         y_test: tensor of shape (N_test,), int64.
         image_shape: (H, W) with H * W = D, to reshape a row into an image.
         name: the data set's name.
+
+    Taught in notebook 02 (Mixtures of Gaussians and EM).
     """
 
     x_train: torch.Tensor
@@ -104,6 +106,9 @@ def _request_timeout() -> None:
     could leave it changed).  Instead its ``urlopen`` is wrapped, once: the wrapper adds the
     timeout of the current thread's fetch (a context variable) and is a plain pass-through
     otherwise, for other callers, other threads and after the fetch.
+
+    ``_openml.urlopen`` is scikit-learn's private name, used knowingly (pyproject.toml says why no
+    public route exists); if it moves, fetches run without the timeout and tests/core/test_data.py fails.
     """
     try:
         from sklearn.datasets import _openml

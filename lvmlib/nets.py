@@ -12,6 +12,10 @@ import torch
 from torch import nn
 from torch.distributions import Independent, Normal
 
+#: smallest standard deviation a network's output gives a Gaussian (``softplus(raw) + MIN_SCALE``: q(z | x)
+#: and a learned p(x | z) of the VAEs): keeps log densities finite when softplus underflows.
+MIN_SCALE = 1e-5
+
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh, *, generator: torch.Generator | None = None,
         gain: float = 1.0, dtype: torch.dtype = torch.float32) -> nn.Sequential:

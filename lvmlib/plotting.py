@@ -263,7 +263,10 @@ class BinnedPoints:
 # mixtures in 2-D: responsibilities, ellipses, densities on a grid
 # ----------------------------------------------------------------------------------------
 
+#: the course's colours for the components of a mixture (matplotlib's tab10, as hex)
 COLORS = tuple(mpl.colors.to_hex(c) for c in mpl.colormaps["tab10"].colors)
+#: ``imshow`` keywords for an image with pixels in [0, 1]: dark ink on white, no smoothing
+IMG = dict(cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
 
 
 #: a point is drawn in its most responsible component's colour, paler as max_k r_nk falls below these

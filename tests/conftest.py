@@ -1,17 +1,13 @@
-import sys
-from pathlib import Path
+"""Shared fixtures of the test suite (the repository-wide set-up is the root ``conftest.py``)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")
 def colab_runs(tmp_path_factory):
     """``colab_runs(name)``: the stored student notebook ``notebooks/<name>.ipynb`` run in the Colab-like venv
     through its own install cell (``hosted_env.colab_run``), once per session; lvmlib's wheel built once."""
-    import hosted_env
+    from tests.packaging import hosted_env
 
     done, wheel = {}, []
 

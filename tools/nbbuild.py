@@ -53,7 +53,10 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import nbval_markers  # tools/ (this file's folder) is on sys.path; tools/site.py loads it first
+try:
+    from tools import nbval_markers
+except ModuleNotFoundError:  # run as a script (python tools/nbbuild.py): its own folder is on sys.path
+    import nbval_markers
 from nbclient import NotebookClient
 
 if sys.version_info >= (3, 11):

@@ -1,6 +1,6 @@
 """A synthetic class for an nbgrader course: submissions with known outcomes, graded by real nbgrader.
 
-Made from the sources, for tests and benchmarks of the grading path (``tests/test_nbgrader.py``,
+Made from the sources, for tests and benchmarks of the grading path (``tests/exercises/test_nbgrader.py``,
 ``benchmarks/nbgrader_autograde.py``): every student of the class answers each code exercise of
 notebooks 03 and 05 with one of
 
@@ -24,9 +24,11 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbbuild  # noqa: E402
-import nbgrader_course  # noqa: E402
+try:
+    from tools import nbbuild, nbgrader_course
+except ModuleNotFoundError:  # run as a script (python tools/nbgrader_class.py): its own folder is on sys.path
+    import nbbuild
+    import nbgrader_course
 
 LOG_WEIGHTS = ("def log_weights(x, model, q, K, generator=None):\n"
                '    """log w_k = log p(z_k) + log p(x | z_k) - log q(z_k), z_k ~ q: x [B, Dx] -> log_w [K, B]."""\n'

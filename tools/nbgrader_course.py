@@ -62,14 +62,15 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nbbuild  # noqa: E402
+try:
+    from tools import nbbuild
+except ModuleNotFoundError:  # run as a script (python tools/nbgrader_course.py): its own folder is on sys.path
+    import nbbuild
 
 SOURCES = nbbuild.ROOT / "tools" / "notebook_src"
 OUT = nbbuild.ROOT / "build" / "nbgrader"

@@ -23,11 +23,11 @@ student edition, where it ran.  What names cannot show (a function that changes 
 through an attribute, ``f(data.x)``, or module state) shows in the stored outputs, which nbbuild
 writes by running both editions in full: a later cell whose stored output differs between the
 editions counts as changed.  A solution that is wrong, or a changed or fed cell whose output
-changes, still fails (``tests/test_nbval_editions.py`` shows both on a deliberately broken copy).
+changes, still fails (``tests/notebooks/test_nbval_editions.py`` shows both on a deliberately broken copy).
 
 Slider apps shown by executed cells of the solved edition display as one text line instead of
 recording every state (their cells carry the tag ``nbval-ignore-output``; the student edition's run
-records them, and ``tests/test_widgets*.py`` test the recorder and every app's states).
+records them, and ``tests/widgets/`` and ``tests/lessons/`` test the recorder and every app's states).
 
 A notebook this analysis cannot follow (a cell that does not parse, ``import *``, ``exec``,
 ``globals()``, or editions with different code cell counts) runs in full.  ``LVMLIB_NBVAL_SOLVED=full``
@@ -44,8 +44,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cell_names import Opaque, cell_names  # tools/ is on sys.path (conftest.py)
-from nbval_markers import ignores_output
+try:
+    from tools.cell_names import Opaque, cell_names
+    from tools.nbval_markers import ignores_output
+except ModuleNotFoundError:  # run as a script (python tools/nbval_editions.py): its own folder is on sys.path
+    from cell_names import Opaque, cell_names
+    from nbval_markers import ignores_output
 
 FULL_ENV = "LVMLIB_NBVAL_SOLVED"  # =full: run the solved edition in full
 SOLUTIONS_DIR = "solutions"

@@ -24,7 +24,10 @@ from __future__ import annotations
 import copy
 import re
 
-from nbval_markers import Tolerance, parse_tolerance_args, tolerance_from_metadata  # tools/ is on sys.path
+try:
+    from tools.nbval_markers import Tolerance, parse_tolerance_args, tolerance_from_metadata
+except ModuleNotFoundError:  # run as a script: its own folder is on sys.path
+    from nbval_markers import Tolerance, parse_tolerance_args, tolerance_from_metadata
 
 MARKER = "NBVAL_TOLERANCE"
 _MARKER_LINE = re.compile(r"^\s*#\s*NBVAL_TOLERANCE\b(?P<args>.*)$")

@@ -68,7 +68,7 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 
 def _load(path: Path, name: str):
-    """A module of this repository by its path (tools/ and tests/browser/ are not packages)."""
+    """A module of tools/ by its path (``python tools/site.py`` has tools/, not the root, on sys.path)."""
     import importlib.util
 
     if name in sys.modules:
@@ -595,7 +595,7 @@ def build_pdf(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" /
     import http.server
     import threading
 
-    labdriver = _load(ROOT / "tests" / "browser" / "labdriver.py", "labdriver")  # finds and launches the OS's Chromium
+    labdriver = _load(ROOT / "tools" / "labdriver.py", "labdriver")  # finds and launches the OS's Chromium
 
     notebooks, out = Path(notebooks).resolve(), Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="lvm-pdf.") as work:

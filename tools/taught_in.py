@@ -39,7 +39,9 @@ def notebook_code() -> dict[str, tuple[str, set[str]]]:
         nn = src.name[:2]
         text = src.read_text()
         title = re.search(r"^# # \d\d · ([^:\n]+)", text, re.M).group(1).strip()
-        for helper in (ROOT / "lvmlib" / "lessons" / f"nb{nn}.py", ROOT / "lvmlib" / "exercises" / f"nb{nn}.py"):
+        lesson = ROOT / "lvmlib" / "lessons"  # nbNN.py, or the package nbNN/
+        for helper in (lesson / f"nb{nn}.py", *sorted((lesson / f"nb{nn}").glob("*.py")),
+                       ROOT / "lvmlib" / "exercises" / f"nb{nn}.py"):
             text += "\n" + (helper.read_text() if helper.exists() else "")
         out[nn] = (title, _names(text))
     return out

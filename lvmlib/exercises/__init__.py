@@ -13,7 +13,7 @@ Each ``check_*`` function takes the student's function, runs it on cases with kn
 - ``error``: the function raised something else; the report names the case and the error.
 
 The reference answers are lvmlib's own functions or closed forms; the mistakes are small wrong
-implementations, so the tests (``tests/test_exercises*.py``) can feed each one in and assert that
+implementations, so the tests (``tests/exercises/``) can feed each one in and assert that
 its diagnosis comes out.
 
 A report shows as one coloured line (HTML) with the same words as text; ``report.require()``

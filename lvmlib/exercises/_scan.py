@@ -2,7 +2,7 @@
 
 Part of the graded re-check (:mod:`lvmlib.exercises.grading`, which re-exports :func:`scan`): nbgrader's
 hidden test prints the flags as ``lvmlib-flags: <grade_id> ...``; no solution of the course is flagged
-(tests/test_grading.py).
+(tests/exercises/test_grading.py).
 """
 
 from __future__ import annotations

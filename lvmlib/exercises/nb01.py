@@ -71,7 +71,7 @@ def _story_reference(decoder, num_samples: int, generator: torch.Generator):
 
 #: z-scores beyond which a statistic of a correct sampler counts as wrong.  With 62 statistics
 #: over the three large cases, a correct answer fails with probability below 1e-4 per check
-#: (tests/test_exercises_wrong_answers.py runs the right answer on 200 seeds and finds no failure).
+#: (tests/exercises/test_wrong_answers.py runs the right answer on 200 seeds and finds no failure).
 Z_LIMIT = 5.0
 
 _STATS = ("z cov", "r cov", "z mean", "r mean", "z-r cov", "z lag", "r lag")

@@ -18,24 +18,8 @@ from lvmlib.exercises._core import NO_GRADIENT, Case, Mistake, Report, check_fun
 # log-weights of shape [K, B] (K samples along dim 0, B data points) like lvmlib.inference.
 
 from lvmlib import inference as _est
-
-
-def log_weight_cases(dtype=torch.float64) -> list[Case]:
-    """Log-weights [K, B] with known answers, the hard ones included."""
-    t = lambda rows: torch.tensor(rows, dtype=dtype)  # noqa: E731
-    return [
-        Case("K=4 samples, B=3 points", (t([[0.0, -1.0, 2.0], [-2.0, -3.0, 1.5], [-1.0, 0.5, 0.0], [-0.5, -4.0, 1.0]]),)),
-        Case("log-weights near -2000 (exp underflows to 0)", (t([[-2000.0, -2003.0], [-2001.0, -2000.5], [-1999.0, -2002.0]]),)),
-        Case("K=1 sample", (t([[-5.0, 1.0, -2000.0]]),)),
-        Case("a single data point, K=5", (t([[-3.0], [-1.0], [-7.0], [-2.5], [-1.5]]),)),
-        Case("K=2 samples, B=2 points, equal weights", (t([[-4.0, 10.0], [-4.0, 10.0]]),)),
-        Case("float32 log-weights near -2000, K=3, B=2",
-             (torch.tensor([[-2000.0, -1.0], [-2002.5, -0.5], [-1999.5, -3.0]], dtype=torch.float32),)),
-    ]
-
-
-def log_mean_exp(log_w):
-    return _est.log_mean_exp(log_w, 0)
+from lvmlib.exercises._cases import log_mean_exp, log_weight_cases
+from lvmlib.models.toy import toy_problem
 
 
 LOG_P_HAT_MISTAKES = [
@@ -124,7 +108,7 @@ def check_ess(student: Callable) -> Report:
 # samples), each at SIGMAS standard errors.  Cases with q = the exact posterior are exact whatever
 # the samples: every log-weight equals log p(x).  False alarms: each statistic is compared at 6
 # standard errors (two-sided, probability about 2e-9 each for a normal statistic); over the 30-odd
-# statistics of one check, below 1e-7 (tests/test_exercises_wrong_answers.py runs a correct answer
+# statistics of one check, below 1e-7 (tests/exercises/test_wrong_answers.py runs a correct answer
 # that ignores the generator on 20 seeds of the global generator and expects no failure).
 
 SIGMAS = 6.0
@@ -240,17 +224,6 @@ def _log_weights_compare(got, want):
         return ok, why
     problem = _moments_problem(got, want)
     return (True, "") if problem is None else (False, problem)
-
-
-def toy_problem(dtype=torch.float64):
-    """Notebook 05's toy model (as ``lvmlib.lessons.toy.toy_problem``, which a check may not import): z ~ N(0, 1),
-    x | z ~ N(w z, 0.5^2), and an x whose posterior is N(1.5, 0.25^2).  Returns (model, x [1, 1])."""
-    from lvmlib.models import LinearGaussian
-
-    sigma, m, s = 0.5, 1.5, 0.25
-    w = sigma * math.sqrt(1.0 / s**2 - 1.0)
-    return (LinearGaussian(torch.tensor([[w]], dtype=dtype), None, sigma),
-            torch.tensor([[m * (w**2 + sigma**2) / w]], dtype=dtype))
 
 
 def _log_weights_cases() -> list[Case]:

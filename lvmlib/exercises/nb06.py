@@ -10,7 +10,8 @@ import torch
 
 from lvmlib import inference as _est
 from lvmlib.exercises._core import Case, Mistake, Report, check_function, float64_reference, same_nan
-from lvmlib.exercises.nb05 import log_mean_exp, log_weight_cases
+from lvmlib.exercises._cases import log_mean_exp, log_weight_cases
+from lvmlib.models.toy import toy_problem
 
 
 #
@@ -157,7 +158,6 @@ OBJECTIVE_MISTAKES = [
 
 
 def _objective_cases() -> list[Case]:
-    from lvmlib.exercises.nb05 import toy_problem
     from lvmlib.models import LinearGaussian
 
     d = torch.float64

@@ -8,8 +8,8 @@ commit (``tools/site_predict.py``).
 
 Each :class:`Question` is either a choice (``options`` a tuple of strings, ``answer`` an index into it)
 or a number (``options`` is ``None``, ``answer`` the number, ``tolerance`` the relative error that still
-counts as right).  Every graded answer rests on facts that ``tests/question_facts.py``
-computes for any seed; ``tests/test_question_bank.py`` checks them for five seeds.
+counts as right).  Every graded answer rests on facts that ``tests/exercises/question_facts.py``
+computes for any seed; ``tests/exercises/test_question_bank.py`` checks them for five seeds.
 
 Texts are plain (no markdown or math): they show as they are in a widget, a terminal and a web page.
 """

@@ -26,15 +26,9 @@ from lvmlib.device import one_thread
 from lvmlib.distributions import gaussian_proposals
 from lvmlib.inference import block_estimates
 
-# the toy problem and its exact answers live in a core module; re-exported for the notebook
-from lvmlib.lessons.toy import (
-    COUNTS,
-    LOG2_SCALES,
-    MEANS,
-    proposal_controls,
-    second_moment_of_weights,
-    toy_problem,
-)
+from lvmlib.lessons.toy import COUNTS, LOG2_SCALES, MEANS, proposal_controls
+# the toy problem and its exact answers live in lvmlib.models.toy; re-exported for the notebook
+from lvmlib.models.toy import second_moment_of_weights, toy_problem
 from lvmlib.plotting import describe, new_figure
 from lvmlib.widgets.app import SliderApp
 

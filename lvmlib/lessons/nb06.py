@@ -1,6 +1,6 @@
 """Notebook 06, the ELBO and its gap: log p(x) = ELBO(q) + KL(q || p(z | x)), and the IWAE bound.
 
-The model is notebook 05's toy problem (:func:`lvmlib.lessons.toy.toy_problem`): a
+The model is notebook 05's toy problem (:func:`lvmlib.models.toy.toy_problem`): a
 ``LinearGaussian`` with a 1-D latent whose posterior for the observed x is N(1.5, 0.25^2),
 so for a Gaussian q = N(mean, scale^2) the KL to the posterior is exact
 (``torch.distributions.kl_divergence``) while the ELBO and the IWAE bound L_K are Monte
@@ -27,10 +27,10 @@ from lvmlib import inference as est
 from lvmlib.device import one_thread
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals
 
-# the toy problem and the repeated estimates live in a core module; re-exported for the notebook
+# the toy problem (lvmlib.models.toy) and the repeated estimates live in core modules; re-exported for the notebook
 from lvmlib.inference import block_estimates
-from lvmlib.lessons.toy import LOG2_SCALES, MEANS, proposal_controls, toy_problem
-from lvmlib.models import NonlinearLVM
+from lvmlib.lessons.toy import LOG2_SCALES, MEANS, proposal_controls
+from lvmlib.models import NonlinearLVM, toy_problem
 from lvmlib.plotting import describe, new_figure
 from lvmlib.widgets.app import SliderApp
 
@@ -104,7 +104,7 @@ def precompute(model, x: torch.Tensor, *, means=MEANS, log2_scales=LOG2_SCALES, 
 
     Args:
         model, x: a model with an exact Gaussian posterior and a 1-D latent, and x [1, Dx]
-            (:func:`lvmlib.lessons.toy.toy_problem`).
+            (:func:`lvmlib.models.toy.toy_problem`).
 
     Returns:
         a :class:`GapGrid`.

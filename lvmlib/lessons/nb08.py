@@ -18,7 +18,7 @@ import torch
 from matplotlib.patches import Circle, Rectangle
 
 from lvmlib._util import noise
-from lvmlib.plotting import BinnedPoints, describe, new_figure, tile_images
+from lvmlib.plotting import IMG, BinnedPoints, describe, new_figure, tile_images
 from lvmlib.vae import (
     INTERPOLATIONS,
     VAE,
@@ -31,8 +31,6 @@ from lvmlib.widgets.app import SliderApp
 _library_slerp = slerp  # (interpolation_paths has a parameter of that name)
 
 __all__ = ["Paths", "interpolation_paths", "interpolation_app", "gaussian_norms", "norms_figure", "LatentMap", "latent_map", "latent_map_app", "Sweeps", "coordinate_sweeps", "coordinate_app", "label_share", "examples"]
-
-IMG = dict(cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
 
 
 def _digit_options(picks, labels) -> list[tuple[str, int]]:

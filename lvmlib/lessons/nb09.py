@@ -33,7 +33,7 @@ SAMPLE_SIZES = (2, 5, 20, 100, 500)
 SCALES = (0.1, 0.3, 1.0, 3.0)
 DIMS = (1, 4, 16)
 LABELS = {"score": "score function", "baseline": "score + baseline", "reparam": "reparameterization"}
-COLORS = {"score": "C3", "baseline": "C1", "reparam": "C0"}
+ESTIMATOR_COLORS = {"score": "C3", "baseline": "C1", "reparam": "C0"}
 
 
 # ----------------------------------------------------------------------------------------
@@ -101,9 +101,9 @@ def gradient_app(grid: GradientGrid, *, n: int = 10, scale: float = 1.0, dim: in
              ylim=(allv.min() / 3, allv.max() * 3), xlabel="samples N", ylabel="total variance of the estimate")
     lines, dots, scatters = {}, {}, {}
     for r, e in enumerate(ESTIMATORS):
-        (lines[e],) = ax_v.plot([], [], "-", color=COLORS[e], label=LABELS[e], animated=True)
-        (dots[e],) = ax_v.plot([], [], "o", color=COLORS[e], animated=True)
-        scatters[e] = ax_e.scatter([], [], s=6, color=COLORS[e], alpha=0.5, animated=True)
+        (lines[e],) = ax_v.plot([], [], "-", color=ESTIMATOR_COLORS[e], label=LABELS[e], animated=True)
+        (dots[e],) = ax_v.plot([], [], "o", color=ESTIMATOR_COLORS[e], animated=True)
+        scatters[e] = ax_e.scatter([], [], s=6, color=ESTIMATOR_COLORS[e], alpha=0.5, animated=True)
     ax_v.legend(loc="lower left", fontsize=8)
     ax_e.axvline(grid.exact_first, color="k", lw=1, label="exact")
     ax_e.set(yticks=range(3), yticklabels=[LABELS[e] for e in ESTIMATORS], ylim=(-0.6, 2.6),

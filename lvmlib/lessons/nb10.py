@@ -17,7 +17,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from lvmlib.plotting import new_figure, tile_images
+from lvmlib.plotting import IMG, new_figure, tile_images
 from lvmlib.vae import (
     LABEL_SETTINGS,
     M2_RECIPE,
@@ -31,7 +31,6 @@ from lvmlib.widgets.app import SliderApp
 __all__ = ["SETTINGS", "setting_name", "PriorView", "prior_views", "prior_app", "Analogies", "analogies", "labels_app",
            "examples"]
 
-IMG = dict(cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
 #: labels per class the notebook's slider offers (None: every training digit labelled).
 SETTINGS = LABEL_SETTINGS
 

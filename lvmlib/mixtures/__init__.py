@@ -11,7 +11,7 @@
 
 The names below are loaded on first use (PEP 562): the estimators import scikit-learn (about a
 second), and ``lvmlib.mixtures.reference`` (plain torch; the exercise checks of notebook 02 use it)
-must not pay for that (``tests/test_import_cost.py``).
+must not pay for that (``tests/core/test_import_cost.py``).
 """
 
 from typing import TYPE_CHECKING

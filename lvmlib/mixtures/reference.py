@@ -18,12 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import torch
 from torch.distributions import MultivariateNormal
 
-__all__ = ["log_joint", "e_step", "m_step", "log_likelihood", "em_loop", "with_reg_covar", "em", "EMResult",
-           "EMPath", "path_difference"]
+__all__ = ["log_joint", "e_step", "m_step", "log_likelihood", "em_loop", "with_reg_covar", "em", "EMResult"]
 
 
 def log_joint(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor) -> torch.Tensor:
@@ -127,41 +125,3 @@ def em(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances:
     params, log_liks, converged = em_loop(x, weights, means, covariances, e_step,
                                           lambda x_, r: m_step(x_, r, reg_covar), tol=tol, max_iter=max_iter)
     return EMResult(*params[-1], converged, len(params) - 1, log_liks)
-
-
-@dataclass
-class EMPath:
-    """An EM run with given steps, read like a ``keep_history`` ``GaussianMixture`` fit (what the
-    EM app of notebook 02 draws and checks: ``lvmlib.lessons.nb02.fit_em_start`` makes it).
-
-    ``history_``: ``lower_bound`` (T + 1 mean log-likelihoods) and ``weights`` [T + 1, K], ``means``
-    [T + 1, K, D], ``covariances`` [T + 1, K, D, D]; ``n_iter_`` = T; ``converged_``; ``e_step`` the
-    E-step it ran (used by :meth:`predict_proba_at`).
-    """
-
-    history_: dict
-    n_iter_: int
-    converged_: bool
-    e_step: Callable
-
-    def predict_proba_at(self, x, step: int):
-        """Responsibilities [N, K] of ``x`` under snapshot ``step`` (from this run's E-step)."""
-        theta = (self.history_[name][step] for name in ("weights", "means", "covariances"))
-        with torch.no_grad():
-            return self.e_step(torch.as_tensor(x, dtype=torch.float64), *theta)
-
-    @property
-    def lower_bound_(self) -> float:
-        return self.history_["lower_bound"][-1]
-
-
-def path_difference(path, gm) -> tuple[float, int]:
-    """(largest difference of weights, means, covariances and mean log-likelihood, number of
-    iterations compared) between two EM runs from the same start, over the iterations both made."""
-    steps = min(path.n_iter_, gm.n_iter_)
-    worst = float(np.abs(np.asarray(path.history_["lower_bound"][:steps + 1])
-                         - np.asarray(gm.history_["lower_bound"][:steps + 1])).max())
-    for name in ("weights", "means", "covariances"):
-        a, b = (np.asarray(torch.as_tensor(h.history_[name][:steps + 1]).cpu()) for h in (path, gm))
-        worst = max(worst, float(np.abs(a - b).max()))
-    return worst, steps

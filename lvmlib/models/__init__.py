@@ -32,12 +32,12 @@ from lvmlib.models.binary import (
     BinaryLatentModel,
     binary_configurations,
     binomial_mixture,
-    time_enumeration,
 )
 from lvmlib.models.linear import LinearGaussian
 from lvmlib.models.mixture import MixtureOfGaussians
 from lvmlib.models.nonlinear import NonlinearLVM
 from lvmlib.models.protocol import ExactModel, LatentVariableModel
+from lvmlib.models.toy import POSTERIOR_MEAN, POSTERIOR_SCALE, second_moment_of_weights, toy_problem
 from lvmlib.models.quadrature import (
     GridPosterior,
     best_gaussian,
@@ -48,6 +48,10 @@ from lvmlib.models.quadrature import (
 )
 
 __all__ = [
+    "POSTERIOR_MEAN",
+    "POSTERIOR_SCALE",
+    "second_moment_of_weights",
+    "toy_problem",
     "LatentVariableModel",
     "ExactModel",
     "MixtureOfGaussians",
@@ -62,5 +66,4 @@ __all__ = [
     "grid_kl",
     "grid_log_marginal",
     "grid_posterior",
-    "time_enumeration",
 ]

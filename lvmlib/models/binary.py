@@ -1,4 +1,4 @@
-"""n independent binary latents: p(x) is a sum over 2^n configurations (and what enumerating them costs).
+"""n independent binary latents: p(x) is a sum over 2^n configurations (notebook 03 times enumerating them).
 
 Two closed forms check the enumeration: a Gaussian-likelihood model is a mixture of 2^n
 Gaussians (:meth:`BinaryLatentModel.as_mixture`), and n latents with the same effect
@@ -9,7 +9,6 @@ Gaussians (:meth:`BinaryLatentModel.as_mixture`), and n latents with the same ef
 from __future__ import annotations
 
 import math
-import time
 from typing import Sequence
 
 import torch
@@ -26,7 +25,7 @@ from lvmlib.models._base import _check_x, _LatentVariableModel
 from lvmlib.models.mixture import MixtureOfGaussians
 from lvmlib.nets import mlp
 
-__all__ = ["BinaryLatentModel", "binary_configurations", "binomial_mixture", "time_enumeration"]
+__all__ = ["BinaryLatentModel", "binary_configurations", "binomial_mixture"]
 
 F64 = torch.float64
 
@@ -191,53 +190,3 @@ def binomial_mixture(n: int, effect, offset, *, sigma: float = 0.5, prior_prob: 
     means = offset + k[:, None] * effect  # [n + 1, Dx]
     var = torch.full((n + 1,), sigma**2, dtype=F64, device=device)
     return MixtureOfGaussians(weights / weights.sum(), means, var, "spherical")
-
-
-def time_enumeration(
-    n_values: Sequence[int] = tuple(range(2, 17, 2)),
-    data_dim: int = 16,
-    num_points: int = 8,
-    *,
-    repeats: int = 1,
-    clock: str = "wall",
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> dict[int, float]:
-    """Seconds to compute exact log p(x) by enumeration, as the number of latents grows.
-
-    For each n, builds a ``BinaryLatentModel(n, data_dim)``, samples ``num_points`` points
-    from it and times ``log_marginal`` (best of ``repeats``).  The cost doubles per latent:
-    plot the result on a log axis.
-
-    Args:
-        clock: ``"wall"`` (wall-clock time, torch's threads as they are) or ``"cpu"`` (CPU time
-            of the calling thread with torch limited to one thread while timing: the work of
-            one core, which other programs on a busy machine disturb far less than the wall clock).
-
-    Returns:
-        {n: seconds}.
-
-    Taught in notebook 03 (Marginalization).
-    """
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
-    timer = time.perf_counter if clock == "wall" else time.thread_time
-    threads = torch.get_num_threads()
-    seconds: dict[int, float] = {}
-    try:
-        if clock == "cpu":
-            torch.set_num_threads(1)
-        for n in n_values:
-            model = BinaryLatentModel(int(n), data_dim, generator=generator, dtype=dtype)
-            _, x = model.sample(num_points, generator=generator)
-            best = math.inf
-            for _ in range(max(1, repeats)):
-                t0 = timer()
-                with torch.no_grad():
-                    model.log_marginal(x)
-                best = min(best, timer() - t0)
-            seconds[int(n)] = best
-    finally:
-        torch.set_num_threads(threads)
-    return seconds
-

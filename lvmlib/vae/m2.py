@@ -33,11 +33,10 @@ from torch import nn
 from torch.distributions import Bernoulli, Categorical, Independent, Normal
 
 from lvmlib._util import check_generator, noise, positive_int
-from lvmlib.nets import mlp
+from lvmlib.nets import MIN_SCALE, mlp
 
 __all__ = ["M2", "train_m2", "train_classifier", "accuracy", "label_subset", "M2History"]
 
-MIN_SCALE = 1e-5
 
 
 class M2(nn.Module):

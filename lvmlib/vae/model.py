@@ -38,7 +38,7 @@ from torch.distributions import Bernoulli, Independent, Normal
 from lvmlib import inference as estimators
 from lvmlib._util import check_generator, noise, positive_int
 from lvmlib.distributions import sample
-from lvmlib.nets import mlp
+from lvmlib.nets import MIN_SCALE, mlp
 
 __all__ = ["VAE", "slerp", "LIKELIHOODS", "OBJECTIVES", "INTERPOLATIONS"]
 
@@ -50,10 +50,6 @@ INTERPOLATIONS = ("linear", "slerp")
 #: what :meth:`VAE.save` writes and :meth:`VAE.load` expects in ``checkpoint["format"]``.
 CHECKPOINT_FORMAT = "lvmlib.vae.VAE"
 CHECKPOINT_VERSION = 1
-
-#: smallest standard deviation of q(z | x) and of a learned Gaussian p(x | z): keeps
-#: log densities finite when softplus underflows.
-MIN_SCALE = 1e-5
 
 
 class VAE(nn.Module):
@@ -183,9 +179,9 @@ class VAE(nn.Module):
 
     def encoder(self, x: torch.Tensor) -> Independent:
         """q(z | x) = N(mu(x), diag sigma(x)^2) for x of shape [B, Dx]: batch [B], event [Dz]."""
-        return self._encode(self._check_x(x))
+        return self.encode(self.check_x(x))
 
-    def _encode(self, x: torch.Tensor) -> Independent:
+    def encode(self, x: torch.Tensor) -> Independent:
         """:meth:`encoder` without the input checks (the training hot path)."""
         out = self.encoder_net(x)  # [B, 2 Dz]
         loc, raw = out.chunk(2, dim=-1)  # [B, Dz] each
@@ -208,7 +204,7 @@ class VAE(nn.Module):
         Returns:
             tensor of shape [B], in nats.
         """
-        return self._bound(self._check_x(x), "elbo", num_samples, generator)
+        return self.bound(self.check_x(x), "elbo", num_samples, generator)
 
     def iwae(self, x: torch.Tensor, num_samples: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Importance-weighted bound L_K = log (1/K) sum_k p(x, z_k) / q(z_k | x).
@@ -218,13 +214,13 @@ class VAE(nn.Module):
         Returns:
             tensor of shape [B], in nats.
         """
-        return self._bound(self._check_x(x), "iwae", num_samples, generator)
+        return self.bound(self.check_x(x), "iwae", num_samples, generator)
 
-    def _bound(self, x: torch.Tensor, objective: str, num_samples: int, generator) -> torch.Tensor:
-        """The training objective per point, [B]; x already checked (no second NaN scan)."""
+    def bound(self, x: torch.Tensor, objective: str, num_samples: int, generator) -> torch.Tensor:
+        """What ``train`` optimises, per point [B]: "elbo" or "iwae"; x from :meth:`check_x` (no second scan)."""
         if objective == "elbo":
-            return estimators.elbo(x, self, self._encode, num_samples, generator=generator, check=False)
-        return estimators.iwae_bound(x, self, self._encode, num_samples, generator=generator, check=False)
+            return estimators.elbo(x, self, self.encode, num_samples, generator=generator, check=False)
+        return estimators.iwae_bound(x, self, self.encode, num_samples, generator=generator, check=False)
 
     # ------------------------------------------------------------------------------------
     # pictures (no gradients)
@@ -264,8 +260,8 @@ class VAE(nn.Module):
             tensor of x's shape (pixel probabilities for a Bernoulli VAE).
         """
         single = isinstance(x, torch.Tensor) and x.dim() == 1
-        x = self._check_x(x.unsqueeze(0) if single else x)
-        out = self.likelihood(self._encode(x).mean).mean  # [B, Dx]
+        x = self.check_x(x.unsqueeze(0) if single else x)
+        out = self.likelihood(self.encode(x).mean).mean  # [B, Dx]
         return out[0] if single else out
 
     @torch.no_grad()
@@ -301,8 +297,8 @@ class VAE(nn.Module):
             if not isinstance(x, torch.Tensor) or x.dim() not in (1, 2) or (x.dim() == 2 and x.shape[0] != 1):
                 shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                 raise ValueError(f"{name} must be one point of shape [Dx] or [1, Dx], got {shape}")
-            ends.append(self._check_x(x.reshape(1, -1)))
-        z0, z1 = self._encode(torch.cat(ends)).mean  # [Dz] each
+            ends.append(self.check_x(x.reshape(1, -1)))
+        z0, z1 = self.encode(torch.cat(ends)).mean  # [Dz] each
         t = torch.linspace(0.0, 1.0, steps, device=z0.device, dtype=z0.dtype).unsqueeze(-1)  # [steps, 1]
         z = slerp(z0, z1, t) if method == "slerp" else (1 - t) * z0 + t * z1  # [steps, Dz]
         x_path = self.likelihood(z).mean  # [steps, Dx]
@@ -423,7 +419,7 @@ class VAE(nn.Module):
         ref = self._param()
         return noise("randn", shape, generator, dtype=ref.dtype, device=ref.device)
 
-    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+    def check_x(self, x: torch.Tensor) -> torch.Tensor:
         """x as a [B, Dx] tensor on the model's device and dtype, or a clear ValueError."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor of shape [B, {self.data_dim}], got {type(x).__name__}")

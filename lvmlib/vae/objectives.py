@@ -121,8 +121,8 @@ class ELBO(Objective):
 
     def bound(self, model, x, generator):
         if self.fn is None:
-            return model._bound(x, self.kind, self.num_samples, generator)
-        out = self.fn(x, model, model._encode, self.num_samples, self.kind, generator=generator)
+            return model.bound(x, self.kind, self.num_samples, generator)
+        out = self.fn(x, model, model.encode, self.num_samples, self.kind, generator=generator)
         return _checked(out, self.fn, f"the {self.kind} objective", x.shape[0], x)
 
 
@@ -202,7 +202,7 @@ class PriorTermELBO(Objective):
         return log_prior
 
     def bound(self, model, x, generator):
-        q = model._encode(x)  # batch [B], event [Dz]
+        q = model.encode(x)  # batch [B], event [Dz]
         mu, log_sigma = q.base_dist.loc, q.base_dist.scale.log()  # [B, Dz] each
         eps = noise("randn", (self.num_samples, *mu.shape), generator, dtype=mu.dtype, device=mu.device)  # [S, B, Dz]
         z = mu + log_sigma.exp() * eps  # the samples the prior term builds from the same eps   [S, B, Dz]

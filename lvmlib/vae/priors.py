@@ -32,7 +32,8 @@ from lvmlib._util import check_generator, noise, positive_int
 __all__ = ["MixturePrior", "from_config", "aggregate_posterior", "aggregate_moments", "sample_aggregate",
            "PriorCoverage", "prior_coverage"]
 
-MIN_SCALE = 1e-4
+#: smallest standard deviation of a learned prior component (coarser than ``lvmlib.nets.MIN_SCALE``)
+MIN_PRIOR_SCALE = 1e-4
 
 
 class MixturePrior(nn.Module):
@@ -61,7 +62,7 @@ class MixturePrior(nn.Module):
         self.num_components, self.latent_dim, self.init_scale = num_components, latent_dim, float(init_scale)
         self.logits = nn.Parameter(torch.zeros(num_components))
         self.loc = nn.Parameter(torch.randn(num_components, latent_dim, generator=generator) * init_scale)
-        self.raw_scale = nn.Parameter(torch.full((num_components, latent_dim), math.log(math.expm1(1.0 - MIN_SCALE))))
+        self.raw_scale = nn.Parameter(torch.full((num_components, latent_dim), math.log(math.expm1(1.0 - MIN_PRIOR_SCALE))))
 
     @property
     def config(self) -> dict:
@@ -70,7 +71,7 @@ class MixturePrior(nn.Module):
 
     def scale(self) -> torch.Tensor:
         """s [K, Dz]."""
-        return F.softplus(self.raw_scale) + MIN_SCALE
+        return F.softplus(self.raw_scale) + MIN_PRIOR_SCALE
 
     def weights(self) -> torch.Tensor:
         """pi [K]."""

@@ -51,7 +51,7 @@ def _batches(data, model: VAE, batch_size: int, shuffle: bool, generator) -> Ite
             yield data[start : start + batch_size]
     else:
         for batch in data:
-            yield model._check_x(_first_tensor(batch))
+            yield model.check_x(_first_tensor(batch))
 
 
 def _mean_bound(model: VAE, data, objective: Objective, generator, batch_size: int = 1024) -> float:
@@ -170,13 +170,13 @@ def train(
     objective = as_objective(objective, num_samples)
     num_samples = objective.num_samples
     if isinstance(x_train, torch.Tensor):
-        x_train = model._check_x(x_train)
+        x_train = model.check_x(x_train)
         if x_train.shape[0] == 0:
             raise ValueError("x_train is empty")
     elif not hasattr(x_train, "__iter__"):
         raise TypeError(f"x_train must be a tensor [N, D] or a DataLoader, got {type(x_train).__name__}")
     if isinstance(x_valid, torch.Tensor):
-        x_valid = model._check_x(x_valid)
+        x_valid = model.check_x(x_valid)
         if x_valid.shape[0] == 0:
             raise ValueError("x_valid is empty: pass at least one point, or x_valid=None to skip validation")
     elif x_valid is not None and not hasattr(x_valid, "__iter__"):
@@ -186,7 +186,7 @@ def train(
     history = {"epoch": [], "train": [], "valid": [], "seconds": [], "objective": objective.kind,
                "num_samples": num_samples, "computed_by": objective.who}
     optimizer = _adam(list(model.parameters()), lr)
-    ref = model._param()
+    ref = model.prior_loc  # a buffer: the model's device and dtype
     start_time = time.perf_counter()
     start_bound = None
     bar = tqdm(range(1, epochs + 1), desc=f"VAE z={model.latent_dim} {label}", unit="epoch", disable=not progress)
@@ -284,10 +284,10 @@ def evaluate_points(
     Returns:
         tensor of shape [B], without gradients, on the model's device.
     """
-    x = model._check_x(x)
+    x = model.check_x(x)
     num_samples = positive_int(num_samples, "num_samples")
     with torch.no_grad():
-        return estimators.importance_sampling(x, model, model._encode, num_samples, generator=generator,
+        return estimators.importance_sampling(x, model, model.encode, num_samples, generator=generator,
                                               chunk_size=chunk_size)  # [B]
 
 

@@ -25,6 +25,7 @@ label as wide as its text, so no label is cut off.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import html
 import math
@@ -90,6 +91,8 @@ class SliderApp:
             precomputed once, each move drawn by the page on a canvas, no kernel round trip.
         last_seconds: kernel time of the last redraw + render.
         full_draws: how many times the whole figure was drawn (the rest were blits).
+        redraw: the callback above.  With :meth:`static_state`, :meth:`animated_artists` and
+            :meth:`quiet` it is what a view (the PNG here, the page's canvas in ``client``) uses.
     """
 
     def __init__(self, fig, controls: Mapping[str, W.ValueWidget], redraw: Callable[..., str | None], *,
@@ -104,7 +107,7 @@ class SliderApp:
         self.canvas = fig.canvas
         self.controls = dict(controls)
         self.name = name
-        self._redraw = redraw
+        self.redraw = redraw
         self._hold = False
         self._text_before_refusal: str | None = None  # the text line a refusal message covers
         self._backgrounds: dict = {}  # static state -> saved background
@@ -159,12 +162,9 @@ class SliderApp:
             if reason is not None:
                 self._show_refusal(reason)
                 raise ValueError(reason)
-        self._hold = True
-        try:
+        with self.quiet():
             for k, v in values.items():
                 self.controls[k].value = v
-        finally:
-            self._hold = False
         self.update()
         return self
 
@@ -177,7 +177,7 @@ class SliderApp:
             if reason is not None:
                 self._show_refusal(reason)
                 raise ValueError(reason)
-        text = self._redraw(**values)
+        text = self.redraw(**values)
         self._render()
         if text is None and self._text_before_refusal is not None:
             text = self._text_before_refusal  # a refusal message no longer applies
@@ -206,12 +206,12 @@ class SliderApp:
                 for value in self._neighbours(name)[:per_control]:
                     if time.perf_counter() - t0 > budget_s:
                         return drawn
-                    self._redraw(**{**current, name: value})
+                    self.redraw(**{**current, name: value})
                     self._render(encode=False)
                     drawn += 1
         finally:
             if drawn:
-                self._redraw(**current)
+                self.redraw(**current)
                 self._render(encode=False)  # the picture on screen is already this state's
             # Collect the garbage of the notebook's set-up now (Run All), so that a full
             # collection of the whole heap is not what the first move waits for.
@@ -239,8 +239,18 @@ class SliderApp:
         app cannot see, such as new tick labels)."""
         self._backgrounds.clear()
 
-    # -- rendering -----------------------------------------------------------------
-    def _static_state(self) -> tuple:
+    @contextlib.contextmanager
+    def quiet(self):
+        """Inside this block, setting a control does not redraw (a view that already shows the state)."""
+        self._hold = True
+        try:
+            yield self
+        finally:
+            self._hold = False
+
+    # -- rendering (the view protocol: ``redraw``, ``static_state``, ``animated_artists``) ----------
+    def static_state(self) -> tuple:
+        """What the figure's static (non-animated) pixels depend on: a saved background's key."""
         key = []
         for ax in self.fig.axes:
             key.append((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_visible()))
@@ -254,7 +264,8 @@ class SliderApp:
                 key.append(t.get_text())
         return tuple(key)
 
-    def _animated(self) -> list:
+    def animated_artists(self) -> list:
+        """The visible animated artists, in z-order: what ``redraw`` changes, drawn over a background."""
         arts = []
         for ax in self.fig.axes:
             arts.extend(a for a in ax.get_children() if a.get_animated() and a.get_visible())
@@ -262,7 +273,7 @@ class SliderApp:
         return sorted(arts, key=lambda a: a.get_zorder())
 
     def _render(self, *, encode: bool = True) -> None:
-        key = self._static_state()
+        key = self.static_state()
         background = self._backgrounds.get(key)
         if background is None:
             self.canvas.draw()  # animated artists are left out of a full draw
@@ -272,7 +283,7 @@ class SliderApp:
             self.full_draws += 1
         else:
             self.canvas.restore_region(background)
-        for art in self._animated():
+        for art in self.animated_artists():
             self.fig.draw_artist(art)
         if encode:
             self.png = canvas_png(self.canvas)
@@ -285,11 +296,8 @@ class SliderApp:
         name = next((k for k, c in self.controls.items() if c is change["owner"]), None)
         reason = None if name is None else self._refusal(name, change["new"])
         if reason is not None:  # set from code (the browser sends only values a control offers)
-            self._hold = True
-            try:
+            with self.quiet():
                 change["owner"].value = change["old"]  # back to the value the picture shows
-            finally:
-                self._hold = False
             self._show_refusal(reason)
             raise ValueError(reason)
         self.update()

@@ -111,7 +111,7 @@ def _png(canvas) -> bytes:
 def _record(app, rec: Recorder) -> list[int]:
     renderer = app.canvas.get_renderer()
     ids = []
-    for art in app._animated():
+    for art in app.animated_artists():
         ids.extend(rec.items(art, renderer))
     return ids
 
@@ -160,10 +160,10 @@ def _precompute(app, grid: list[list[int]], t0: float) -> Precomputed:
     text = app.text.value
     try:
         for combo in itertools.product(*(g[::-1] for g in grid)):  # last positions first (prefixes)
-            out = app._redraw(**{n: pos[n][i] for n, i in zip(names, combo)})
+            out = app.redraw(**{n: pos[n][i] for n, i in zip(names, combo)})
             if out is not None:
                 text = out
-            key = app._static_state()
+            key = app.static_state()
             if key not in bg_index:
                 app.canvas.draw()  # the static artists only
                 bg_index[key] = len(pngs)
@@ -287,13 +287,10 @@ class CanvasApp(anywidget.AnyWidget):
     def _on_position(self, change) -> None:
         """Keep the kernel's controls where the page's are (no redraw: the page drew it)."""
         app = self.app
-        app._hold = True
-        try:
+        with app.quiet():
             for (n, c), v in zip(app.controls.items(), self._values(change["new"]).values()):
                 if c.value != v:
                     c.value = v
-        finally:
-            app._hold = False
 
     def _on_request(self, change) -> None:
         """Record one state off the grid for the page (the kernel fallback)."""
@@ -301,10 +298,10 @@ class CanvasApp(anywidget.AnyWidget):
         if len(idx) != len(self.app.controls):
             return
         app = self.app
-        out = app._redraw(**self._values(idx))
+        out = app.redraw(**self._values(idx))
         store = Store()
         rec = Recorder(app.fig, store)
-        key = app._static_state()
+        key = app.static_state()
         bg = self.precomputed.bg_index.get(key)
         png = None
         app.canvas.draw()

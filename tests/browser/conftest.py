@@ -5,14 +5,9 @@ Where Chromium or Playwright is missing the tests are skipped with how to get th
 when the environment variable ``CI`` is set: there a missing browser is a failure.
 """
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import labdriver  # noqa: E402
+from tools import labdriver
 
 
 def _unavailable(message: str):

@@ -1,6 +1,6 @@
 """A page-drawn app under ipywidgets 7's front end, as Colab has it.
 
-Notebook 05 (student edition) runs in the Colab-like venv (ipywidgets 7.7.1; ``tests/hosted_env.py``); its
+Notebook 05 (student edition) runs in the Colab-like venv (ipywidgets 7.7.1; ``tests/packaging/hosted_env.py``); its
 stored widget state is rendered with ipywidgets 7's HTML manager (npm ``@jupyter-widgets/html-manager@0.20``,
 installed with npm into ``build/npm-html-manager/`` at the first run) and the front end that anywidget's
 Python package ships for ipywidgets 7 (``anywidget/nbextension/index.js``), in headless Chromium with every
@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-import labdriver
-from hosted_env import ROOT
+from tools import labdriver
+from tests.packaging.hosted_env import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

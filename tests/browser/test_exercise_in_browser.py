@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-import labdriver
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ extra); skipped without them, except under ``CI`` where that is a failure.
 
 import pytest
 
-import labdriver
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 

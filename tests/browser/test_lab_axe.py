@@ -14,13 +14,12 @@ Needs Chromium and Playwright like ``test_jupyterlab.py``; skipped without them,
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-import labdriver
-from test_site import axe_script
+from tests.browser.test_site import axe_script
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 
@@ -47,8 +46,7 @@ CODE_CELLS = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Notebook 05's student edition built from its source (cells only) into a fresh folder."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import nbbuild
+    from tools import nbbuild
 
     folder = tmp_path_factory.mktemp("lab-axe")
     nbbuild.build(ROOT / "tools" / "notebook_src" / f"{NAME}.py", editions=("student",), execute=False, root=folder)

@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-import labdriver
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 

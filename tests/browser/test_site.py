@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-import labdriver
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ CANVAS_HASH = """el => { const c = el.querySelector('canvas'); const d = c.toDat
 
 
 def site_module():
-    """tools/site.py, loaded by path (tools/ is not a package)."""
+    """tools/site.py, loaded by path (a fresh module per test file)."""
     spec = importlib.util.spec_from_file_location("lvm_site_builder", ROOT / "tools" / "site.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

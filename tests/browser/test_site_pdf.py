@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_site import ROOT, site_module
+from tests.browser.test_site import ROOT, site_module
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from lvmlib.exercises.questions import QUESTIONS
-from test_site import AXE_RUN, PHONE, axe_script, open_page, poll, serve, site_module
+from tests.browser.test_site import AXE_RUN, PHONE, axe_script, open_page, poll, serve, site_module
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_site import ROOT, open_page, serve, site_module
+from tests.browser.test_site import ROOT, open_page, serve, site_module
 
 SITE = site_module()
 STEM = "04_naive_monte_carlo"  # a small notebook (and its solved edition)

@@ -12,7 +12,7 @@ leaves (so a slow or absent kernel cannot delay it).
 import numpy as np
 import pytest
 
-import labdriver
+from tools import labdriver
 
 pytestmark = pytest.mark.browser
 

@@ -321,7 +321,7 @@ assert rel_err < 0.02
 #   coordinates. `lvmlib.exercises.check_sample_story` says "both planted bugs are still there", or which remains by
 #   where it shows (in z, in the noise of x), without naming the fix (`lvmlib.exercises._planted`). It checks moments,
 #   not exact samples, so any correct order of random draws (or `decoder(z).sample()`) passes; its tests feed each
-#   listed mistake (`tests/test_exercises_01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
+#   listed mistake (`tests/exercises/test_nb01_04.py`). Once it passes, `exercises.choose` hands the student's sampler to
 #   `nb01.sample_story(..., sampler=)`, which draws the app's samples (and the variance numbers) with it;
 #   until then `nb01.story_recipe` (the same draws, in the same order, as the solution).
 # - There are no timings or library comparisons in this notebook.

@@ -58,7 +58,7 @@ from lvmlib import exercises
 from lvmlib.mixtures import GaussianMixture, reference   # reference: lvmlib's textbook EM steps
 from lvmlib.models import MixtureOfGaussians
 from lvmlib.lessons import nb02
-from lvmlib.lessons.digits import cluster_app, cluster_means_figure, cluster_summary, digits_clusters, fit_restarts, restarts_figure
+from lvmlib.lessons.nb02.digits import cluster_app, cluster_means_figure, cluster_summary, digits_clusters, fit_restarts, restarts_figure
 from lvmlib.mixtures import em_bound
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens

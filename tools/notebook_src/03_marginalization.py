@@ -38,7 +38,7 @@ import torch
 
 import lvmlib
 from lvmlib import exercises
-from lvmlib.models import BinaryLatentModel, NonlinearLVM, binomial_mixture, time_enumeration
+from lvmlib.models import BinaryLatentModel, NonlinearLVM, binomial_mixture
 from lvmlib.lessons import nb03
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
@@ -257,7 +257,7 @@ assert abs(integral_pre["p_curve"].sum() * dxc - 1) < 1e-4 and gap < 1e-10
 # no longer matter, every added latent about doubles the time.
 
 # %%
-seconds = time_enumeration(nb03.ENUMERATION_NS, data_dim=4, num_points=1, repeats=2, clock="cpu", generator=g)
+seconds = nb03.time_enumeration(nb03.ENUMERATION_NS, data_dim=4, num_points=1, repeats=2, clock="cpu", generator=g)
 for n, s in seconds.items():
     print(f"n = {n:2d}: {1000 * s:.2f} ms for {2**n} terms")   # (nbval's sanitizer hides "<number> ms for")
 rate = nb03.seconds_per_term(seconds)          # t / 2^n at the largest n, where overheads are amortized

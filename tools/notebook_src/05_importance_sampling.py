@@ -48,7 +48,7 @@ from lvmlib import inference as est
 from lvmlib import exercises
 from lvmlib.lessons import nb05
 from lvmlib.distributions import gaussian_proposals, sample
-from lvmlib.lessons.toy import second_moment_of_weights, toy_problem
+from lvmlib.models.toy import second_moment_of_weights, toy_problem
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g

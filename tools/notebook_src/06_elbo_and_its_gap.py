@@ -52,7 +52,7 @@ from lvmlib.lessons import nb06
 from lvmlib.distributions import gaussian_mvn, gaussian_proposals, sample
 from lvmlib.inference import block_estimates
 from lvmlib.models import best_gaussian
-from lvmlib.lessons.toy import toy_problem
+from lvmlib.models.toy import toy_problem
 
 lvmlib.plotting.retina_figures()  # static figures as 2x PNGs: sharp on hi-DPI screens
 g = lvmlib.set_seed(0)  # one seed for the whole notebook; lvmlib calls take the generator g

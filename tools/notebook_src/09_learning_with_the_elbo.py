@@ -584,7 +584,7 @@ print(f"the identity's gradient took more than 5 times as long as the ELBO's (K 
 #   exactly (the training runs inside `one_thread()` anyway); only the timings differ.
 # - **Library comparison.** `lvmlib.vae.ppca_ml` agrees with scikit-learn's `PCA`: the same leading eigenvalues
 #   (scikit-learn divides by N - 1, we divide by N, as maximum likelihood does) and `noise_variance_` equal to
-#   $\sigma^2_{\mathrm{ML}}$ up to that factor. Checked in the next cell and in `tests/test_linear_vae.py`.
+#   $\sigma^2_{\mathrm{ML}}$ up to that factor. Checked in the next cell and in `tests/vae/test_linear.py`.
 # - **Numbers under nbval.** The gradient checks are asserted (4 standard errors); the variance table and the gap
 #   table carry tolerances chosen from reruns with one and two threads; the linear VAE is deterministic (full-batch,
 #   exact ELBO) and only compared through asserts.

@@ -493,8 +493,8 @@ nb10.labels_app(an, labels="10", digit=3, label=7)
 #   The figures and sliders use only precomputed arrays.
 # - **Printed numbers** downstream of training carry `NBVAL_TOLERANCE` markers chosen from the spreads written next
 #   to them; the claims are asserted with margins.
-# - **Checks in the tests.** `tests/test_priors.py` checks `MixturePrior.log_prob` against scipy and a brute-force
-#   sum, sampling moments, and the aggregate posterior's density. `tests/test_m2.py` checks the labelled bound against
+# - **Checks in the tests.** `tests/vae/test_priors.py` checks `MixturePrior.log_prob` against scipy and a brute-force
+#   sum, sampling moments, and the aggregate posterior's density. `tests/vae/test_m2.py` checks the labelled bound against
 #   a hand computation with scipy, and the unlabelled bound against
 #   $\sum_y q(y \mid x)(B_l(x, y) - \log q(y \mid x))$ computed class by class with the same noise; bad labels, shapes and
 #   no labels raise clear errors.
