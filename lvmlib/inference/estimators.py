@@ -199,7 +199,7 @@ def log_weights(
         ValueError: bad shapes, NaN in x, or (with ``check``) a log-weight that is NaN: the
             model or the proposal gave a log-density that is not a number there.
 
-    Taught in notebook 04 (Naive Monte Carlo); also used in 05 and 06.
+    Taught in notebook 04 (Naive Monte Carlo); also used in 05, 06 and 07.
     """
     num_samples = _check_num_samples(num_samples)
     check_generator(generator)
@@ -425,7 +425,7 @@ def effective_sample_size(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     Returns:
         tensor of ``log_w``'s shape without ``dim`` ([B] for [K, B]).
 
-    Taught in notebook 04 (Naive Monte Carlo); also used in 05.
+    Taught in notebook 04 (Naive Monte Carlo); also used in 05 and 07.
     """
     if log_w.dim() < 2:
         raise ValueError(f"log_w must have shape [K, B] (samples along dim={dim}), got {tuple(log_w.shape)}")

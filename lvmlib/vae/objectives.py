@@ -110,6 +110,8 @@ class ELBO(Objective):
         num_samples: K (the K one-sample terms are averaged).
         fn: optional ``fn(x, model, encoder, K, kind, generator=None) -> [B]`` (exercise 6.1's objective,
             called with ``kind="elbo"``); ``None``: :func:`lvmlib.inference.elbo`.
+
+    Taught in notebook 07 (The variational autoencoder).
     """
 
     kind: ClassVar[str] = "elbo"
@@ -133,6 +135,8 @@ class IWAE(ELBO):
     Args:
         num_samples: K (default 5).
         fn: as for :class:`ELBO`, called with ``kind="iwae"``.
+
+    Taught in notebook 07 (The variational autoencoder).
     """
 
     kind: ClassVar[str] = "iwae"
@@ -168,6 +172,8 @@ class PriorTermELBO(Objective):
             10.1): the log-density of the model's :class:`~lvmlib.vae.MixturePrior`; ``None``: the model's own
             ``prior().log_prob``.
         num_samples: S.
+
+    Taught in notebook 10 (Priors and labels).
     """
 
     kind: ClassVar[str] = "elbo"
@@ -223,6 +229,8 @@ class M2Bound:
         alpha: weight of the classification term.
         unlabelled_bound: optional ``fn(log_q_y [B, C], labelled [B, C]) -> [B]`` (exercise 10.4) that sums y
             out; ``None``: :meth:`lvmlib.vae.M2.unlabelled_bound`.
+
+    Taught in notebook 10 (Priors and labels).
     """
 
     alpha: float = 10.0

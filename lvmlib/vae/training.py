@@ -150,7 +150,7 @@ def train(
     interrupted epoch (those the history describes) and no gradients.  In Jupyter, after
     Ctrl-C: ``import sys; history = sys.last_value.history``.
 
-    Taught in notebook 07 (The variational autoencoder); also used in 09.
+    Taught in notebook 07 (The variational autoencoder); also used in 09 and 10.
     """
     from tqdm.auto import tqdm
 
