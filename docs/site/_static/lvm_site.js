@@ -76,3 +76,19 @@ if ("IntersectionObserver" in window) {
 // printing (and make pdf) wants every app drawn
 window.addEventListener("beforeprint", () => slots.forEach(start));
 window.lvmDrawAllApps = () => { slots.forEach(start); };
+
+// A display formula wider than the column scrolls in its own box (lvm_site.css): such a box takes
+// keyboard focus so it can be scrolled without a mouse (WCAG 2.1.1; axe's scrollable-region-focusable).
+// Checked as each formula is laid out (sections off screen are laid out only when near).
+const wide = new ResizeObserver((entries) => {
+  for (const {target: m} of entries) {
+    if (m.scrollWidth > m.clientWidth + 1) {
+      m.tabIndex = 0;
+      m.setAttribute("role", "group");
+      m.setAttribute("aria-label", "Formula (scrolls sideways)");
+    } else if (m.hasAttribute("tabindex")) {
+      m.removeAttribute("tabindex");
+    }
+  }
+});
+document.querySelectorAll(".bd-article div.math").forEach((m) => wide.observe(m));
