@@ -7,6 +7,13 @@ lighthouse@12.2.3`` in some folder, then ``LIGHTHOUSE=that/folder/node_modules/.
 Without it only the sizes are printed.
 
     python benchmarks/bench_site.py [--before-ref main] [--pages index.html 05_importance_sampling.html]
+    python benchmarks/bench_site.py --site before=DIR --site after=DIR --runs 3 --pages 05_importance_sampling.html
+
+``--site NAME=DIR`` measures sites built beforehand (e.g. ``git stash; python tools/site.py --out DIR``)
+instead of building them.  With ``--runs N`` each cell is the median of N Lighthouse runs (each
+column's own median), and the 1-minute load average during the runs is printed beside it:
+Lighthouse's simulated throttling scales the main-thread time it observes, so a loaded machine
+lowers the performance score.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import http.server
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,16 +123,23 @@ def main() -> None:
     ap.add_argument("--before-ref", default="89b65f6",  # the last commit with the nbconvert site (before issue 30)
                     help="git ref whose tools/site.py is 'before' ('' to skip)")
     ap.add_argument("--pages", nargs="+", default=None)
+    ap.add_argument("--site", action="append", default=[], metavar="NAME=DIR",
+                    help="a site built beforehand, measured instead of building before/after")
+    ap.add_argument("--runs", type=int, default=1, help="Lighthouse runs per cell (the median is printed)")
     args = ap.parse_args()
     binary = os.environ.get("LIGHTHOUSE", "")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sites = {}
-        if args.before_ref:
+        for item in args.site:
+            name, _, folder = item.partition("=")
+            sites[name] = (Path(folder), args.pages or ["index.html", "05_importance_sampling.html"])
+        if args.before_ref and not args.site:
             build_before(args.before_ref, tmp / "before")
             sites["before"] = (tmp / "before", args.pages or ["index.html", "05_importance_sampling.html"])
-        load_builder(ROOT / "tools" / "site.py", "site_after").build(ROOT / "notebooks", tmp / "after")
-        sites["after"] = (tmp / "after", args.pages or ["index.html", "05_importance_sampling.html"])
+        if not args.site:
+            load_builder(ROOT / "tools" / "site.py", "site_after").build(ROOT / "notebooks", tmp / "after")
+            sites["after"] = (tmp / "after", args.pages or ["index.html", "05_importance_sampling.html"])
         print("| site | size on disk (MB) |\n|---|---:|")
         for name, (folder, _) in sites.items():
             print(f"| {name} | {size(folder) / 1e6:.1f} |")
@@ -132,19 +147,26 @@ def main() -> None:
             print("\nLIGHTHOUSE is not set: no Lighthouse runs (see the docstring).")
             return
         print("\n| site | page | form factor | performance | accessibility | best practices | SEO | CLS | LCP s "
-              "| TBT ms | console errors |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| TBT ms | console errors | load avg |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, (folder, pages) in sites.items():
             server = serve(folder)
             try:
                 for page in pages:
                     for desktop in (True, False):
-                        r = lighthouse(binary, f"http://127.0.0.1:{server.server_address[1]}/{page}", desktop)
-                        if "error" in r:
-                            print(f"| {name} | {page} | {'desktop' if desktop else 'mobile'} | failed: {r['error']!r} |")
+                        url = f"http://127.0.0.1:{server.server_address[1]}/{page}"
+                        runs, loads = [], []
+                        for _ in range(args.runs):
+                            runs.append(lighthouse(binary, url, desktop))
+                            loads.append(os.getloadavg()[0])
+                        failed = [r for r in runs if "error" in r]
+                        if failed:
+                            print(f"| {name} | {page} | {'desktop' if desktop else 'mobile'} | failed: {failed[0]['error']!r} |")
                             continue
+                        r = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
                         print(f"| {name} | {page} | {'desktop' if desktop else 'mobile'} | {r['performance']} | "
                               f"{r['accessibility']} | {r['best-practices']} | {r['seo']} | {r['cls']:.3f} | "
-                              f"{r['lcp_s']:.1f} | {r['tbt_ms']:.0f} | {r['console_errors']} |", flush=True)
+                              f"{r['lcp_s']:.1f} | {r['tbt_ms']:.0f} | {r['console_errors']:.0f} | "
+                              f"{min(loads):.1f}-{max(loads):.1f} |", flush=True)
             finally:
                 server.shutdown()
 

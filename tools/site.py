@@ -23,7 +23,9 @@ Steps (``build``):
    - a figure's alt text is its own (``lvmlib.plotting.figure_html``'s ``<img alt>``, which leaves
      the output: the PNG beside it is shown), else a generic one naming its section;
    - a launch bar (download this notebook, the other edition, Colab, Binder) follows the title.
-2. *Run Sphinx* (``python -m sphinx -b html``) into a staging folder next to ``--out``.
+2. *Run Sphinx* (``python -m sphinx -b html``) into a staging folder next to ``--out``; formulas are
+   placeholders (``docs/site/conf.py``'s math renderer) that ``typeset_math`` replaces by KaTeX's
+   HTML in one node run; a formula KaTeX cannot parse stops the build, naming page and formula.
 3. *Harden* every page (``harden_page``): a Content-Security-Policy ``<meta>`` with
    ``default-src 'self'`` and the hashes of the theme's own inline scripts in ``<head>``; the build
    fails if any ``<script>`` is left in a page's ``<body>`` that is not the theme's or ours.
@@ -31,8 +33,10 @@ Steps (``build``):
    site whole and pages of removed notebooks disappear.
 
 The download links give each notebook with its outputs cleared (what a student runs; the executed
-pages are on the site).  MathJax 3 is served from the site (the ``django-static-mathjax`` wheel
-ships it), and so is everything else: no page loads anything from another host.
+pages are on the site).  Every formula is typeset here, at build time, by KaTeX (npm, run by node:
+``tools/katex_render.js``, one batch for the whole site; installed once into ``build/npm-katex/``),
+so pages carry finished HTML + MathML, KaTeX's stylesheet and fonts are served from the site, and no
+math script runs in the page.  Nothing is loaded from another host.
 
     python tools/site.py [--notebooks notebooks] [--out build/site]
     python tools/site.py --pdf build/course.pdf [--edition student|solutions]   (make pdf)
@@ -135,6 +139,27 @@ _MD_RULES = [
 ]
 
 
+_INLINE_DOLLARS = re.compile(r"(?<![\\$])\$(?=[^\s$])([^$]+?)(?<![\s\\])\$(?!\$)")
+_DISPLAY_DOLLARS = re.compile(r"(?<!\\)\$\$(.+?)\$\$", re.S)
+
+
+def mark_math(fragment: str) -> str:
+    """The formulas of a (cleaned) HTML output, ``$...$`` and ``$$...$$`` outside ``<code>`` and
+    ``<pre>``, as the placeholders that ``typeset_math`` replaces by KaTeX's HTML (the same markup
+    Sphinx writes for the markdown's math: ``docs/site/conf.py``)."""
+    parts = re.split(r"(<[^>]*>)", fragment)
+    inside = 0  # depth of <code>/<pre>
+    for i, part in enumerate(parts):
+        if part.startswith("<"):
+            tag = re.match(r"<\s*(/?)\s*(code|pre)\b", part, re.I)
+            if tag:
+                inside = max(0, inside + (-1 if tag.group(1) else 1))
+        elif inside == 0 and "$" in part:
+            part = _DISPLAY_DOLLARS.sub(r'<span class="lvm-tex-display">\1</span>', part)
+            parts[i] = _INLINE_DOLLARS.sub(r'<span class="lvm-tex">\1</span>', part)
+    return "".join(parts)
+
+
 def clean_markdown(text: str) -> str:
     """A markdown cell or output as the site shows it: markdown and math unchanged; raw HTML loses
     scripts, frames, styles, event handlers and ``javascript:`` links; an image from another host
@@ -162,7 +187,7 @@ def clean_outputs(cell) -> None:
             value = out["data"][mime]
             value = "".join(value) if isinstance(value, list) else value
             if mime == "text/html":
-                value = clean_html(value)
+                value = mark_math(clean_html(value))
             elif mime == "text/markdown":
                 value = clean_markdown(value)
             elif mime == "image/png":
@@ -178,23 +203,29 @@ def clean_outputs(cell) -> None:
 def shrink_png(b64: str) -> str:
     """A figure re-encoded with a 256-colour palette when that is smaller (matplotlib figures lose
     nothing visible; the site's size halves for them)."""
+    raw = base64.b64decode(b64)
+    small = shrink_png_bytes(raw)
+    return base64.b64encode(small).decode() if small is not raw else b64
+
+
+def shrink_png_bytes(raw: bytes) -> bytes:
+    """``raw`` (a PNG) with a 256-colour palette, or ``raw`` itself when that is not smaller."""
     import io
 
     from PIL import Image
 
-    raw = base64.b64decode(b64)
     try:
         img = Image.open(io.BytesIO(raw))
         img.load()
     except OSError:
-        return b64
+        return raw
     if img.mode == "P":
-        return b64
+        return raw
     rgb = img.convert("RGB") if img.mode != "RGBA" else img
     quant = rgb.quantize(256, method=Image.Quantize.FASTOCTREE)
     buf = io.BytesIO()
     quant.save(buf, "PNG", optimize=True)
-    return base64.b64encode(buf.getvalue()).decode() if buf.tell() < len(raw) else b64
+    return buf.getvalue() if buf.tell() < len(raw) else raw
 
 
 #: the HTML output lvmlib.plotting.figure_html writes beside a figure's PNG: <img class=... alt="...">
@@ -239,13 +270,51 @@ def _buffers(model: dict) -> dict:
             for b in model.get("buffers", []) if b.get("encoding") == "base64"}
 
 
+def shrink_backgrounds(frames: bytes, backgrounds: bytes) -> tuple[bytes, bytes]:
+    """An app's background pictures with a 256-colour palette (as the figures: ``shrink_png``),
+    and its packed states with the pictures' new offsets.  ``frames`` is
+    ``zlib(u32 n | JSON head | pad | arrays)`` (``lvmlib/widgets/record.py``); the head's ``bgs``
+    lists each picture's ``[offset, length]`` in ``backgrounds``.  The arrays keep their offsets
+    from the end of the head, which stays a multiple of 4 bytes long."""
+    if not frames or not backgrounds:
+        return frames, backgrounds
+    key = hashlib.sha256(frames + backgrounds).digest()
+    if key not in _SHRUNK:  # both editions hold the same apps: each is done once
+        _SHRUNK[key] = _shrink_backgrounds(frames, backgrounds)
+    return _SHRUNK[key]
+
+
+_SHRUNK: dict[bytes, tuple[bytes, bytes]] = {}
+
+
+def _shrink_backgrounds(frames: bytes, backgrounds: bytes) -> tuple[bytes, bytes]:
+    import struct
+    import zlib
+
+    raw = zlib.decompress(frames)
+    n = struct.unpack("<I", raw[:4])[0]
+    head = json.loads(raw[4:4 + n])
+    pictures = [shrink_png_bytes(backgrounds[off:off + size]) for off, size in head.get("bgs", [])]
+    offsets = [sum(len(p) for p in pictures[:i]) for i in range(len(pictures))]
+    head["bgs"] = [[off, len(p)] for off, p in zip(offsets, pictures)]
+    text = json.dumps(head, separators=(",", ":")).encode()
+    pad = -(4 + len(text)) % 4
+    packed = struct.pack("<I", len(text) + pad) + text + b" " * pad + raw[4 + n:]
+    return zlib.compress(packed, 9), b"".join(pictures)
+
+
 def slot_html(ids: dict, spec: dict) -> str:
-    """The placeholder the page's loader draws an app into; it reserves the picture's height (at
-    full width) so that the page does not jump when the app appears."""
+    """The placeholder the page's loader draws an app into.  It reserves the app's box from what
+    the spec says (``lvm_site.css``): the picture's aspect ratio at full width, the rows of controls
+    (two a row on a wide page, one on a phone), a note, and two (phone: three) lines of status
+    text, so the page does not jump when the app appears."""
     width, height = float(spec.get("css_width") or 0), float(spec.get("height", 0)) / float(spec.get("ratio") or 1)
     ratio = f"{width:.0f} / {height:.0f}" if width and height else "4 / 3"
+    n = max(1, len(spec.get("controls", [])))
+    note = -(-len(str(spec.get("note") or "")) // 100)  # its lines at ~100 characters a line
+    style = f"--lvm-ratio: {ratio}; --lvm-rows: {-(-n // 2)}; --lvm-rows-narrow: {n}; --lvm-note: {note}"
     parts = " ".join(f'data-{key}="{html.escape(value)}"' for key, value in ids.items())
-    return (f'<div class="lvm-slot" {parts} style="--lvm-ratio: {ratio}" '
+    return (f'<div class="lvm-slot" {parts} style="{style}" '
             f'aria-busy="true"><p class="lvm-slot-note">Interactive app (needs JavaScript): '
             f'{html.escape(str(spec.get("name", "")))}</p></div>')
 
@@ -266,7 +335,8 @@ def extract_apps(nb, apps_dir: Path) -> int:
             spec_text = traits["spec"] if isinstance(traits["spec"], str) else json.dumps(traits["spec"])
             spec = json.loads(spec_text)
             buffers = _buffers(state[view["model_id"]])
-            parts = {"spec": spec_text.encode(), "frames": buffers.get("data", b""), "bg": buffers.get("backgrounds", b"")}
+            frames, bg = shrink_backgrounds(buffers.get("data", b""), buffers.get("backgrounds", b""))
+            parts = {"spec": spec_text.encode(), "frames": frames, "bg": bg}
             ids = {}
             for key, blob in parts.items():  # each part under its own hash: shared parts are stored once
                 ids[key] = hashlib.sha256(blob).hexdigest()[:20]
@@ -447,6 +517,93 @@ def stage(notebooks: Path, srcdir: Path, static_dir: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Math: typeset at build time by KaTeX (node), so pages carry finished HTML and load no math script
+
+KATEX = "katex@0.16.47"  # 0.16: its CLI's dependency runs on Node 20 (0.18+ wants Node 22)
+NPM_CACHE = ROOT / "build" / "npm-katex"
+_TEX = re.compile(r'<span class="lvm-tex(-display)?">([^<]*)</span>')
+
+
+def katex_module() -> Path:
+    """The ``katex`` npm package, installed once into ``build/npm-katex/`` (like the repository's
+    other npm uses); a clear error if Node or npm is missing or the install fails."""
+    package = NPM_CACHE / "node_modules" / "katex"
+    if (package / "dist" / "katex.min.css").exists() and package.joinpath("package.json").read_text().find(
+            f'"version": "{KATEX.split("@")[1]}"') >= 0:
+        return package
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise SiteError(f"{tool} is missing: the site typesets its math with KaTeX from npm "
+                            "(apt-get install nodejs npm)")
+    NPM_CACHE.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(NPM_CACHE), "-E", KATEX],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 or not package.is_dir():
+        raise SiteError(f"npm install {KATEX} into {NPM_CACHE} failed (the npm registry is needed once; "
+                        f"then the copy there is used offline):\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+    return package
+
+
+def render_tex(formulas: list[tuple[str, bool]]) -> list[dict]:
+    """KaTeX's HTML (+ MathML) for each ``(tex, display)``: one node process for the whole list;
+    each result is ``{"html": ...}`` or ``{"error": KaTeX's message}``."""
+    if not formulas:
+        return []
+    proc = subprocess.run(["node", str(ROOT / "tools" / "katex_render.js"), str(katex_module())],
+                          input=json.dumps([{"tex": t, "display": d} for t, d in formulas]),
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SiteError(f"node tools/katex_render.js failed:\n{proc.stderr[-3000:]}")
+    # the MathML keeps the formula for screen readers; its TeX annotation (a second copy of the
+    # source, 0.2 MB over the site) goes
+    return [{"html": _ANNOTATION.sub("", r["html"])} if "html" in r else r for r in json.loads(proc.stdout)]
+
+
+_ANNOTATION = re.compile(r'<annotation encoding="application/x-tex">.*?</annotation>', re.S)
+
+
+def prune_katex_fonts(static: Path, pages: list[str]) -> None:
+    """Drop the KaTeX font families no formula of the site uses (e.g. Fraktur, Script) from
+    ``static/katex``: a family stays when some stylesheet rule that names it has a selector whose
+    classes all occur in the pages (as the browser would match them), or when nothing names it."""
+    css_path = static / "katex" / "katex.min.css"
+    css = css_path.read_text()
+    used = {c for text in pages for attr in re.findall(r'class="([^"]*)"', text) for c in attr.split()}
+    faces = re.findall(r"@font-face\{[^}]*\}", css)
+    rules = re.sub(r"@font-face\{[^}]*\}", "", css)
+    needed = set()
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", rules):
+        for family in re.findall(r"KaTeX_[A-Za-z0-9]+", body):
+            if any(all(c in used for c in re.findall(r"\.([\w-]+)", sel)) for sel in selectors.split(",")):
+                needed.add(family)
+    for face in faces:
+        family = re.search(r"font-family:\"?(KaTeX_[A-Za-z0-9]+)", face).group(1)
+        if family not in needed:
+            css = css.replace(face, "")
+            for url in re.findall(r"url\((fonts/[^)]+)\)", face):
+                (static / "katex" / url).unlink(missing_ok=True)
+    css_path.write_text(css)
+
+
+def typeset_math(pages: dict[str, str]) -> dict[str, str]:
+    """Every formula placeholder of every page (name -> HTML) replaced by KaTeX's output, in one
+    batch; raises ``SiteError`` naming each page and formula KaTeX cannot parse."""
+    wanted = {}
+    for text in pages.values():
+        for m in _TEX.finditer(text):
+            wanted.setdefault((html.unescape(m.group(2)).strip(), bool(m.group(1))), None)
+    keys = list(wanted)
+    done = dict(zip(keys, render_tex(keys)))
+    bad = [(name, tex, done[(tex, disp)]["error"]) for name, text in pages.items() for m in _TEX.finditer(text)
+           for tex, disp in [(html.unescape(m.group(2)).strip(), bool(m.group(1)))] if "error" in done[(tex, disp)]]
+    if bad:
+        raise SiteError(f"KaTeX cannot typeset {len(bad)} formula(s); fix them in tools/notebook_src/ "
+                        "(or the notebook's output):\n" + "\n".join(f"  {name}: ${tex}$: {err}" for name, tex, err in bad[:20]))
+    return {name: _TEX.sub(lambda m: done[(html.unescape(m.group(2)).strip(), bool(m.group(1)))]["html"], text)
+            for name, text in pages.items()}
+
+
+# ---------------------------------------------------------------------------------------------
 # After Sphinx: the Content-Security-Policy, and a check that no script from a notebook is left
 
 
@@ -454,6 +611,13 @@ CSP = ("default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
        "base-uri 'self'; form-action 'self'; frame-src 'none'")
 _SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)
+
+
+def defer_search_scripts(text: str) -> str:
+    """Sphinx's search scripts (the index is 80 kB) run after the page is parsed, not before its
+    content: only the search page and dialog use them (``defer`` keeps their order)."""
+    return re.sub(r'<script src="((?:\.\./)*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js))"></script>',
+                  r'<script defer src="\1"></script>', text)
 
 
 def harden_page(text: str, name: str) -> str:
@@ -480,7 +644,7 @@ def harden_page(text: str, name: str) -> str:
 
 
 def run_sphinx(srcdir: Path, outdir: Path, doctrees: Path, builder: str = "html") -> None:
-    env = dict(os.environ, LVM_SITE_SOURCE=str(srcdir), PYTHONWARNINGS="ignore")
+    env = dict(os.environ, LVM_SITE_SOURCE=str(srcdir), LVM_SITE_KATEX=str(katex_module()), PYTHONWARNINGS="ignore")
     cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-c", str(CONF_DIR), "-d", str(doctrees),
            "-j", "1", str(srcdir), str(outdir)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -503,11 +667,18 @@ def build(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "si
         static.mkdir(parents=True)
         pages = stage(notebooks, srcdir, static)
         run_sphinx(srcdir, html_dir, work / "doctrees")
+        texts = {}
         for page in html_dir.rglob("*.html"):
             if page.relative_to(html_dir).parts[0] == "_static":  # the theme's template fragments
                 page.unlink()
                 continue
-            page.write_text(harden_page(page.read_text(), str(page.relative_to(html_dir))))
+            texts[str(page.relative_to(html_dir))] = page.read_text()
+        texts = typeset_math(texts)
+        for name, text in texts.items():
+            if name != "search.html":  # the search page runs them as it is
+                text = defer_search_scripts(text)
+            (html_dir / name).write_text(harden_page(text, name))
+        prune_katex_fonts(html_dir / "_static", list(texts.values()))
         (html_dir / ".buildinfo").unlink(missing_ok=True)
         for junk in html_dir.rglob("*.map"):
             junk.unlink()  # the theme's source maps: for its developers, 3.4 MB
@@ -569,13 +740,13 @@ def _print_pdf(browser, url: str, apps: int, out: Path, positions: int) -> None:
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
     try:
         page.goto(url, wait_until="load")
+        page.evaluate("() => window.lvmDrawAllApps()")  # the page fetches apps near the screen only
         for _ in range(600):
             if page.evaluate("() => document.querySelectorAll('.lvm-slot.lvm-ready').length") >= apps:
                 break
             page.wait_for_timeout(100)
         else:
             raise SiteError(f"pdf: fewer than {apps} slider apps drew within a minute")
-        page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
         page.evaluate(STRIP_JS, positions)
         page.emulate_media(media="print")
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,9 @@ another host refused.
   previous/next, launch and download links; no ``# NBVAL_`` line and no prompt shown;
 - every page loads offline without a console error, and on every page with slider apps moving a
   slider redraws its canvas with no kernel; each app has a live status line;
+- the math is typeset at build time: every formula of the sources is KaTeX HTML in its page, and
+  no page loads a math script; an app's files are fetched only as it comes near the screen, into
+  a box of its size reserved in advance;
 - at phone size (390x844) an app reflows: controls above the picture, picture at full width,
   labels of 12 CSS px or more, nothing scrolls sideways;
 - axe-core (the copy that ``axe-playwright-python`` ships) finds no serious or critical WCAG 2.2 A/AA
@@ -108,7 +111,23 @@ def poll(page, expression: str, timeout_ms: int = 30_000) -> None:
 
 
 def wait_for_apps(page, count: int) -> None:
-    poll(page, f"() => document.querySelectorAll('.lvm-slot.lvm-ready .lvm-app canvas').length >= {count}")
+    """Bring the first ``count`` apps near the screen in turn (the page fetches an app only then),
+    wait until they are drawn, and go back to the top."""
+    for i in range(count):
+        bring_near(page, page.locator(".lvm-slot").nth(i))
+        poll(page, f"() => document.querySelectorAll('.lvm-slot.lvm-ready .lvm-app canvas').length > {i}")
+    page.evaluate("() => window.scrollTo(0, 0)")
+
+
+def bring_near(page, slot, tries: int = 50) -> None:
+    """Scroll ``slot`` into view until its app is drawn.  One scroll may not do: sections above it,
+    laid out only when near the screen (``content-visibility``), grow as the page passes them and
+    push the slot down again, as they do when a reader scrolls."""
+    for _ in range(tries):
+        slot.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        if slot.evaluate("e => e.classList.contains('lvm-ready')"):
+            return
 
 
 def test_site_has_the_course_shell(site):
@@ -119,7 +138,8 @@ def test_site_has_the_course_shell(site):
     for p in pages:
         assert f'href="{p["page"]}"' in index, f"the index does not link {p['page']}"
     assert (out / "search.html").exists() and (out / "searchindex.js").exists()
-    assert (out / "_static" / "mathjax" / "tex-chtml-full.js").exists()
+    assert (out / "_static" / "katex" / "katex.min.css").exists()
+    assert not (out / "_static" / "mathjax").exists()
     for p in pages:
         text = (out / p["page"]).read_text()
         assert "colab.research.google.com" in text and "mybinder.org" in text, p["page"]  # launch links
@@ -129,6 +149,7 @@ def test_site_has_the_course_shell(site):
         assert "# NBVAL_" not in text, f"{p['page']}: shows nbval's harness markers"
         assert "In&nbsp;[" not in text and "In [" not in text, f"{p['page']}: shows prompts"
         assert "cdnjs" not in text and "unpkg" not in text and "cdn.jsdelivr" not in text
+        assert "mathjax" not in text.lower(), f"{p['page']}: still loads MathJax"
         for sub in ("", "solutions/"):
             dl = out / "notebooks" / sub / f"{p['stem']}.ipynb"
             nb = json.loads(dl.read_text())
@@ -226,10 +247,10 @@ def axe_script() -> Path:
     return Path(axe_playwright_python.__file__).parent / "axe.min.js"
 
 
-# MathJax's output is left out (thousands of nodes, slow to check; its text is the page's text colour
-# and screen readers read its assistive MathML)
+# KaTeX's output is left out (thousands of nodes, slow to check; its text is the page's text colour
+# and screen readers read its MathML)
 AXE_RUN = """async () => {
-  const r = await axe.run({exclude: [['mjx-container']]}, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']});
+  const r = await axe.run({exclude: [['.katex']]}, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']});
   return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
     .map(v => ({id: v.id, impact: v.impact, n: v.nodes.length, where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
 }"""
@@ -257,8 +278,6 @@ def test_axe_finds_no_serious_violation(site, chromium):
             apps = next((p["apps"] for p in pages if p["page"] == name), 0)
             if apps:
                 wait_for_apps(page, apps)
-            poll(page, "() => !window.MathJax || !!(MathJax.startup && MathJax.startup.promise)")
-            page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
             page.evaluate(script.read_text() + "\n;0")  # through Playwright: the page's CSP refuses a <script>
             # light everywhere; dark on the index and the first lesson (same CSS on every page)
             for theme in ("light", "dark") if name in ("index.html", pages[0]["page"]) else ("light",):
@@ -298,3 +317,82 @@ def test_first_slider_within_five_tabs_of_its_heading(site, chromium):
         finally:
             page.context.close()
     assert not failures, "\n".join(failures)
+
+
+def source_formulas(path: Path) -> int:
+    """How many formulas a stored notebook holds, counted from its sources as MyST reads them
+    (markdown cells: ``$...$``, ``$$...$$`` and amsmath environments, parsed by the
+    markdown-it plugins MyST uses) plus the ``$...$`` of the course's HTML outputs (hint ladders)."""
+    import re
+
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.amsmath import amsmath_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark").use(dollarmath_plugin, allow_labels=True, allow_space=True, allow_digits=True,
+                                      double_inline=True).use(amsmath_plugin)
+
+    def count(tokens) -> int:
+        return sum(1 if t.type in ("math_inline", "math_block", "math_block_label", "amsmath", "math_inline_double")
+                   else count(t.children or []) for t in tokens)
+
+    nb = json.loads(path.read_text())
+    total = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            total += count(md.parse("".join(cell["source"])))
+        for out in cell.get("outputs", []):
+            value = out.get("data", {}).get("text/html")
+            if value and "lvmlib-" in "".join(value):
+                text = re.sub(r"<code>.*?</code>", "", "".join(value), flags=re.S)
+                total += len(re.findall(r"(?<![\\$])\$(?=[^\s$])[^$]+?(?<![\s\\])\$(?!\$)", re.sub(r"<[^>]*>", "", text)))
+    return total
+
+
+def test_every_formula_is_typeset_at_build_time(site):
+    import re
+
+    _, pages, out = site
+    notebooks = Path(os.environ.get("LVMLIB_SITE_NOTEBOOKS", ROOT / "notebooks"))
+    total, failures = 0, []
+    for p in pages:
+        text = (out / p["page"]).read_text()
+        article = text[text.index("<article"):text.index("</article>")]
+        content = article[article.index("<section"):]  # the notebook's cells, not the prev/next links
+        rendered = content.count('<span class="katex">')
+        sub = "solutions/" if p["edition"] == "solutions" else ""
+        expected = source_formulas(notebooks / sub / f"{p['stem']}.ipynb")
+        total += rendered
+        if rendered != expected:
+            failures.append(f"{p['page']}: {rendered} formulas typeset, {expected} in the sources")
+        for left in re.findall(r'class="lvm-tex[^"]*"|\\\(|\\\[|katex-error', content):
+            failures.append(f"{p['page']}: an untypeset formula or KaTeX error: {left}")
+            break
+    assert not failures, "\n".join(failures)
+    assert total > 100
+
+
+def test_apps_are_fetched_near_the_screen_into_a_reserved_box(site, chromium):
+    base, pages, _ = site
+    page_with_apps = max(pages, key=lambda p: p["apps"])
+    if page_with_apps["apps"] < 2:
+        pytest.skip("no page with two slider apps")
+    page, _, errors = open_page(chromium, f"{base}/{page_with_apps['page']}")
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/_static/apps/" in r.url else None)
+    try:
+        page.wait_for_timeout(1500)
+        last = page.locator(".lvm-slot").last
+        assert not last.evaluate("e => e.classList.contains('lvm-ready')"), "the last app was drawn at load"
+        hashes = last.evaluate("e => [e.dataset.frames]")
+        assert not [u for u in fetched if hashes[0] in u], "the last app's states were fetched at load"
+        reserved = last.evaluate("e => e.getBoundingClientRect().height")
+        bring_near(page, last)
+        poll(page, "() => [...document.querySelectorAll('.lvm-slot')].pop().classList.contains('lvm-ready')")
+        drawn = last.evaluate("e => e.getBoundingClientRect().height")
+        assert [u for u in fetched if hashes[0] in u], "scrolling to the app did not fetch its states"
+        # the reserved box is the app's within a line of status text or so (the text's length varies)
+        assert abs(drawn - reserved) <= 0.12 * drawn + 10, (reserved, drawn)
+        assert not errors, errors
+    finally:
+        page.context.close()

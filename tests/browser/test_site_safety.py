@@ -154,3 +154,23 @@ def test_build_errors_and_swap(tmp_path):
     assert [p["page"] for p in pages] == [f"{STEM}.html", f"solutions/{STEM}.html"]
     assert not (out / "99_removed_notebook.html").exists(), "a stale page survived the build"
     assert not list(tmp_path.glob(".site.*")), "the staging folder was left behind"
+
+
+def test_hint_formulas_are_marked_outside_code():
+    html = '<div class="lvmlib-hints">the ratios $w_k / \\hat p_N$ cost $5 and <code>$x$</code> $N$</div>'
+    marked = SITE.mark_math(html)
+    assert marked.count('<span class="lvm-tex">') == 2 and "<code>$x$</code>" in marked and "$5 and" in marked
+
+
+def test_katex_typesets_and_names_what_it_cannot():
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm missing: the site's math needs them (apt-get install nodejs npm)")
+    out = SITE.typeset_math({"ok.html": '<p><span class="lvm-tex">a &lt; b</span></p>',
+                             "eq.html": '<div class="math"><span class="lvm-tex-display">\\int_0^1 x\\,dx</span></div>'})
+    assert '<span class="katex">' in out["ok.html"] and "<math" in out["ok.html"] and "lvm-tex" not in out["ok.html"]
+    assert 'class="katex-display"' in out["eq.html"]
+    with pytest.raises(SITE.SiteError, match=r"bad\.html: \$\\frac\{\$: KaTeX parse error"):
+        SITE.typeset_math({"bad.html": '<span class="lvm-tex">\\frac{</span>', "ok.html": '<span class="lvm-tex">x</span>'})
+    # trust is off: a formula cannot make a link or load anything
+    out = SITE.typeset_math({"p.html": '<span class="lvm-tex">\\href{javascript:alert(1)}{x}</span>'})
+    assert "<a " not in out["p.html"] and 'href="javascript' not in out["p.html"]

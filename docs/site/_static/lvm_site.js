@@ -2,6 +2,10 @@
 // from the app's stored state: three files _static/apps/HASH.bin (the spec's JSON, the zlib-packed
 // states, the background PNGs), named in the slot's data-spec, data-frames and data-bg; what the
 // editions or apps share is one file.  No kernel: every recorded position works.
+// An app's files are fetched when it comes near the viewport (an IntersectionObserver with a margin
+// of about two screens), not at load: a page's apps hold up to 1.5 MB of recorded states.  Until
+// then the slot keeps the app's box (tools/site.py reserves it from the app's known size), so
+// nothing moves when it is drawn.
 import widget from "./slider_canvas.js";
 
 const APPS = new URL("apps/", import.meta.url);
@@ -35,10 +39,9 @@ function label(slot, app, n) {
   }
 }
 
-let n = 0;
-for (const slot of document.querySelectorAll("div.lvm-slot[data-spec]")) {
-  const k = ++n, d = slot.dataset;
-  (async () => {
+async function draw(slot, k) {
+  const d = slot.dataset;
+  try {
     const [spec, data, backgrounds] = await Promise.all([get(d.spec, true), get(d.frames), get(d.bg)]);
     const values = {spec, data, backgrounds, live: new Uint8Array(0)};
     const model = {get: (key) => values[key], set: (key, v) => { values[key] = v; }, save_changes() {}, on() {}, off() {}};
@@ -49,5 +52,43 @@ for (const slot of document.querySelectorAll("div.lvm-slot[data-spec]")) {
     label(slot, host.querySelector(".lvm-app"), k);
     slot.removeAttribute("aria-busy");
     slot.classList.add("lvm-ready");
-  })().catch((e) => { slot.textContent = `slider app failed: ${e}`; console.error(e); });
+  } catch (e) {
+    slot.textContent = `slider app failed: ${e}`;
+    console.error(e);
+  }
 }
+
+const slots = [...document.querySelectorAll("div.lvm-slot[data-spec]")];
+const started = new Set();
+function start(slot) {
+  if (started.has(slot)) return;
+  started.add(slot);
+  draw(slot, slots.indexOf(slot) + 1);
+}
+if ("IntersectionObserver" in window) {
+  const seen = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) { seen.unobserve(e.target); start(e.target); }
+  }, {rootMargin: "100% 0px"});
+  slots.forEach((slot) => seen.observe(slot));
+} else {
+  slots.forEach(start);
+}
+// printing (and make pdf) wants every app drawn
+window.addEventListener("beforeprint", () => slots.forEach(start));
+window.lvmDrawAllApps = () => { slots.forEach(start); };
+
+// A display formula wider than the column scrolls in its own box (lvm_site.css): such a box takes
+// keyboard focus so it can be scrolled without a mouse (WCAG 2.1.1; axe's scrollable-region-focusable).
+// Checked as each formula is laid out (sections off screen are laid out only when near).
+const wide = new ResizeObserver((entries) => {
+  for (const {target: m} of entries) {
+    if (m.scrollWidth > m.clientWidth + 1) {
+      m.tabIndex = 0;
+      m.setAttribute("role", "group");
+      m.setAttribute("aria-label", "Formula (scrolls sideways)");
+    } else if (m.hasAttribute("tabindex")) {
+      m.removeAttribute("tabindex");
+    }
+  }
+});
+document.querySelectorAll(".bd-article div.math").forEach((m) => wide.observe(m));
