@@ -37,7 +37,7 @@ def test_nb02_em_with_the_textbook_steps_takes_the_fast_paths_path():
     x, _, _ = nb02.blobs_data()
     steps = dict(e_step=_chosen(reference.e_step, reference.e_step), m_step=_chosen(reference.m_step, reference.m_step),
                  em_loop=_chosen(reference.em_loop, reference.em_loop))
-    path = nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], max_iter=6, **steps)
+    path = nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], max_iter=6, steps=nb02.EMSteps(**steps))
     gm = nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], max_iter=8)
     diff, compared = nb02.path_difference(path, gm)
     assert compared == 6 and diff < 1e-8
@@ -51,9 +51,11 @@ def test_nb02_a_wrong_e_step_changes_the_path():
     x, _, _ = nb02.blobs_data()
     def no_weights(x, w, m, c):
         return reference.e_step(x, torch.full_like(w, 1 / len(w)), m, c)
-    path = nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], max_iter=4, e_step=no_weights, m_step=reference.m_step)
+    path = nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], max_iter=4, steps=nb02.EMSteps(no_weights, reference.m_step))
     gm = nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], max_iter=6)
     assert nb02.path_difference(path, gm)[0] > 1e-4
+    with pytest.raises(TypeError, match="EMSteps"):
+        nb02.fit_em_start(x, nb02.EM_STARTS["start 1"], steps=(no_weights, reference.m_step, None))
 
 
 def test_nb03_the_app_curve_is_the_functions():

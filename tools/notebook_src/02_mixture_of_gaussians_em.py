@@ -286,7 +286,7 @@ em_loop_used
 # Run from the same starts, it must take the same path: the check below compares every iterate.
 
 # %%
-fits = {name: nb02.fit_em_start(x_train, seed, e_step=e_step_used, m_step=m_step_used, em_loop=em_loop_used)
+fits = {name: nb02.fit_em_start(x_train, seed, steps=nb02.EMSteps(e_step_used, m_step_used, em_loop_used))
         for name, seed in nb02.EM_STARTS.items()}   # tol = 1e-5: your loop, your steps (once they passed)
 runs = {name: nb02.em_precompute(gm, x_train) for name, gm in fits.items()}  # colours, ellipses, bounds per t
 for name, gm in fits.items():
@@ -579,7 +579,7 @@ assert accuracy[10] < accuracy[20] < accuracy[40]
 # (normalising over the points, exponentiating before normalising, covariances that ignore the weights, means
 # not divided by $N_k$; a loop that never stops, stops at once, reuses the first responsibilities or loses
 # its last iterate). `exercises.choose` hands the student's functions to the EM app once their checks pass:
-# `nb02.fit_em_start(..., e_step=, m_step=, em_loop=)` runs them from the fast path's start, and the notebook
+# `nb02.fit_em_start(..., steps=nb02.EMSteps(e_step, m_step, em_loop))` runs them from the fast path's start, and the notebook
 # asserts that they take lvmlib's path to 1e-8.
 #
 # ### Timing of the K slider's fits

@@ -20,6 +20,8 @@ computes the EM lower bound L(q, theta) exactly (a sum over the K values of z).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import time
 import warnings
 from typing import Callable, Mapping, Sequence
@@ -184,20 +186,33 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
 # ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EMSteps:
+    """The pieces of EM a student writes, handed over as one object (the way numpyro takes
+    ``loss=Trace_ELBO()``): ``e_step(x, weights, means, covariances) -> r`` (exercise 2.1),
+    ``m_step(x, r) -> (weights, means, covariances)`` (2.2) and ``em_loop`` (2.3, the signature of
+    :func:`lvmlib.mixtures.reference.em_loop`). A piece left ``None`` is lvmlib's reference step."""
+
+    e_step: Callable | None = None
+    m_step: Callable | None = None
+    em_loop: Callable | None = None
+
+
 def fit_em_start(x_train, random_state: int, *, n_components: int = 4, tol: float = 1e-5,
-                 max_iter: int = 500, e_step: Callable | None = None, m_step: Callable | None = None,
-                 em_loop: Callable | None = None, reg_covar: float = 1e-6):
+                 max_iter: int = 500, steps: EMSteps | None = None, reg_covar: float = 1e-6):
     """A full-covariance fit from a ``"random_from_data"`` start (K data points as seeds, each
     point assigned to its nearest), keeping every EM snapshot (``keep_history=True``).
 
-    Without steps: lvmlib's :class:`GaussianMixture` (the fast path).  With ``e_step``, ``m_step``
-    (exercises 2.1, 2.2: ``e_step(x, weights, means, covariances) -> r``, ``m_step(x, r) -> (weights,
-    means, covariances)``, ``reg_covar`` added to its covariances) or ``em_loop`` (exercise 2.3, the
-    signature of :func:`lvmlib.mixtures.reference.em_loop`), EM runs with those from the same start
-    and returns an :class:`EMPath`, read like the fit (``history_``, ``n_iter_``, ``predict_proba_at``).
+    Without ``steps``: lvmlib's :class:`GaussianMixture` (the fast path).  With ``steps`` (an
+    :class:`EMSteps`; ``reg_covar`` is added to its M-step's covariances), EM runs with those pieces from
+    the same start and returns an :class:`EMPath`, read like the fit (``history_``, ``n_iter_``,
+    ``predict_proba_at``).
     The paths agree iterate by iterate (:func:`path_difference`); the loop stops one iteration earlier
     than scikit-learn's rule, which tests the rise of the previous iteration after the next M-step.
     """
+    if steps is not None and not isinstance(steps, EMSteps):
+        raise TypeError(f"steps must be an nb02.EMSteps(e_step=..., m_step=..., em_loop=...), got {type(steps).__name__}")
+    e_step, m_step, em_loop = (steps.e_step, steps.m_step, steps.em_loop) if steps is not None else (None, None, None)
     if e_step is None and m_step is None and em_loop is None:
         return GaussianMixture(n_components, init_params="random_from_data", random_state=random_state, tol=tol,
                                max_iter=max_iter, keep_history=True).fit(x_train)
