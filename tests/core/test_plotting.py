@@ -113,8 +113,8 @@ def _pyplot_figure_code():
     import ast
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    for path in sorted((root / "lvmlib" / "lessons").glob("*.py")):
+    root = Path(__file__).resolve().parents[2]
+    for path in sorted((root / "lvmlib" / "lessons").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
                 code = ast.get_source_segment(path.read_text(), node)

@@ -127,7 +127,7 @@ def facts_4_2(seed: int) -> Facts:
 
 def _toy_ess_over_n(mean: float, scale: float, n: int, runs: int, g) -> float:
     from lvmlib.inference import effective_sample_size, log_weights
-    from lvmlib.lessons.toy import toy_problem
+    from lvmlib.models.toy import toy_problem
 
     model, x = toy_problem()
     q = torch.distributions.Independent(torch.distributions.Normal(torch.tensor([mean], dtype=torch.float64),
@@ -147,7 +147,7 @@ def facts_6_2(seed: int) -> Facts:
     """For q = N(1.5, 0.5^2) the gap log p(x) - L_K (100 000 samples, runs of K) shrinks like 1/K:
     from K = 1 to 10 by more than 10^0.75 (nearer 10 than sqrt(10)), and it keeps shrinking to K = 100."""
     from lvmlib.inference import log_weights
-    from lvmlib.lessons.toy import toy_problem
+    from lvmlib.models.toy import toy_problem
 
     model, x = toy_problem()
     log_p = model.log_marginal(x).item()
@@ -164,7 +164,7 @@ def facts_6_4(seed: int) -> Facts:
     """The harmonic-mean estimate with K = 10 000 posterior samples, averaged over 200 runs, lies above
     log p(x) by between 0.3 and 3 nats ("about a nat")."""
     from lvmlib.inference import harmonic_mean_estimate
-    from lvmlib.lessons.toy import toy_problem
+    from lvmlib.models.toy import toy_problem
 
     model, x = toy_problem()
     log_p = model.log_marginal(x).item()
