@@ -527,6 +527,14 @@ _TEX = re.compile(r'<span class="lvm-tex(-display)?">([^<]*)</span>')
 def katex_module() -> Path:
     """The ``katex`` npm package, installed once into ``build/npm-katex/`` (like the repository's
     other npm uses); a clear error if Node or npm is missing or the install fails."""
+    from filelock import FileLock  # torch's dependency
+
+    NPM_CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(NPM_CACHE / "install.lock")):  # two builds at once (pytest -n 2) install it once
+        return _katex_module()
+
+
+def _katex_module() -> Path:
     package = NPM_CACHE / "node_modules" / "katex"
     if (package / "dist" / "katex.min.css").exists() and package.joinpath("package.json").read_text().find(
             f'"version": "{KATEX.split("@")[1]}"') >= 0:
