@@ -145,7 +145,10 @@ def test_the_plan_of_each_notebook(solved):
     twin = [c for c in nbformat.read(student_edition(solved), as_version=4).cells if c.cell_type == "code"]
     for k, (a, b) in enumerate(zip(twin, code)):
         exercise = "exercises.check_" in b.source or "exercises.choose(" in b.source or "_used" in b.source
-        if a.source != b.source or exercise:
+        # a bug hunt's draft, checked as given: the same cell and output in both editions, feeding nothing
+        draft = a.source == b.source and "_draft" in b.source and "_used" not in b.source \
+            and "exercises.choose(" not in b.source
+        if (a.source != b.source or exercise) and not draft:
             assert k in p.run, f"cell {k} ({b.source.splitlines()[0]!r}) must run in the solved edition"
         if k not in p.run:
             assert a.source == b.source
