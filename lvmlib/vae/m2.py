@@ -189,10 +189,11 @@ class M2(nn.Module):
         log_q = torch.log_softmax(self.classifier_net(x), -1)  # [B, C]
         return log_q, bl.T
 
-    def objective(self, x_l, y_l, x_u, alpha: float, *, generator=None) -> torch.Tensor:
+    def objective(self, x_l, y_l, x_u, alpha: float, *, generator=None, unlabelled_bound=None) -> torch.Tensor:
         """mean B_l(x_l, y_l) + mean B_u(x_u) + alpha * mean log q(y_l | x_l) (a scalar to maximize).
 
-        Either part may be empty (0 points) but not both.
+        Either part may be empty (0 points) but not both. ``unlabelled_bound(x_u, generator=) -> [B]``
+        computes B_u (default :meth:`unlabelled_bound`; :class:`lvmlib.vae.M2Bound` passes a student's).
         """
         x_l, x_u = self.check_x(x_l, "x_labelled"), self.check_x(x_u, "x_unlabelled")
         y_l = self.check_y(y_l, x_l.shape[0], "y_labelled")
@@ -203,7 +204,8 @@ class M2(nn.Module):
             total = total + self.labelled_bound(x_l, y_l, generator=generator).mean()
             total = total + alpha * (-F.cross_entropy(self.classifier_net(x_l), y_l))
         if x_u.shape[0]:
-            total = total + self.unlabelled_bound(x_u, generator=generator).mean()
+            b_u = (unlabelled_bound or self.unlabelled_bound)(x_u, generator=generator)  # [B]
+            total = total + b_u.mean()
         return total
 
     # -- pictures --------------------------------------------------------------------------

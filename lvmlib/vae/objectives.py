@@ -247,18 +247,11 @@ class M2Bound:
     def __call__(self, model, x_l, y_l, x_u, generator=None) -> torch.Tensor:
         if self.unlabelled_bound is None:
             return model.objective(x_l, y_l, x_u, self.alpha, generator=generator)
-        x_l, x_u = model.check_x(x_l, "x_labelled"), model.check_x(x_u, "x_unlabelled")
-        y_l = model.check_y(y_l, x_l.shape[0], "y_labelled")
-        if x_l.shape[0] == 0 and x_u.shape[0] == 0:
-            raise ValueError("the M2 objective needs at least one labelled or unlabelled point")
-        total = x_l.new_zeros(())
-        if x_l.shape[0]:
-            total = total + model.labelled_bound(x_l, y_l, generator=generator).mean()
-            total = total + self.alpha * (-torch.nn.functional.cross_entropy(model.classifier_net(x_l), y_l))
-        if x_u.shape[0]:
-            log_q_y, labelled = model.unlabelled_parts(x_u, generator=generator)  # [B, C] each
-            b_u = _checked(self.unlabelled_bound(log_q_y, labelled), self.unlabelled_bound, "the unlabelled bound",
-                           x_u.shape[0], x_u)
-            total = total + b_u.mean()
-        return total
+
+        def b_u(x, generator=None):  # [B]: the student's sum over y, from lvmlib's parts, checked
+            log_q_y, labelled = model.unlabelled_parts(x, generator=generator)  # [B, C] each
+            return _checked(self.unlabelled_bound(log_q_y, labelled), self.unlabelled_bound, "the unlabelled bound",
+                            x.shape[0], x)
+
+        return model.objective(x_l, y_l, x_u, self.alpha, generator=generator, unlabelled_bound=b_u)
 
