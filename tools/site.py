@@ -16,7 +16,7 @@ Steps (``build``):
      ``javascript:`` links and off-site images (``clean_markdown``);
    - each page-drawn slider app (an ``anywidget`` view of ``lvmlib.widgets.client.CanvasApp``)
      becomes an empty ``<div class="lvm-slot" data-spec=H1 data-frames=H2 data-bg=H3>``; its stored
-     state goes to ``_static/apps/H.bin``, one file per part (spec JSON, zlib-packed states,
+     state goes to ``_static/apps/H.bin``, one file per part (zlib-packed spec JSON and states,
      background PNGs) named by a hash of its bytes, so what the editions or apps share is stored once;
    - ``# NBVAL_...`` harness lines leave the displayed code (in notebooks built by nbbuild they are
      tags and metadata already);
@@ -58,6 +58,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -336,7 +337,8 @@ def extract_apps(nb, apps_dir: Path) -> int:
             spec = json.loads(spec_text)
             buffers = _buffers(state[view["model_id"]])
             frames, bg = shrink_backgrounds(buffers.get("data", b""), buffers.get("backgrounds", b""))
-            parts = {"spec": spec_text.encode(), "frames": frames, "bg": bg}
+            # the spec (JSON with its fonts in base64) is deflated like the states: a third of its size
+            parts = {"spec": zlib.compress(spec_text.encode(), 9), "frames": frames, "bg": bg}
             ids = {}
             for key, blob in parts.items():  # each part under its own hash: shared parts are stored once
                 ids[key] = hashlib.sha256(blob).hexdigest()[:20]
@@ -593,6 +595,64 @@ def prune_katex_fonts(static: Path, pages: list[str]) -> None:
     css_path.write_text(css)
 
 
+#: Font Awesome's webfonts the theme ships, and the classes that pick each one's style (Font Awesome 7);
+#: the solid style is also the default, so it always stays
+_ICON_FONTS = {"fa-brands-400.woff2": ("fa-brands", "fab"), "fa-regular-400.woff2": ("fa-regular", "far"),
+               "fa-solid-900.woff2": None}
+
+
+def prune_icon_fonts(static: Path, pages: list[str]) -> None:
+    """The theme's Font Awesome webfonts cut to the icons the site draws (about 240 kB -> a few kB).
+
+    The icons are the ``fa-NAME`` classes in the pages and in the theme's scripts (which add some,
+    e.g. ``fa-xmark``), each with the code point the theme's stylesheet gives it, and every icon a
+    stylesheet draws itself (a private-use character in ``content`` or a ``--pst-icon-*`` variable)
+    (``.fa-NAME,.fa-ALIAS{--fa:"\\fXXX"}``).  A style no page picks (regular, here) goes with its
+    ``@font-face``; the others are subset to those code points (fontTools, WOFF2 again).  A
+    missing icon would show as a missing glyph: the site test's screenshots and console check run
+    on every page, and the header's icons are its first row."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    css_path = static / "styles" / "pydata-sphinx-theme.css"
+    fonts_dir = static / "vendor" / "fontawesome" / "webfonts"
+    if not css_path.exists() or not fonts_dir.exists():
+        return
+    css = css_path.read_text()
+    used = {c for text in pages for attr in re.findall(r'class="([^"]*)"', text) for c in attr.split()}
+    scripts = " ".join(p.read_text(errors="replace") for p in (static / "scripts").glob("*.js"))
+    names = {c for c in used if c.startswith("fa-")} | set(re.findall(r"\bfa-[a-z0-9-]+", scripts))
+    points = {int(m.group(2), 16) for m in re.finditer(r'([^{}]+)\{--fa:"\\([0-9a-fA-F]{4,5})"', css)
+              if names & {sel.strip().lstrip(".") for sel in m.group(1).split(",")}}
+    # icons the stylesheets draw themselves (admonitions, links, toggles: ``content: var(--pst-icon-...)``),
+    # given as private-use characters or escapes outside the ``--fa`` class rules
+    for sheet in static.rglob("*.css"):
+        text = sheet.read_text(errors="replace")
+        text = re.sub(r'[^{}]+\{--fa:"[^"]*"\}', "", text)
+        points |= {ord(ch) for ch in text if 0xE000 <= ord(ch) <= 0xF8FF}
+        points |= {int(h, 16) for h in re.findall(r'\\([0-9a-fA-F]{4,5})', text) if 0xE000 <= int(h, 16) <= 0xF8FF}
+    if not points:  # the stylesheet's form changed: keep the fonts whole rather than lose icons
+        return
+    for font, classes in _ICON_FONTS.items():
+        path = fonts_dir / font
+        if not path.exists():
+            continue
+        rule = re.compile(r"@font-face\{[^}]*" + re.escape(font) + r"[^}]*\}")
+        if classes and not any(c in used or re.search(rf"\b{c}\b", scripts) for c in classes):
+            css = rule.sub("", css)
+            path.unlink()
+            continue
+        ttf = TTFont(path)
+        options = subset.Options()
+        options.flavor, options.layout_features, options.notdef_outline = "woff2", [], True
+        sub = subset.Subsetter(options)
+        sub.populate(unicodes=sorted(points))
+        sub.subset(ttf)
+        ttf.flavor = "woff2"
+        ttf.save(path)
+    css_path.write_text(css)
+
+
 def typeset_math(pages: dict[str, str]) -> dict[str, str]:
     """Every formula placeholder of every page (name -> HTML) replaced by KaTeX's output, in one
     batch; raises ``SiteError`` naming each page and formula KaTeX cannot parse."""
@@ -687,6 +747,7 @@ def build(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "si
                 text = defer_search_scripts(text)
             (html_dir / name).write_text(harden_page(text, name))
         prune_katex_fonts(html_dir / "_static", list(texts.values()))
+        prune_icon_fonts(html_dir / "_static", list(texts.values()))
         (html_dir / ".buildinfo").unlink(missing_ok=True)
         for junk in html_dir.rglob("*.map"):
             junk.unlink()  # the theme's source maps: for its developers, 3.4 MB

@@ -24,7 +24,9 @@ import http.server
 import importlib.util
 import json
 import os
+import re
 import threading
+import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -154,6 +156,32 @@ def test_site_has_the_course_shell(site):
             dl = out / "notebooks" / sub / f"{p['stem']}.ipynb"
             nb = json.loads(dl.read_text())
             assert all(not c.get("outputs") for c in nb["cells"]), f"{dl}: the download keeps outputs"
+
+
+SITE_BUDGET = 15_000_000  # bytes: issue 30's "the whole site 15 MB or less"
+
+
+def test_the_whole_site_fits_its_budget(site):
+    """Issue 30's size target, on the course's own notebooks: every file the site publishes, in bytes.
+    A notebook that grows the site past it makes room elsewhere (the failure lists the largest parts)."""
+    _, pages, out = site
+    files = [p for p in out.rglob("*") if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    # each app's spec (JSON with its fonts) is deflated like its states, and the icon fonts are cut
+    for p in pages:
+        for spec in re.findall(r'data-spec="([0-9a-f]+)"', (out / p["page"]).read_text()):
+            assert zlib.decompress((out / "_static" / "apps" / f"{spec}.bin").read_bytes()).startswith(b"{")
+    for font in (out / "_static" / "vendor" / "fontawesome" / "webfonts").glob("*"):
+        assert font.stat().st_size < 20_000, f"{font.name}: {font.stat().st_size} bytes, not cut to the site's icons"
+    if os.environ.get("LVMLIB_SITE_NOTEBOOKS"):
+        pytest.skip("the budget is for the course's own notebooks")
+    parts = {}
+    for p in files:
+        rel = p.relative_to(out).parts
+        key = "/".join(rel[:2]) if rel[0] == "_static" and len(rel) > 2 else (rel[0] if len(rel) > 1 else "pages")
+        parts[key] = parts.get(key, 0) + p.stat().st_size
+    largest = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])[:6])
+    assert total <= SITE_BUDGET, f"the site is {total / 1e6:.2f} MB, over {SITE_BUDGET / 1e6:.0f} MB: {largest}"
 
 
 def test_every_page_loads_offline_and_its_sliders_move(site, chromium):

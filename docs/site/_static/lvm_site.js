@@ -1,6 +1,6 @@
 // Draws every lvmlib slider app of a site page with the module JupyterLab runs (slider_canvas.js),
-// from the app's stored state: three files _static/apps/HASH.bin (the spec's JSON, the zlib-packed
-// states, the background PNGs), named in the slot's data-spec, data-frames and data-bg; what the
+// from the app's stored state: three files _static/apps/HASH.bin (the spec's JSON and the states, each
+// zlib-packed, and the background PNGs), named in the slot's data-spec, data-frames and data-bg; what the
 // editions or apps share is one file.  No kernel: every recorded position works.
 // An app's files are fetched when it comes near the viewport (an IntersectionObserver with a margin
 // of about two screens), not at load: a page's apps hold up to 1.5 MB of recorded states.  Until
@@ -10,11 +10,12 @@ import widget from "./slider_canvas.js";
 
 const APPS = new URL("apps/", import.meta.url);
 
-async function get(hash, text) {
+async function get(hash, deflated) {
   if (!/^[0-9a-f]{8,64}$/.test(hash || "")) throw new Error(`not a part's hash: ${hash}`);
   const r = await fetch(new URL(`${hash}.bin`, APPS));
   if (!r.ok) throw new Error(`${hash}.bin: HTTP ${r.status}`);
-  return text ? r.text() : new Uint8Array(await r.arrayBuffer());
+  return deflated ? new Response(r.body.pipeThrough(new DecompressionStream("deflate"))).text()
+                  : new Uint8Array(await r.arrayBuffer());
 }
 
 // The app as a reader with a screen reader meets it: a name, its status line read out as it changes,
