@@ -162,7 +162,7 @@ def test_k_sweep_scores_the_refits(blobs):
     sweep = nb02.k_sweep(x_train, x_test, [1, 2, 4], n_init=1)
     np.testing.assert_array_equal(sweep.ks, [1, 2, 4])
     gm = nb02.refit(x_train, 4, 0, n_init=1)
-    assert sweep.test[2] == pytest.approx(gm.score(x_test))
+    assert sweep.test_ll[2] == pytest.approx(gm.score(x_test))
     assert sweep.bic[2] == pytest.approx(gm.bic(x_train))
     np.testing.assert_array_equal(sweep.n_params, [5, 11, 23])  # 6K - 1 in 2-D
 

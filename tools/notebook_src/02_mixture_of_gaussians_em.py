@@ -401,12 +401,12 @@ lvmlib.plotting.savefig(fig, "02_k_sweep")
 
 # %%
 print(" K   train    held-out   BIC")
-for k, tr, te, b in zip(sweep.ks, sweep.train, sweep.test, sweep.bic):
+for k, tr, te, b in zip(sweep.ks, sweep.train_ll, sweep.test_ll, sweep.bic):
     print(f"{k:2d}  {tr:7.3f}  {te:7.3f}  {b:8.1f}")
-best_bic, best_test = int(sweep.ks[sweep.bic.argmin()]), int(sweep.ks[sweep.test.argmax()])
+best_bic, best_test = int(sweep.ks[sweep.bic.argmin()]), int(sweep.ks[sweep.test_ll.argmax()])
 print(f"BIC picks K = {best_bic}; held-out log-likelihood is highest at K = {best_test}")
 assert best_bic == 4 and best_test == 4
-assert sweep.train[-1] > sweep.train[3] and sweep.test[-1] < sweep.test[3]
+assert sweep.train_ll[-1] > sweep.train_ll[3] and sweep.test_ll[-1] < sweep.test_ll[3]
 
 # %% [markdown]
 # ## Clustering digits

@@ -45,13 +45,13 @@ class FitNumbers:
     """What the K app and :func:`k_sweep` report about one fit (:func:`fit_numbers`).
 
     Attributes:
-        train, test: mean log-likelihood per point of the training and of the held-out data.
+        train_ll, test_ll: mean log-likelihood per point of the training and of the held-out data.
         bic, aic: on the training data (lower is better).
         n_params: free parameters P.  n_iter: EM iterations of the kept run.
     """
 
-    train: float
-    test: float
+    train_ll: float
+    test_ll: float
     bic: float
     aic: float
     n_params: int
@@ -81,13 +81,13 @@ class KSweep:
     """Scores against K (:func:`k_sweep`), NumPy arrays of shape (len(ks),).
 
     Attributes:
-        ks: the K values.  train, test: mean log-likelihood per point (training, held-out data).
+        ks: the K values.  train_ll, test_ll: mean log-likelihood per point (training, held-out data).
         bic, aic: on the training data.  n_params: free parameters of each fit.
     """
 
     ks: np.ndarray
-    train: np.ndarray
-    test: np.ndarray
+    train_ll: np.ndarray
+    test_ll: np.ndarray
     bic: np.ndarray
     aic: np.ndarray
     n_params: np.ndarray
@@ -125,7 +125,7 @@ def time_refits(x_train, ks: Sequence[int], seeds: Sequence[int] = range(5)) -> 
 
 def fit_numbers(gm: GaussianMixture, x_train, x_test) -> FitNumbers:
     """The scores of a fitted mixture: train / held-out mean log-likelihood, BIC, AIC, parameters, iterations."""
-    return FitNumbers(train=gm.score(x_train), test=gm.score(x_test), bic=gm.bic(x_train), aic=gm.aic(x_train),
+    return FitNumbers(train_ll=gm.score(x_train), test_ll=gm.score(x_test), bic=gm.bic(x_train), aic=gm.aic(x_train),
                       n_params=gm.n_parameters(), n_iter=gm.n_iter_)
 
 
@@ -168,7 +168,7 @@ def k_app(x_train, x_test, *, k: int = 4, seed: int = 0, k_max: int = 10, seed_m
         pic.set(ResponsibilityPoints.groups(fit.resp), fit.weights, means,
                 ellipse_outlines(means, cov, 1.0), ellipse_outlines(means, cov, 2.0))
         ax.set_title(f"K = {k} component{'s' if k > 1 else ''} (init seed {seed})", fontsize=10)
-        return (f"K = {k}: mean log-likelihood {nums.train:.3f} (train), <b>{nums.test:.3f} (held out)</b>; "
+        return (f"K = {k}: mean log-likelihood {nums.train_ll:.3f} (train), <b>{nums.test_ll:.3f} (held out)</b>; "
                 f"BIC {nums.bic:.0f} ({nums.n_params} parameters); {nums.n_iter} EM iterations, "
                 f"fitted in {1000 * fit.seconds:.0f} ms")
 
@@ -181,11 +181,12 @@ def k_sweep(x_train, x_test, ks: Sequence[int] = range(1, 11), *, n_init: int = 
     """Fit K = each of ``ks`` (best of ``n_init`` starts) and score it.
 
     Returns:
-        a :class:`KSweep`: arrays over ``ks`` of the mean log-likelihood per point (``train``,
-        ``test``), ``bic``, ``aic`` and ``n_params``.
+        a :class:`KSweep`: arrays over ``ks`` of the mean log-likelihood per point (``train_ll``,
+        ``test_ll``), ``bic``, ``aic`` and ``n_params``.
     """
     rows = [fit_numbers(refit(x_train, int(k), random_state, n_init=n_init), x_train, x_test) for k in ks]
-    scores = {name: np.asarray([getattr(r, name) for r in rows]) for name in ("train", "test", "bic", "aic", "n_params")}
+    names = ("train_ll", "test_ll", "bic", "aic", "n_params")
+    scores = {name: np.asarray([getattr(r, name) for r in rows]) for name in names}
     return KSweep(ks=np.asarray(list(ks)), **scores)
 
 
@@ -203,9 +204,9 @@ def k_sweep_figure(sweep: KSweep):
 
     ks = sweep.ks
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax0.plot(ks, sweep.train, "o-", color="C0", label="training data")
-    ax0.plot(ks, sweep.test, "s-", color="C1", label="held-out data")
-    best = ks[int(np.argmax(sweep.test))]
+    ax0.plot(ks, sweep.train_ll, "o-", color="C0", label="training data")
+    ax0.plot(ks, sweep.test_ll, "s-", color="C1", label="held-out data")
+    best = ks[int(np.argmax(sweep.test_ll))]
     ax0.axvline(best, color="C1", lw=0.8, ls=":")
     ax0.set(xlabel="components K", ylabel="mean log p(x) per point", xticks=ks,
             title="more components always fit the training data better")

@@ -2,8 +2,8 @@
 
 Three apps, each fed by a precomputation that does all the model evaluations once:
 
-- :func:`mixture_app` (from :func:`mixture_precompute`, a :class:`MixtureCurves`): the K terms pi_k N(x; mu_k, sigma_k^2)
-  of a 1-D mixture at a chosen x, as bars that add up to p(x).
+- :func:`mixture_app` (from :func:`mixture_precompute`, a :class:`MixtureCurves`): the K terms
+  pi_k N(x; mu_k, sigma_k^2) of a 1-D mixture at a chosen x, as bars that add up to p(x).
 - :func:`integral_app` (from :func:`integral_precompute`, an :class:`IntegralGrid`): the integrand p(x | z) p(z) of a
   1-D-latent neural model over z (its area is p(x)), the midpoint rule's cells, and the
   quadrature error against the converged value as the number of cells grows.
@@ -41,10 +41,10 @@ from lvmlib.models import MixtureOfGaussians, NonlinearLVM
 from lvmlib.plotting import COLORS, new_figure
 from lvmlib.widgets.app import SliderApp
 
-__all__ = ["MIXTURE_COMPONENTS", "mixture_family", "mixture_log_px", "MixtureCurves", "mixture_precompute", "mixture_app",
-           "integral_model", "RESOLUTIONS", "IntegralGrid", "integral_precompute", "integral_app", "ENUMERATION_NS",
-           "time_enumeration", "SECONDS_PER_YEAR", "AGE_OF_UNIVERSE_YEARS", "seconds_per_term", "doubling_factor",
-           "human_time", "enumeration_app", "examples"]
+__all__ = ["MIXTURE_COMPONENTS", "mixture_family", "mixture_log_px", "MixtureCurves", "mixture_precompute",
+           "mixture_app", "integral_model", "RESOLUTIONS", "IntegralGrid", "integral_precompute", "integral_app",
+           "ENUMERATION_NS", "time_enumeration", "SECONDS_PER_YEAR", "AGE_OF_UNIVERSE_YEARS", "seconds_per_term",
+           "doubling_factor", "human_time", "enumeration_app", "examples"]
 
 F64 = torch.float64
 
@@ -151,7 +151,8 @@ def mixture_app(pre: MixtureCurves, *, k: int = 3, x: float = 2.0, name: str = "
         pre: the :class:`MixtureCurves` of :func:`mixture_precompute`.
     """
     if not isinstance(pre, MixtureCurves):
-        raise TypeError(f"mixture_app takes nb03.mixture_precompute(mixtures) (MixtureCurves), got {type(pre).__name__}")
+        raise TypeError(f"mixture_app takes nb03.mixture_precompute(mixtures) (MixtureCurves), "
+                        f"got {type(pre).__name__}")
     ks, xs, xc = pre.ks, pre.x_values, pre.x_curve
     kmax = max(ks)
     controls = {
