@@ -1,5 +1,5 @@
 """The lessons: one module per notebook (``nb01`` ... ``nb10``; ``nb02`` is a package with its EM
-path and digits experiment), holding that notebook's problems, experiments, apps and figures, plus what several lessons share (``toy``: the slider grids of notebooks
+path, choosing K and digits experiment, ``nb03`` one with its enumeration timing), holding that notebook's problems, experiments, apps and figures, plus what several lessons share (``toy``: the slider grids of notebooks
 05-06, whose toy problem is :mod:`lvmlib.models.toy`).
 
 A lesson module computes nothing a closed-form test would check: that math lives in the families

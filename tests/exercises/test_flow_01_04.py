@@ -44,7 +44,7 @@ def test_nb02_em_with_the_textbook_steps_takes_the_fast_paths_path():
     assert steps["em_loop"].calls == 1 and path.n_iter_ == 6 and not path.converged_
     pre = nb02.em_precompute(path, x)
     calls = steps["e_step"].calls
-    assert pre["groups"].shape == (7, 1000) and calls >= 7 + 6  # the loop's E-steps and the app's colours
+    assert pre.groups.shape == (7, 1000) and calls >= 7 + 6  # the loop's E-steps and the app's colours
 
 
 def test_nb02_a_wrong_e_step_changes_the_path():
@@ -65,9 +65,9 @@ def test_nb03_the_app_curve_is_the_functions():
     default = nb03.mixture_precompute(mixtures)
     assert used.calls == 6  # two grids per K
     for k in mixtures:
-        np.testing.assert_allclose(pre["log_p"][k], default["log_p"][k], rtol=1e-12)
+        np.testing.assert_allclose(pre.log_p[k], default.log_p[k], rtol=1e-12)
     shifted = nb03.mixture_precompute(mixtures, log_px=lambda x, w, m, s: nb03.mixture_log_px(x, w, m, s) - 1.0)
-    assert np.allclose(shifted["log_p"][2], default["log_p"][2] - 1.0)
+    assert np.allclose(shifted.log_p[2], default.log_p[2] - 1.0)
 
 
 def test_nb04_repeated_estimates_reduce_with_the_students_function():

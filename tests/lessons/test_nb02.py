@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from scipy.stats import multivariate_normal
 
 from lvmlib.mixtures import GaussianMixture
 from lvmlib.lessons import nb02
+from lvmlib.lessons.nb02 import choose_k
 from lvmlib.lessons.nb02.digits import cluster_app, cluster_summary, digits_clusters
 from lvmlib.mixtures import em_bound
 from lvmlib.plotting import FADES, ResponsibilityPoints, ellipse_outlines
@@ -80,20 +83,20 @@ def test_em_precompute_matches_the_history(run, blobs):
     gm, pre = run
     t_all = gm.n_iter_ + 1
     n = blobs[0].shape[0]
-    assert pre["lower_bound"].shape == (t_all,) and pre["m_bound"].shape == (t_all - 1,)
-    assert pre["groups"].shape == (t_all, n) and pre["ell1"].shape == (t_all, 4, 73, 2)
-    np.testing.assert_allclose(pre["lower_bound"], gm.history_["lower_bound"])
-    np.testing.assert_allclose(pre["means"], gm.history_["means"])
+    assert pre.lower_bound.shape == (t_all,) and pre.m_bound.shape == (t_all - 1,)
+    assert pre.groups.shape == (t_all, n) and pre.ell1.shape == (t_all, 4, 73, 2)
+    np.testing.assert_allclose(pre.lower_bound, gm.history_["lower_bound"])
+    np.testing.assert_allclose(pre.means, gm.history_["means"])
     t = gm.n_iter_ // 2
     resp = np.asarray(gm.predict_proba_at(blobs[0], t))
-    np.testing.assert_array_equal(pre["groups"][t] // len(FADES), resp.argmax(1))
+    np.testing.assert_array_equal(pre.groups[t] // len(FADES), resp.argmax(1))
     # the EM sawtooth: l_t <= L(q_t, theta_{t+1}) <= l_{t+1}
-    assert (pre["m_bound"] >= pre["lower_bound"][:-1] - 1e-10).all()
-    assert (pre["lower_bound"][1:] >= pre["m_bound"] - 1e-10).all()
+    assert (pre.m_bound >= pre.lower_bound[:-1] - 1e-10).all()
+    assert (pre.lower_bound[1:] >= pre.m_bound - 1e-10).all()
     xs, ys = nb02._sawtooth(pre, 2)
     np.testing.assert_array_equal(xs, [0, 1, 1, 2, 2])
-    np.testing.assert_allclose(ys, [pre["lower_bound"][0], pre["m_bound"][0], pre["lower_bound"][1],
-                                    pre["m_bound"][1], pre["lower_bound"][2]])
+    np.testing.assert_allclose(ys, [pre.lower_bound[0], pre.m_bound[0], pre.lower_bound[1],
+                                    pre.m_bound[1], pre.lower_bound[2]])
 
 
 def test_em_app_picks_precomputed_numbers_without_fitting(runs, monkeypatch):
@@ -106,18 +109,23 @@ def test_em_app_picks_precomputed_numbers_without_fitting(runs, monkeypatch):
     monkeypatch.setattr(GaussianMixture, "predict_proba", forbidden)
     r = runs["a"]
     app.set(start="a", step=5)
-    assert f"iteration t = 5 of {r['n_iter']}" in app.text.value
-    assert f"{r['lower_bound'][5]:.4f}" in app.text.value and f"{r['m_bound'][5]:.4f}" in app.text.value
+    assert f"iteration t = 5 of {r.n_iter}" in app.text.value
+    assert f"{r.lower_bound[5]:.4f}" in app.text.value and f"{r.m_bound[5]:.4f}" in app.text.value
     ax_d, ax_b = app.fig.axes
     saw = [ln for ln in ax_b.lines if ln.get_animated()][0]
     assert len(saw.get_xdata()) == 11  # 0, then two points per iteration
     centres = [ln for ln in ax_d.lines if ln.get_marker() == "X"]
-    np.testing.assert_allclose([c.get_xdata()[0] for c in centres], r["means"][5][:, 0])
+    np.testing.assert_allclose([c.get_xdata()[0] for c in centres], r.means[5][:, 0])
     # past the end of a short run: its converged state
     b = runs["b"]
     app.set(start="b", step=app.controls["step"].max)
-    if b["n_iter"] < app.controls["step"].max:
-        assert f"iteration t = {b['n_iter']} of {b['n_iter']} (converged" in app.text.value
+    if b.n_iter < app.controls["step"].max:
+        assert f"iteration t = {b.n_iter} of {b.n_iter} (converged" in app.text.value
+
+
+def test_em_app_says_what_it_takes(run):
+    with pytest.raises(TypeError, match=r"nb02\.em_precompute\(fit, x\)"):
+        nb02.em_app({"a": dataclasses.asdict(run[1])})  # a dict of the fields, as em_precompute once returned
 
 
 def test_k_app_fits_everything_first_and_the_callback_only_picks(blobs, monkeypatch):
@@ -128,7 +136,7 @@ def test_k_app_fits_everything_first_and_the_callback_only_picks(blobs, monkeypa
     def no_refit(*a, **k):
         raise AssertionError("the K app refits inside its slider callback")
 
-    monkeypatch.setattr(nb02, "refit", no_refit)
+    monkeypatch.setattr(choose_k, "refit", no_refit)  # where k_app looks it up
     app.set(k=2, seed=1)
     monkeypatch.undo()
     gm = nb02.refit(x_train, 2, 1)
@@ -145,18 +153,18 @@ def test_k_app_fits_everything_first_and_the_callback_only_picks(blobs, monkeypa
 
 def test_time_refits_reports_wall_and_cpu(blobs):
     out = nb02.time_refits(blobs[0][:300], [1, 2], seeds=[0])
-    assert set(out) == {"wall", "cpu"} and list(out["wall"]) == [1, 2]
-    assert all(v > 0 for v in out["wall"].values())
+    assert isinstance(out, nb02.RefitTimes) and list(out.wall) == [1, 2] and list(out.cpu) == [1, 2]
+    assert all(v > 0 for v in out.wall.values())
 
 
 def test_k_sweep_scores_the_refits(blobs):
     x_train, x_test, _ = blobs
     sweep = nb02.k_sweep(x_train, x_test, [1, 2, 4], n_init=1)
-    np.testing.assert_array_equal(sweep["ks"], [1, 2, 4])
+    np.testing.assert_array_equal(sweep.ks, [1, 2, 4])
     gm = nb02.refit(x_train, 4, 0, n_init=1)
-    assert sweep["test"][2] == pytest.approx(gm.score(x_test))
-    assert sweep["bic"][2] == pytest.approx(gm.bic(x_train))
-    np.testing.assert_array_equal(sweep["n_params"], [5, 11, 23])  # 6K - 1 in 2-D
+    assert sweep.test_ll[2] == pytest.approx(gm.score(x_test))
+    assert sweep.bic[2] == pytest.approx(gm.bic(x_train))
+    np.testing.assert_array_equal(sweep.n_params, [5, 11, 23])  # 6K - 1 in 2-D
 
 
 def test_cluster_summary_counts_and_orders():

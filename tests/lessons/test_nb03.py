@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -58,18 +59,18 @@ def test_mixture_app_shows_the_terms_of_the_chosen_x_and_k(mixture_pre):
 
 def test_integral_precompute_matches_the_model(integral_pre):
     model = nb03.integral_model()
-    x = torch.as_tensor(integral_pre["x_values"], dtype=F64)[:, None]
-    assert integral_pre["log_p_r"].shape == (4, len(x)) and integral_pre["rel_error"].shape == (4, len(x))
-    np.testing.assert_allclose(integral_pre["log_p"], model.log_marginal(x, resolution=4001).numpy())
-    np.testing.assert_allclose(integral_pre["log_p_r"][1], model.log_marginal(x, resolution=16).numpy())
-    edges, heights = integral_pre["cells"][16]
+    x = torch.as_tensor(integral_pre.x_values, dtype=F64)[:, None]
+    assert integral_pre.log_p_r.shape == (4, len(x)) and integral_pre.rel_error.shape == (4, len(x))
+    np.testing.assert_allclose(integral_pre.log_p, model.log_marginal(x, resolution=4001).numpy())
+    np.testing.assert_allclose(integral_pre.log_p_r[1], model.log_marginal(x, resolution=16).numpy())
+    edges, heights = integral_pre.cells[16]
     assert edges.shape == (17,) and heights.shape == (len(x), 16)
-    np.testing.assert_allclose(heights.sum(1) * (edges[1] - edges[0]), np.exp(integral_pre["log_p_r"][1]))
+    np.testing.assert_allclose(heights.sum(1) * (edges[1] - edges[0]), np.exp(integral_pre.log_p_r[1]))
     # the drawn integrand is p(x | z) p(z)
-    z = torch.as_tensor(integral_pre["z_plot"][::100], dtype=F64)[:, None]
+    z = torch.as_tensor(integral_pre.z_plot[::100], dtype=F64)[:, None]
     ref = (model.prior().log_prob(z) + model.likelihood(z).log_prob(x[3])).exp().numpy()
-    np.testing.assert_allclose(integral_pre["integrand"][3, ::100], ref)
-    assert integral_pre["rel_error"][0].max() > 1e-2 and integral_pre["rel_error"][-1].max() < 1e-10
+    np.testing.assert_allclose(integral_pre.integrand[3, ::100], ref)
+    assert integral_pre.rel_error[0].max() > 1e-2 and integral_pre.rel_error[-1].max() < 1e-10
 
 
 def test_integral_app_picks_precomputed_numbers_without_the_model(integral_pre, monkeypatch):
@@ -81,14 +82,21 @@ def test_integral_app_picks_precomputed_numbers_without_the_model(integral_pre, 
     monkeypatch.setattr(NonlinearLVM, "log_marginal", forbidden)
     monkeypatch.setattr(NonlinearLVM, "likelihood", forbidden)
     app.set(x=0.5, resolution=64)
-    i = list(integral_pre["x_values"]).index(0.5)
-    p = math.exp(integral_pre["log_p"][i])
-    p_r = math.exp(integral_pre["log_p_r"][2, i])
+    i = list(integral_pre.x_values).index(0.5)
+    p = math.exp(integral_pre.log_p[i])
+    p_r = math.exp(integral_pre.log_p_r[2, i])
     assert f"p(x) = {p:.6f}" in app.text.value and f": {p_r:.6f}" in app.text.value
     stairs = [a for a in app.fig.axes[2].patches if type(a).__name__ == "StepPatch"][0]
-    np.testing.assert_allclose(stairs.get_data().values, integral_pre["cells"][64][1][i])
+    np.testing.assert_allclose(stairs.get_data().values, integral_pre.cells[64][1][i])
     dot = app.fig.axes[3].lines[-1]
     assert list(dot.get_xdata()) == [64]
+
+
+def test_the_apps_say_what_they_take(mixture_pre, integral_pre):
+    with pytest.raises(TypeError, match=r"nb03\.mixture_precompute\(mixtures\)"):
+        nb03.mixture_app(dataclasses.asdict(mixture_pre))
+    with pytest.raises(TypeError, match=r"nb03\.integral_precompute\(model\)"):
+        nb03.integral_app(dataclasses.asdict(integral_pre))
 
 
 def test_enumeration_helpers():

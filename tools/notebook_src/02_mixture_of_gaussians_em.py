@@ -356,7 +356,7 @@ exercises.predict("2.4")
 for name, gm in fits.items():
     r = runs[name]
     lb = np.asarray(gm.history_["lower_bound"])
-    m_rise, e_rise = r["m_bound"] - lb[:-1], lb[1:] - r["m_bound"]
+    m_rise, e_rise = r.m_bound - lb[:-1], lb[1:] - r.m_bound
     tight = max(abs(em_bound(x_train, *(gm.history_[p][t] for p in ("weights", "means", "covariances")),
                                   gm.predict_proba_at(x_train, t)) - lb[t]) for t in (0, gm.n_iter_ // 2, gm.n_iter_))
     print(f"{name}: smallest rise per iteration {np.diff(lb).min():.1e}; by the M-steps >= {m_rise.min():.1e}, "
@@ -365,8 +365,8 @@ for name, gm in fits.items():
 early = GaussianMixture(4, init_params="random_from_data", random_state=nb02.EM_STARTS["start 3"],
                         tol=1e-3).fit(x_train)
 print(f"start 3 with tol = 1e-3: stops after {early.n_iter_} iterations at {early.lower_bound_:.3f} "
-      f"(with tol = 1e-5: {runs['start 3']['lower_bound'][-1]:.3f})")
-assert early.converged_ and early.lower_bound_ < runs["start 3"]["lower_bound"][-1] - 0.1
+      f"(with tol = 1e-5: {runs['start 3'].lower_bound[-1]:.3f})")
+assert early.converged_ and early.lower_bound_ < runs["start 3"].lower_bound[-1] - 0.1
 
 # %% [markdown]
 # ## How many components?
@@ -401,12 +401,12 @@ lvmlib.plotting.savefig(fig, "02_k_sweep")
 
 # %%
 print(" K   train    held-out   BIC")
-for k, tr, te, b in zip(sweep["ks"], sweep["train"], sweep["test"], sweep["bic"]):
+for k, tr, te, b in zip(sweep.ks, sweep.train_ll, sweep.test_ll, sweep.bic):
     print(f"{k:2d}  {tr:7.3f}  {te:7.3f}  {b:8.1f}")
-best_bic, best_test = int(sweep["ks"][sweep["bic"].argmin()]), int(sweep["ks"][sweep["test"].argmax()])
+best_bic, best_test = int(sweep.ks[sweep.bic.argmin()]), int(sweep.ks[sweep.test_ll.argmax()])
 print(f"BIC picks K = {best_bic}; held-out log-likelihood is highest at K = {best_test}")
 assert best_bic == 4 and best_test == 4
-assert sweep["train"][-1] > sweep["train"][3] and sweep["test"][-1] < sweep["test"][3]
+assert sweep.train_ll[-1] > sweep.train_ll[3] and sweep.test_ll[-1] < sweep.test_ll[3]
 
 # %% [markdown]
 # ## Clustering digits
@@ -590,9 +590,9 @@ assert accuracy[10] < accuracy[20] < accuracy[40]
 
 # %%
 refit_seconds = nb02.time_refits(x_train, range(1, 11))
-for k in refit_seconds["wall"]:
-    print(f"K = {k}: CPU {1000 * refit_seconds['cpu'][k]:.1f} ms, wall-clock {1000 * refit_seconds['wall'][k]:.1f} ms per refit")
-print(f"slowest K: wall-clock per fit {1000 * max(refit_seconds['wall'].values()):.0f} ms")
+for k in refit_seconds.wall:
+    print(f"K = {k}: CPU {1000 * refit_seconds.cpu[k]:.1f} ms, wall-clock {1000 * refit_seconds.wall[k]:.1f} ms per refit")
+print(f"slowest K: wall-clock per fit {1000 * max(refit_seconds.wall.values()):.0f} ms")
 
 # %% [markdown]
 # ### Check: lvmlib and scikit-learn take the same EM path

@@ -140,9 +140,9 @@ nb03.mixture_app(mixture_pre, k=3, x=2.0)
 # logsumexp still gives the right number.
 
 # %%
-worst = max(np.abs(mixture_pre["terms"][k].sum(1) - np.exp(mixture_pre["log_p"][k])).max() for k in mixtures)
-dx = mixture_pre["x_curve"][1] - mixture_pre["x_curve"][0]
-areas = [mixture_pre["curve_p"][k].sum() * dx for k in mixtures]
+worst = max(np.abs(mixture_pre.terms[k].sum(1) - np.exp(mixture_pre.log_p[k])).max() for k in mixtures)
+dx = mixture_pre.x_curve[1] - mixture_pre.x_curve[0]
+areas = [mixture_pre.curve_p[k].sum() * dx for k in mixtures]
 assert worst < 1e-12
 print("largest |sum of bars - p(x)| over all x and K: < 1e-12 (round-off)")
 print("integral of p(x) dx for K = 1..6:", np.round(areas, 6))
@@ -197,7 +197,7 @@ assert torch.allclose(log_p_far, mixtures[3].log_marginal(far))
 model = nb03.integral_model()
 print(model.decoder)
 integral_pre = nb03.integral_precompute(model)   # quadrature at 77 x's x 20 resolutions, and the reference
-print("resolutions R on the slider:", list(integral_pre["resolutions"]))
+print("resolutions R on the slider:", list(integral_pre.resolutions))
 
 # %% [markdown]
 # Top left: the decoder's mean $f(z)$; the red line is the chosen $x$. Wherever the blue band crosses
@@ -222,18 +222,18 @@ nb03.integral_app(integral_pre, x=0.3, resolution=24)
 # $p(x) = \mathcal N(x; b, w^2 + \sigma^2)$.
 
 # %%
-rel = integral_pre["rel_error"]                                   # [resolutions, x]
-r256 = list(integral_pre["resolutions"]).index(256)
+rel = integral_pre.rel_error   # [resolutions, x]
+r256 = list(integral_pre.resolutions).index(256)
 print(f"worst relative error over all x: R = 3: {rel[0].max():.2f},  R = 256: {rel[r256].max():.1e},  "
       f"R = 2048: {'< 1e-12 (round-off)' if rel[-1].max() < 1e-12 else rel[-1].max()}")
-dxc = integral_pre["x_curve"][1] - integral_pre["x_curve"][0]
-print(f"integral of p(x) dx over [-2.2, 2.6]: {integral_pre['p_curve'].sum() * dxc:.6f}")
+dxc = integral_pre.x_curve[1] - integral_pre.x_curve[0]
+print(f"integral of p(x) dx over [-2.2, 2.6]: {integral_pre.p_curve.sum() * dxc:.6f}")
 linear = NonlinearLVM(1, 1, hidden=(), sigma=0.15, linear=True, generator=g, dtype=torch.float64)
 _, x_lin = linear.sample(5, generator=g)
 gap = (linear.log_marginal(x_lin, resolution=2001) - linear.as_linear_gaussian().log_marginal(x_lin)).abs().max()
 print(f"linear decoder: |quadrature - closed form| in log p(x) {'< 1e-10 (round-off)' if gap < 1e-10 else gap.item()}")
 assert rel[0].max() > 0.5 and rel[-1].max() < 1e-12
-assert abs(integral_pre["p_curve"].sum() * dxc - 1) < 1e-4 and gap < 1e-10
+assert abs(integral_pre.p_curve.sum() * dxc - 1) < 1e-4 and gap < 1e-10
 
 # %% [markdown]
 # Quadrature is cheap here because $z$ has one dimension: $R$ evaluations of the decoder. With $d$

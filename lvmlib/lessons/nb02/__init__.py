@@ -2,49 +2,63 @@
 
 Three apps:
 
-- :func:`em_app` (from :func:`em_precompute` of fits made with ``keep_history=True``):
-  scrubs through the stored EM history of a 2-D fit, one or more starts: points coloured by
-  their responsibilities, the components' ellipses, the lower-bound curve with the current
-  iteration and the bound after the next M-step (the EM sawtooth).
-- :func:`k_app`: a slider over K (and the initialization seed) that **refits** in the
-  callback, because a 2-D fit of 1000 points takes a few milliseconds (:func:`refit`,
-  measured by :func:`time_refits`); shows how a too-small or too-large K looks.
-- :func:`cluster_app` (from :func:`cluster_summary`): the digits clusters of a K = 10 fit,
+- :func:`em_app` (from :func:`em_precompute` of fits made with ``keep_history=True``, one
+  :class:`EMFrames` per start): scrubs through the stored EM history of a 2-D fit, one or more
+  starts: points coloured by their responsibilities, the components' ellipses, the lower-bound
+  curve with the current iteration and the bound after the next M-step (the EM sawtooth).
+- :func:`k_app` (``choose_k``): a slider over K and the initialization seed; every fit is made
+  once before the app is drawn (:func:`k_fits`), because a 2-D fit of 1000 points takes a few
+  milliseconds (:func:`refit`, measured by :func:`time_refits`); shows how a too-small or too-large K looks.
+- :func:`cluster_app` (``digits``, from :func:`cluster_summary`): the digits clusters of a K = 10 fit,
   cluster against true label, one cluster's mean and its members grouped by label.
 
 Static figures: :func:`one_vs_many_figure` (one Gaussian against a mixture, densities and
 samples), :func:`k_sweep_figure` (log-likelihood and BIC against K, from :func:`k_sweep`),
 :func:`cluster_means_figure` and :func:`restarts_figure` (digits).  :func:`em_bound`
 computes the EM lower bound L(q, theta) exactly (a sum over the K values of z).
+
+The package's modules: this one (the data, the model, EM step by step), ``choose_k`` (choosing K),
+``digits``, ``em_path`` (:class:`EMPath`: an EM run with the student's steps) and ``picture``
+(:class:`MixturePicture`, the 2-D panel the EM and K apps share).  The public names of ``choose_k``,
+``em_path`` and ``picture`` are re-exported here; the digits helpers are imported from ``nb02.digits``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import time
 import warnings
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import ipywidgets as W
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from lvmlib.device import one_thread
+from lvmlib.lessons.nb02.choose_k import (  # noqa: F401 - notebook 02 reads them as nb02.*
+    FitNumbers,
+    KFit,
+    KSweep,
+    RefitTimes,
+    fit_numbers,
+    k_app,
+    k_fits,
+    k_sweep,
+    k_sweep_figure,
+    refit,
+    time_refits,
+)
 from lvmlib.lessons.nb02.digits import cluster_app, digits_clusters
+from lvmlib.lessons.nb02.em_path import EMPath, path_difference  # noqa: F401 - notebook 02 calls nb02.path_difference
+from lvmlib.lessons.nb02.picture import MixturePicture, data_limits
 from lvmlib.mixtures import GaussianMixture, reference
 from lvmlib.mixtures.em import em_bound
-from lvmlib.lessons.nb02.em_path import EMPath, path_difference  # noqa: F401 - notebook 02 calls nb02.path_difference
-from lvmlib.plotting import (
-    COLORS,
-    ResponsibilityPoints,
-    density_grid,
-    describe,
-    ellipse_outlines,
-    new_figure,
-)
+from lvmlib.plotting import COLORS, ResponsibilityPoints, density_grid, describe, ellipse_outlines, new_figure
 from lvmlib.widgets.app import SliderApp
+
+__all__ = ["BLOBS", "N_TRAIN", "N_TEST", "EM_STARTS", "blobs_data", "one_vs_many_figure", "EMSteps", "fit_em_start",
+           "EMFrames", "em_precompute", "em_app", "em_bound", "EMPath", "path_difference", "MixturePicture",
+           "data_limits", "refit", "RefitTimes", "time_refits", "FitNumbers", "fit_numbers", "KFit", "k_fits",
+           "k_app", "KSweep", "k_sweep", "k_sweep_figure", "examples"]
 
 F64 = torch.float64
 
@@ -53,64 +67,6 @@ BLOBS = dict(centers=4, seed=3)
 N_TRAIN, N_TEST = 1000, 500
 #: EM starts shown by the EM app: name -> random_state of ``init_params="random_from_data"``
 EM_STARTS = {"start 1": 4, "start 2": 7, "start 3": 3}
-
-
-# ----------------------------------------------------------------------------------------
-# drawing helpers
-# ----------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-def _data_limits(x: np.ndarray, pad: float = 0.08) -> tuple[tuple, tuple]:
-    lo, hi = x.min(0), x.max(0)
-    span = hi - lo
-    return (lo[0] - pad * span[0], hi[0] + pad * span[0]), (lo[1] - pad * span[1], hi[1] + pad * span[1])
-
-
-class MixturePicture:
-    """A 2-D data panel for a mixture: responsibility-coloured points, each component's
-    1- and 2-standard-deviation ellipses (line width grows with its weight) and its mean.
-    Everything is animated; axis limits are fixed from the data."""
-
-    def __init__(self, ax, x: np.ndarray, n_components: int, *, limits=None):
-        self.x = np.asarray(x)
-        self.points = ResponsibilityPoints(ax, n_components)
-        self.ell1 = [ax.plot([], [], "-", color=COLORS[k % 10], lw=1.0, animated=True, zorder=3)[0]
-                     for k in range(n_components)]
-        self.ell2 = [ax.plot([], [], "--", color=COLORS[k % 10], lw=1.0, animated=True, zorder=3)[0]
-                     for k in range(n_components)]
-        self.centres = [ax.plot([], [], "X", color=COLORS[k % 10], mec="k", mew=1.0, ms=10, animated=True, zorder=4)[0]
-                        for k in range(n_components)]
-        xlim, ylim = limits or _data_limits(self.x)
-        ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
-        ax.set_aspect("equal", adjustable="box")
-
-    def set(self, groups, weights, means, ell1, ell2) -> None:
-        """Draw components 0..len(weights)-1 and hide the rest.
-
-        Args:
-            groups: (N,) colour groups (``ResponsibilityPoints.groups``).
-            weights: (K,).  means: (K, 2).  ell1, ell2: (K, P, 2) ellipse outlines.
-        """
-        self.points.set(self.x, groups)
-        k_used = len(weights)
-        for k in range(len(self.ell1)):
-            for art in (self.ell1[k], self.ell2[k], self.centres[k]):
-                art.set_visible(k < k_used)
-            if k < k_used:
-                lw = min(5.0, 0.8 + 2.4 * float(np.sqrt(weights[k] * k_used)))  # 3.2 at weight 1/K
-                self.ell1[k].set_data(ell1[k, :, 0], ell1[k, :, 1])
-                self.ell2[k].set_data(ell2[k, :, 0], ell2[k, :, 1])
-                self.ell1[k].set_linewidth(lw)
-                self.ell2[k].set_linewidth(0.6 * lw)
-                self.centres[k].set_data([means[k, 0]], [means[k, 1]])
 
 
 def _fmt_weights(w) -> str:
@@ -133,8 +89,6 @@ def blobs_data(*, device=None):
     return x[:N_TRAIN], x[N_TRAIN:], y[:N_TRAIN]
 
 
-
-
 def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[str, tuple],
                        scores: Mapping[str, float]):
     """Top row: each model's density p(x) (filled contours of log p) over the training data.
@@ -151,7 +105,7 @@ def one_vs_many_figure(x_train, models: Mapping[str, object], samples: Mapping[s
     import matplotlib.pyplot as plt
 
     x_train = np.asarray(x_train)
-    limits = _data_limits(x_train)
+    limits = data_limits(x_train)
     fig, axes = plt.subplots(2, len(models), figsize=(4.6 * len(models), 6.6), sharex=True, sharey=True)
     grids = {title: density_grid(model, limits) for title, model in models.items()}
     top = max(float(lp.max()) for _, _, lp in grids.values())
@@ -231,18 +185,41 @@ def fit_em_start(x_train, random_state: int, *, n_components: int = 4, tol: floa
     return EMPath(history, len(params) - 1, bool(converged), e_step)
 
 
-def em_precompute(gm: GaussianMixture, x) -> dict:
-    """Everything the EM app draws, for every stored iteration of a ``keep_history`` fit.
+@dataclass(frozen=True)
+class EMFrames:
+    """Everything the EM app draws for one EM run, at every stored iteration t = 0..T (:func:`em_precompute`;
+    NumPy arrays, N points, K components, P points per ellipse outline).
+
+    Attributes:
+        x: (N, 2) the data.
+        lower_bound: (T + 1,) the mean log-likelihood under theta_t (= L(q_t, theta_t), tight after the E-step).
+        m_bound: (T,) L(q_t, theta_{t+1}): the bound after the M-step, before the next E-step.
+        groups: (T + 1, N) point colours (``ResponsibilityPoints.groups`` of q_t).
+        weights: (T + 1, K).  means: (T + 1, K, 2).
+        ell1, ell2: (T + 1, K, P, 2) the 1- and 2-standard-deviation ellipses.
+        n_iter: T, the EM iterations of the run.  converged: whether it met its tolerance.
+    """
+
+    x: np.ndarray
+    lower_bound: np.ndarray
+    m_bound: np.ndarray
+    groups: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    ell1: np.ndarray
+    ell2: np.ndarray
+    n_iter: int
+    converged: bool
+
+
+def em_precompute(gm: GaussianMixture, x) -> EMFrames:
+    """Everything the EM app draws, for every stored iteration of a ``keep_history`` fit (or an :class:`EMPath`).
 
     Snapshot t holds theta_t (t = 0: the initialization); its responsibilities q_t =
     p(z | x, theta_t) are the E-step that the next M-step uses.
 
     Returns:
-        dict: ``x`` (N, 2); ``lower_bound`` (T + 1,) the mean log-likelihood under theta_t (=
-        L(q_t, theta_t), tight after the E-step); ``m_bound`` (T,) L(q_t, theta_{t+1}), the bound
-        after the M-step before the next E-step; ``groups`` (T + 1, N) point colours; ``weights``
-        (T + 1, K); ``means`` (T + 1, K, 2); ``ell1``, ``ell2`` (T + 1, K, P, 2) ellipses;
-        ``n_iter``, ``converged``.
+        an :class:`EMFrames` (the bounds, colours, weights, means and ellipses of every t).
     """
     xt = torch.as_tensor(x, dtype=F64, device=x.device if isinstance(x, torch.Tensor) else None)
     h = gm.history_
@@ -250,25 +227,25 @@ def em_precompute(gm: GaussianMixture, x) -> dict:
     n_steps = len(h["lower_bound"])
     resp = [np.asarray(gm.predict_proba_at(xt, t)) for t in range(n_steps)]  # T + 1 of [N, K]
     m_bound = [em_bound(xt, weights[t + 1], means[t + 1], cov[t + 1], resp[t]) for t in range(n_steps - 1)]
-    return {
-        "x": xt.cpu().numpy(), "lower_bound": np.asarray(h["lower_bound"]), "m_bound": np.asarray(m_bound),
-        "groups": np.stack([ResponsibilityPoints.groups(r) for r in resp]), "weights": weights, "means": means,
-        "ell1": np.stack([ellipse_outlines(means[t], cov[t], 1.0) for t in range(n_steps)]),
-        "ell2": np.stack([ellipse_outlines(means[t], cov[t], 2.0) for t in range(n_steps)]),
-        "n_iter": int(gm.n_iter_), "converged": bool(gm.converged_),
-    }
+    return EMFrames(
+        x=xt.cpu().numpy(), lower_bound=np.asarray(h["lower_bound"]), m_bound=np.asarray(m_bound),
+        groups=np.stack([ResponsibilityPoints.groups(r) for r in resp]), weights=weights, means=means,
+        ell1=np.stack([ellipse_outlines(means[t], cov[t], 1.0) for t in range(n_steps)]),
+        ell2=np.stack([ellipse_outlines(means[t], cov[t], 2.0) for t in range(n_steps)]),
+        n_iter=int(gm.n_iter_), converged=bool(gm.converged_),
+    )
 
 
-def _sawtooth(pre: dict, upto: int) -> tuple[np.ndarray, np.ndarray]:
+def _sawtooth(frames: EMFrames, upto: int) -> tuple[np.ndarray, np.ndarray]:
     """The path l_0 -> (M) L(q_0, th_1) -> (E) l_1 -> ... -> l_upto, as (iteration, value)."""
-    xs, ys = [0.0], [pre["lower_bound"][0]]
+    xs, ys = [0.0], [frames.lower_bound[0]]
     for t in range(upto):
         xs += [t + 1.0, t + 1.0]
-        ys += [pre["m_bound"][t], pre["lower_bound"][t + 1]]
+        ys += [frames.m_bound[t], frames.lower_bound[t + 1]]
     return np.asarray(xs), np.asarray(ys)
 
 
-def em_app(runs: Mapping[str, dict], *, start: str | None = None, step: int = 0,
+def em_app(runs: Mapping[str, EMFrames], *, start: str | None = None, step: int = 0,
            name: str = "02_em_steps") -> SliderApp:
     """Left: the training points coloured by their responsibilities under theta_t, the
     components' 1- and 2-sigma ellipses and means.  Right: the lower bound (mean
@@ -278,12 +255,15 @@ def em_app(runs: Mapping[str, dict], *, start: str | None = None, step: int = 0,
     stays at its converged state).
 
     Args:
-        runs: start name -> :func:`em_precompute` dict (same data, same K).
+        runs: start name -> :class:`EMFrames` from :func:`em_precompute` (same data, same K).
     """
+    wrong = {nm: type(r).__name__ for nm, r in runs.items() if not isinstance(r, EMFrames)}
+    if wrong:
+        raise TypeError(f"em_app takes {{start name: nb02.em_precompute(fit, x)}} (EMFrames); got {wrong}")
     names = list(runs)
     start = start or names[0]
     first = runs[names[0]]
-    t_max = max(r["n_iter"] for r in runs.values())
+    t_max = max(r.n_iter for r in runs.values())
     controls = {
         "start": W.Dropdown(options=names, value=start, description="start"),
         "step": W.IntSlider(value=step, min=0, max=t_max, description="EM iteration t"),
@@ -291,18 +271,18 @@ def em_app(runs: Mapping[str, dict], *, start: str | None = None, step: int = 0,
     fig = new_figure(10.0, 4.7)
     ax_d = fig.add_axes((0.06, 0.1, 0.42, 0.82))
     ax_b = fig.add_axes((0.58, 0.12, 0.4, 0.78))
-    k = first["weights"].shape[1]
-    pic = MixturePicture(ax_d, first["x"], k)
+    k = first.weights.shape[1]
+    pic = MixturePicture(ax_d, first.x, k)
     ax_d.set_title(r"responsibilities $p(z \mid x, \theta_t)$ as colours (pale: shared)", fontsize=10)
 
-    lows = [r["lower_bound"][0] for r in runs.values()]
-    highs = [r["lower_bound"][-1] for r in runs.values()]
+    lows = [r.lower_bound[0] for r in runs.values()]
+    highs = [r.lower_bound[-1] for r in runs.values()]
     span = max(highs) - min(lows)
     styles = ("-", "--", ":", "-.")
     for i, (nm, r) in enumerate(runs.items()):
-        t = np.arange(len(r["lower_bound"]))
-        ax_b.plot(t, r["lower_bound"], styles[i % 4], color="0.6", lw=1.0,
-                  label=f"{nm}: ends at {r['lower_bound'][-1]:.3f} after {r['n_iter']} iterations")
+        t = np.arange(len(r.lower_bound))
+        ax_b.plot(t, r.lower_bound, styles[i % 4], color="0.6", lw=1.0,
+                  label=f"{nm}: ends at {r.lower_bound[-1]:.3f} after {r.n_iter} iterations")
     ax_b.set(xlim=(-0.5, t_max + 0.5), ylim=(min(lows) - 0.05 * span, max(highs) + 0.08 * span),
              xlabel="EM iteration t", ylabel=r"mean log-likelihood $\frac{1}{N}\sum_n \log p(x_n \mid \theta_t)$")
     ax_b.set_title("the lower bound never decreases", fontsize=10)
@@ -313,17 +293,17 @@ def em_app(runs: Mapping[str, dict], *, start: str | None = None, step: int = 0,
 
     def redraw(start: str, step: int) -> str:
         r = runs[start]
-        t = min(int(step), r["n_iter"])
-        pic.set(r["groups"][t], r["weights"][t], r["means"][t], r["ell1"][t], r["ell2"][t])
+        t = min(int(step), r.n_iter)
+        pic.set(r.groups[t], r.weights[t], r.means[t], r.ell1[t], r.ell2[t])
         xs, ys = _sawtooth(r, t)
         saw.set_data(xs, ys)
-        lb = r["lower_bound"]
+        lb = r.lower_bound
         dot.set_data([t], [lb[t]])
-        where = f"iteration t = {t} of {r['n_iter']}" + (" (converged, the run stops here)" if t == r["n_iter"] else "")
+        where = f"iteration t = {t} of {r.n_iter}" + (" (converged, the run stops here)" if t == r.n_iter else "")
         text = (f"{start}, {where}: mean log-likelihood {lb[t]:.4f} per point, "
-                f"weights &pi; = {_fmt_weights(r['weights'][t])}")
-        if t < r["n_iter"]:
-            mb = r["m_bound"][t]
+                f"weights &pi; = {_fmt_weights(r.weights[t])}")
+        if t < r.n_iter:
+            mb = r.m_bound[t]
             mdot.set_data([t + 1], [mb])
             text += (f". Next M-step (q fixed): the bound rises to {mb:.4f} (+{mb - lb[t]:.2e}); "
                      f"next E-step: it touches log p(x) at {lb[t + 1]:.4f} (+{lb[t + 1] - mb:.2e})")
@@ -332,145 +312,6 @@ def em_app(runs: Mapping[str, dict], *, start: str | None = None, step: int = 0,
         return text
 
     return SliderApp(fig, controls, redraw, name=name)
-
-
-# ----------------------------------------------------------------------------------------
-# choosing K
-# ----------------------------------------------------------------------------------------
-
-
-def refit(x_train, k: int, seed: int = 0, **kwargs) -> GaussianMixture:
-    """The K app's fit: ``GaussianMixture(k, random_state=seed)`` (full covariances, k-means
-    start, scikit-learn's defaults), without the convergence warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return GaussianMixture(k, random_state=seed, **kwargs).fit(x_train)
-
-
-def time_refits(x_train, ks: Sequence[int], seeds: Sequence[int] = range(5)) -> dict[str, dict[int, float]]:
-    """Seconds per :func:`refit` for each K: the median over ``seeds`` of the wall-clock time
-    (what a slider move waits for) and of the CPU time of this process (what the fit costs;
-    less sensitive to other jobs on a busy machine).
-
-    Returns:
-        {"wall": {K: seconds}, "cpu": {K: seconds}}.
-    """
-    out: dict[str, dict[int, float]] = {"wall": {}, "cpu": {}}
-    for k in ks:
-        wall, cpu = [], []
-        for s in seeds:
-            t0, c0 = time.perf_counter(), time.process_time()
-            refit(x_train, int(k), int(s))
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-        out["wall"][int(k)] = float(np.median(wall))
-        out["cpu"][int(k)] = float(np.median(cpu))
-    return out
-
-
-def _fit_numbers(gm: GaussianMixture, x_train, x_test) -> dict:
-    return {"train": gm.score(x_train), "test": gm.score(x_test), "bic": gm.bic(x_train), "aic": gm.aic(x_train),
-            "n_params": gm.n_parameters(), "n_iter": gm.n_iter_}
-
-
-def k_fits(x_train, x_test, ks: Sequence[int], seeds: Sequence[int]) -> dict:
-    """Every fit the K app can show, made once: {(k, seed): (responsibilities, weights, means, covariances,
-    numbers, seconds)} as NumPy arrays (a 2-D fit of 1000 points takes milliseconds; see :func:`time_refits`)."""
-    out = {}
-    with one_thread():
-        for k in ks:
-            for seed in seeds:
-                t0 = time.perf_counter()
-                gm = refit(x_train, int(k), int(seed))
-                seconds = time.perf_counter() - t0
-                out[int(k), int(seed)] = (np.asarray(gm.predict_proba(x_train)), np.asarray(gm.weights_),
-                                          np.asarray(gm.means_), np.asarray(gm.covariances_),
-                                          _fit_numbers(gm, x_train, x_test), seconds)
-    return out
-
-
-def k_app(x_train, x_test, *, k: int = 4, seed: int = 0, k_max: int = 10, seed_max: int = 9,
-          name: str = "02_choose_k") -> SliderApp:
-    """The training points coloured by responsibilities, with the ellipses of a K-component
-    fit, for every K and initialization seed (all fitted before the app is built, by
-    :func:`k_fits`; the callback only picks and redraws).  The text line shows the train /
-    held-out mean log-likelihood, BIC and what the fit took."""
-    x_np = np.asarray(x_train)
-    controls = {
-        "k": W.IntSlider(value=k, min=1, max=k_max, description="components K"),
-        "seed": W.IntSlider(value=seed, min=0, max=seed_max, description="init seed"),
-    }
-    fits = k_fits(x_train, x_test, range(1, k_max + 1), range(seed_max + 1))
-    fig = new_figure(6.4, 5.2)
-    ax = fig.add_axes((0.1, 0.09, 0.86, 0.84))
-    pic = MixturePicture(ax, x_np, k_max)
-    ax.title.set_animated(True)
-
-    def redraw(k: int, seed: int) -> str:
-        resp, weights, means, cov, nums, seconds = fits[int(k), int(seed)]
-        pic.set(ResponsibilityPoints.groups(resp), weights, means,
-                ellipse_outlines(means, cov, 1.0), ellipse_outlines(means, cov, 2.0))
-        ax.set_title(f"K = {k} component{'s' if k > 1 else ''} (init seed {seed})", fontsize=10)
-        return (f"K = {k}: mean log-likelihood {nums['train']:.3f} (train), <b>{nums['test']:.3f} (held out)</b>; "
-                f"BIC {nums['bic']:.0f} ({nums['n_params']} parameters); {nums['n_iter']} EM iterations, "
-                f"fitted in {1000 * seconds:.0f} ms")
-
-    app = SliderApp(fig, controls, redraw, name=name)
-    app.refit_seconds = [f[-1] for f in fits.values()]
-    return app
-
-
-def k_sweep(x_train, x_test, ks: Sequence[int] = range(1, 11), *, n_init: int = 3, random_state: int = 0) -> dict:
-    """Fit K = each of ``ks`` (best of ``n_init`` starts) and score it.
-
-    Returns:
-        dict of arrays over ``ks``: ``ks``, ``train`` and ``test`` (mean log-likelihood per
-        point), ``bic``, ``aic``, ``n_params``.
-    """
-    rows = [_fit_numbers(refit(x_train, int(k), random_state, n_init=n_init), x_train, x_test) for k in ks]
-    out = {name: np.asarray([r[name] for r in rows]) for name in ("train", "test", "bic", "aic", "n_params")}
-    out["ks"] = np.asarray(list(ks))
-    return out
-
-
-def k_sweep_figure(sweep: dict):
-    """Left: mean log-likelihood per point, training and held-out data, against K.  Right:
-    BIC = -2 log L + (parameters) log N against K (lower is better), its minimum marked.
-
-    Returns:
-        a pyplot figure.
-    """
-    import matplotlib.pyplot as plt
-
-    ks = sweep["ks"]
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax0.plot(ks, sweep["train"], "o-", color="C0", label="training data")
-    ax0.plot(ks, sweep["test"], "s-", color="C1", label="held-out data")
-    best = ks[int(np.argmax(sweep["test"]))]
-    ax0.axvline(best, color="C1", lw=0.8, ls=":")
-    ax0.set(xlabel="components K", ylabel="mean log p(x) per point", xticks=ks,
-            title="more components always fit the training data better")
-    ax0.legend(loc="lower right", fontsize=9)
-    ax1.plot(ks, sweep["bic"], "o-", color="C2")
-    kb = int(np.argmin(sweep["bic"]))
-    ax1.plot([ks[kb]], [sweep["bic"][kb]], "o", color="C3", ms=12, mfc="none", mew=2,
-             label=f"minimum at K = {ks[kb]}")
-    ax1.set(xlabel="components K", ylabel="BIC (lower is better)", xticks=ks,
-            title=r"BIC $= -2 \log L + (\#\mathrm{parameters}) \log N$")
-    ax1.legend(loc="upper right", fontsize=9)
-    fig.tight_layout()
-    return describe(fig, "Two panels against the number of components K. Left: mean log-likelihood per point on the "
-                       "training and the held-out data. Right: BIC (lower is better), with its minimum marked.")
-
-
-# ----------------------------------------------------------------------------------------
-# digits
-# ----------------------------------------------------------------------------------------
-
-
-
-
-
 
 
 # ----------------------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 Three apps, each fed by a precomputation that does all the model evaluations once:
 
-- :func:`mixture_app` (from :func:`mixture_precompute`): the K terms pi_k N(x; mu_k, sigma_k^2)
-  of a 1-D mixture at a chosen x, as bars that add up to p(x).
-- :func:`integral_app` (from :func:`integral_precompute`): the integrand p(x | z) p(z) of a
+- :func:`mixture_app` (from :func:`mixture_precompute`, a :class:`MixtureCurves`): the K terms
+  pi_k N(x; mu_k, sigma_k^2) of a 1-D mixture at a chosen x, as bars that add up to p(x).
+- :func:`integral_app` (from :func:`integral_precompute`, an :class:`IntegralGrid`): the integrand p(x | z) p(z) of a
   1-D-latent neural model over z (its area is p(x)), the midpoint rule's cells, and the
   quadrature error against the converged value as the number of cells grows.
-- :func:`enumeration_app` (from measured ``lvmlib.models.time_enumeration`` timings): the
-  cost of summing 2^n terms, measured and extrapolated, up to image-sized latents.
+- :func:`enumeration_app` (from measured :func:`time_enumeration` timings; module ``enumeration``,
+  re-exported here): the cost of summing 2^n terms, measured and extrapolated, up to image-sized latents.
 
 The checks' closed forms live with the models: ``MixtureOfGaussians.log_joint`` (the K terms),
 ``BinaryLatentModel.equal_effect`` / ``lvmlib.models.binomial_mixture`` (n binary latents with the
@@ -19,7 +19,7 @@ likelihood makes a mixture of 2^n Gaussians).
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import ipywidgets as W
@@ -27,9 +27,24 @@ import numpy as np
 import torch
 from matplotlib.patches import Polygon
 
-from lvmlib.models import BinaryLatentModel, MixtureOfGaussians, NonlinearLVM
+from lvmlib.lessons.nb03.enumeration import (  # noqa: F401 - notebook 03 reads them as nb03.*
+    AGE_OF_UNIVERSE_YEARS,
+    ENUMERATION_NS,
+    SECONDS_PER_YEAR,
+    doubling_factor,
+    enumeration_app,
+    human_time,
+    seconds_per_term,
+    time_enumeration,
+)
+from lvmlib.models import MixtureOfGaussians, NonlinearLVM
 from lvmlib.plotting import COLORS, new_figure
 from lvmlib.widgets.app import SliderApp
+
+__all__ = ["MIXTURE_COMPONENTS", "mixture_family", "mixture_log_px", "MixtureCurves", "mixture_precompute",
+           "mixture_app", "integral_model", "RESOLUTIONS", "IntegralGrid", "integral_precompute", "integral_app",
+           "ENUMERATION_NS", "time_enumeration", "SECONDS_PER_YEAR", "AGE_OF_UNIVERSE_YEARS", "seconds_per_term",
+           "doubling_factor", "human_time", "enumeration_app", "examples"]
 
 F64 = torch.float64
 
@@ -60,8 +75,33 @@ def mixture_log_px(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, 
     return MixtureOfGaussians(weights, means[:, None], stds**2, "spherical").log_marginal(x[:, None])
 
 
+@dataclass(frozen=True)
+class MixtureCurves:
+    """Everything the mixture app draws, for every K and every x on the slider (:func:`mixture_precompute`;
+    NumPy arrays, X slider values, C curve points; the per-K maps hold K components' columns).
+
+    Attributes:
+        ks: the K values, sorted.
+        x_values: [X] the slider's x grid.  x_curve: [C] the x grid of the density curves.
+        terms: {K: [X, K]} the terms pi_k N(x; mu_k, sigma_k^2) at every slider x.
+        log_p: {K: [X]} log p(x) (logsumexp of the terms, or the ``log_px`` that was passed).
+        curve_terms: {K: [C, K]} the terms along the curve.  curve_p: {K: [C]} p(x) along the curve.
+        posterior: {K: [X, K]} p(z = k | x).  means: {K: [K]} the components' means.
+    """
+
+    ks: list[int]
+    x_values: np.ndarray
+    x_curve: np.ndarray
+    terms: Mapping[int, np.ndarray]
+    log_p: Mapping[int, np.ndarray]
+    curve_terms: Mapping[int, np.ndarray]
+    curve_p: Mapping[int, np.ndarray]
+    posterior: Mapping[int, np.ndarray]
+    means: Mapping[int, np.ndarray]
+
+
 def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=None, x_curve=None,
-                       log_px: Callable | None = None) -> dict:
+                       log_px: Callable | None = None) -> MixtureCurves:
     """Everything the mixture app draws, for every K and every x on the slider (computed on the
     mixtures' device).
 
@@ -73,43 +113,47 @@ def mixture_precompute(mixtures: Mapping[int, MixtureOfGaussians], *, x_values=N
             and ``log_p`` (exercise 3.1, or :func:`mixture_log_px`); default the model's ``log_marginal``.
 
     Returns:
-        dict with ``"ks"`` (sorted K), ``"x_values"`` [X], ``"x_curve"`` [C], and per K
-        ``"terms"`` {K: [X, K]}, ``"log_p"`` {K: [X]} (log p(x) by logsumexp, the model's
-        ``log_marginal``), ``"curve_terms"`` {K: [C, K]}, ``"curve_p"`` {K: [C]},
-        ``"posterior"`` {K: [X, K]}, ``"means"`` {K: [K]} (NumPy arrays).
+        a :class:`MixtureCurves` (NumPy arrays, per K where they depend on it).
     """
     x_values = np.round(np.arange(-6.0, 6.0 + 1e-9, 0.1), 10) if x_values is None else np.asarray(x_values)
     x_curve = np.linspace(-6.5, 6.5, 601) if x_curve is None else np.asarray(x_curve)
     device = next(iter(mixtures.values())).device
     xv = torch.as_tensor(x_values, dtype=F64, device=device)[:, None]
     xc = torch.as_tensor(x_curve, dtype=F64, device=device)[:, None]
-    pre = {"ks": sorted(mixtures), "x_values": x_values, "x_curve": x_curve, "terms": {}, "log_p": {},
-           "curve_terms": {}, "curve_p": {}, "posterior": {}, "means": {}}
+    terms, log_p, curve_terms, curve_p, posterior, means = {}, {}, {}, {}, {}, {}
     with torch.no_grad():
         for k, model in mixtures.items():
-            pre["terms"][k] = model.log_joint(xv).exp().cpu().numpy()  # [X, K]: pi_k N(x; mu_k, sigma_k^2)
+            terms[k] = model.log_joint(xv).exp().cpu().numpy()  # [X, K]: pi_k N(x; mu_k, sigma_k^2)
             if log_px is None:
                 marginal = model.log_marginal
             else:
                 params = (model.weights, model.means[:, 0], model.scale[:, 0])  # [K] each: pi, mu, sigma
                 marginal = (lambda xs, params=params: log_px(xs[:, 0], *params))
-            pre["log_p"][k] = marginal(xv).cpu().numpy()  # [X]
-            pre["curve_terms"][k] = model.log_joint(xc).exp().cpu().numpy()  # [C, K]
-            pre["curve_p"][k] = marginal(xc).exp().cpu().numpy()  # [C]
-            pre["posterior"][k] = model.posterior(xv).probs.cpu().numpy()  # [X, K]
-            pre["means"][k] = model.means[:, 0].cpu().numpy()
-    return pre
+            log_p[k] = marginal(xv).cpu().numpy()  # [X]
+            curve_terms[k] = model.log_joint(xc).exp().cpu().numpy()  # [C, K]
+            curve_p[k] = marginal(xc).exp().cpu().numpy()  # [C]
+            posterior[k] = model.posterior(xv).probs.cpu().numpy()  # [X, K]
+            means[k] = model.means[:, 0].cpu().numpy()
+    return MixtureCurves(ks=sorted(mixtures), x_values=x_values, x_curve=x_curve, terms=terms, log_p=log_p,
+                         curve_terms=curve_terms, curve_p=curve_p, posterior=posterior, means=means)
 
 
 def _index(values: np.ndarray, v: float) -> int:
     return int(np.abs(np.asarray(values) - v).argmin())
 
 
-def mixture_app(pre: dict, *, k: int = 3, x: float = 2.0, name: str = "03_mixture_sum") -> SliderApp:
+def mixture_app(pre: MixtureCurves, *, k: int = 3, x: float = 2.0, name: str = "03_mixture_sum") -> SliderApp:
     """Left: p(x) (black) and its K weighted components over x, the chosen x marked.
     Right: the K terms pi_k N(x; mu_k, sigma_k^2) at that x as bars, and their sum p(x) as a
-    stacked bar.  Sliders: x, K."""
-    ks, xs, xc = pre["ks"], pre["x_values"], pre["x_curve"]
+    stacked bar.  Sliders: x, K.
+
+    Args:
+        pre: the :class:`MixtureCurves` of :func:`mixture_precompute`.
+    """
+    if not isinstance(pre, MixtureCurves):
+        raise TypeError(f"mixture_app takes nb03.mixture_precompute(mixtures) (MixtureCurves), "
+                        f"got {type(pre).__name__}")
+    ks, xs, xc = pre.ks, pre.x_values, pre.x_curve
     kmax = max(ks)
     controls = {
         "x": W.FloatSlider(value=x, min=float(xs[0]), max=float(xs[-1]), step=float(xs[1] - xs[0]),
@@ -119,7 +163,7 @@ def mixture_app(pre: dict, *, k: int = 3, x: float = 2.0, name: str = "03_mixtur
     fig = new_figure(9.4, 3.4)
     ax_d, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.7, 1.0]})
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.22)
-    top = max(float(pre["curve_p"][kk].max()) for kk in ks) * 1.12
+    top = max(float(pre.curve_p[kk].max()) for kk in ks) * 1.12
     ax_d.set(xlim=(xc[0], xc[-1]), ylim=(0, top), xlabel="x", ylabel="density",
              title=r"$p(x)=\sum_k \pi_k\,\mathcal{N}(x;\mu_k,\sigma_k^2)$")
     total_line, = ax_d.plot([], [], "-", color="0.15", lw=3.0, animated=True, zorder=2, label="p(x)")
@@ -140,16 +184,16 @@ def mixture_app(pre: dict, *, k: int = 3, x: float = 2.0, name: str = "03_mixtur
     def redraw(x: float, k: int) -> str:
         i = _index(xs, x)
         xv = float(xs[i])
-        terms = pre["terms"][k][i]  # [K]
+        terms = pre.terms[k][i]  # [K]
         for j, line in enumerate(comp_lines):
             if j < k:
-                line.set_data(xc, pre["curve_terms"][k][:, j])
+                line.set_data(xc, pre.curve_terms[k][:, j])
                 dot_colors[j].set_data([xv], [terms[j]])
             else:
                 line.set_data([], [])
                 dot_colors[j].set_data([], [])
-        total_line.set_data(xc, pre["curve_p"][k])
-        p = float(np.exp(pre["log_p"][k][i]))
+        total_line.set_data(xc, pre.curve_p[k])
+        p = float(np.exp(pre.log_p[k][i]))
         vline.set_xdata([xv, xv])
         dots.set_data([xv], [p])
         bottom = 0.0
@@ -159,9 +203,9 @@ def mixture_app(pre: dict, *, k: int = 3, x: float = 2.0, name: str = "03_mixtur
             stack[j].set_y(bottom)
             stack[j].set_height(h)
             bottom += h
-        post = pre["posterior"][k][i]
+        post = pre.posterior[k][i]
         return (f"x = {xv:.1f}, K = {k}: terms " + " + ".join(f"{t:.4f}" for t in terms) + f" = p(x) = {p:.4f}; "
-                f"log p(x) by logsumexp = {pre['log_p'][k][i]:.3f}; posterior p(z | x) = ("
+                f"log p(x) by logsumexp = {pre.log_p[k][i]:.3f}; posterior p(z | x) = ("
                 + ", ".join(f"{q:.2f}" for q in post) + ")")
 
     return SliderApp(fig, controls, redraw, name=name)
@@ -184,8 +228,39 @@ def integral_model(seed: int = 0, *, device=None) -> NonlinearLVM:
 RESOLUTIONS = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 
 
+@dataclass(frozen=True)
+class IntegralGrid:
+    """Quadrature of p(x) at every x and resolution the integral app's sliders offer (:func:`integral_precompute`;
+    NumPy arrays, X slider values, nR resolutions, Z points of the integrand's z grid, C points of the p(x) curve).
+
+    Attributes:
+        x_values: [X] the x slider's grid.  resolutions: [nR] the resolution slider's cells R.
+        z_plot: [Z] the z grid of the drawn integrand.  x_curve: [C] the x grid of the p(x) curve.
+        cells: {R: (edges [R + 1], heights [X, R])} the midpoint rule's cells on [-bound, bound].
+        bound: the quadrature range is [-bound, bound].
+        integrand: [X, Z] p(x | z) p(z).  f: [Z] the decoder's mean f(z).  sigma: its noise.
+        p_curve: [C] p(x).  log_p: [X] converged log p(x).  log_p_r: [nR, X] log p_R(x) with R cells.
+        rel_error: [nR, X] |p_R / p - 1|.
+    """
+
+    x_values: np.ndarray
+    resolutions: np.ndarray
+    z_plot: np.ndarray
+    x_curve: np.ndarray
+    cells: Mapping[int, tuple[np.ndarray, np.ndarray]]
+    bound: float
+    integrand: np.ndarray
+    f: np.ndarray
+    sigma: float
+    p_curve: np.ndarray
+    log_p: np.ndarray
+    log_p_r: np.ndarray
+    rel_error: np.ndarray
+
+
 def integral_precompute(model: NonlinearLVM, *, x_values=None, resolutions: Sequence[int] = RESOLUTIONS,
-                        reference_resolution: int = 20001, z_plot=None, x_curve=None, bound: float = 7.0) -> dict:
+                        reference_resolution: int = 20001, z_plot=None, x_curve=None,
+                        bound: float = 7.0) -> IntegralGrid:
     """Quadrature of p(x) = integral p(x | z) p(z) dz at every x and resolution the sliders offer
     (computed on the model's device).
 
@@ -198,18 +273,14 @@ def integral_precompute(model: NonlinearLVM, *, x_values=None, resolutions: Sequ
         x_curve: x grid of the p(x) curve (default 401 points on -2.2..2.6).
 
     Returns:
-        dict of NumPy arrays: ``x_values`` [X], ``resolutions`` [nR], ``log_p`` [X] (converged),
-        ``log_p_r`` [nR, X], ``rel_error`` [nR, X] = |p_R / p - 1|, ``z_plot`` [Z],
-        ``integrand`` [X, Z] = p(x | z) p(z), ``cells`` {R: (edges [R + 1], heights [X, R])},
-        ``f`` [Z] and ``sigma`` (the decoder's mean and noise), ``x_curve`` [C], ``p_curve`` [C].
+        an :class:`IntegralGrid` (NumPy arrays).
     """
     x_values = np.round(np.arange(-1.6, 2.2 + 1e-9, 0.05), 10) if x_values is None else np.asarray(x_values)
     z_plot = np.linspace(-4.0, 4.0, 801) if z_plot is None else np.asarray(z_plot)
     x_curve = np.linspace(-2.2, 2.6, 401) if x_curve is None else np.asarray(x_curve)
     xt = torch.as_tensor(x_values, dtype=model.dtype, device=model.device)[:, None]  # [X, 1]
     zt = torch.as_tensor(z_plot, dtype=model.dtype, device=model.device)[:, None]  # [Z, 1]
-    out = {"x_values": x_values, "resolutions": np.asarray(resolutions), "z_plot": z_plot, "x_curve": x_curve,
-           "cells": {}, "bound": bound}
+    cells = {}
     with torch.no_grad():
         log_p = model.log_marginal(xt, resolution=reference_resolution, bound=bound)  # [X]
         log_p_r = []
@@ -217,26 +288,31 @@ def integral_precompute(model: NonlinearLVM, *, x_values=None, resolutions: Sequ
             gp = model.grid_posterior(xt, resolution=int(r), bound=bound)
             log_p_r.append(gp.log_marginal)
             edges = np.linspace(-bound, bound, int(r) + 1)
-            out["cells"][int(r)] = (edges, gp.log_joint.exp().cpu().numpy())  # heights [X, R]
+            cells[int(r)] = (edges, gp.log_joint.exp().cpu().numpy())  # heights [X, R]
         log_p_r = torch.stack(log_p_r)  # [nR, X]
         log_joint = model.prior().log_prob(zt)[:, None] + model.likelihood(zt[:, None]).log_prob(xt)  # [Z, X]
-        out["integrand"] = log_joint.exp().T.cpu().numpy()  # [X, Z]
-        out["f"] = model.likelihood(zt).mean[:, 0].cpu().numpy()  # [Z]
-        out["sigma"] = float(model.sigma)
+        integrand = log_joint.exp().T.cpu().numpy()  # [X, Z]
+        f = model.likelihood(zt).mean[:, 0].cpu().numpy()  # [Z]
         xc = torch.as_tensor(x_curve, dtype=model.dtype, device=model.device)[:, None]  # [C, 1]
-        out["p_curve"] = model.log_marginal(xc).exp().cpu().numpy()
-    out["log_p"] = log_p.cpu().numpy()
-    out["log_p_r"] = log_p_r.cpu().numpy()
-    out["rel_error"] = torch.expm1(log_p_r - log_p).abs().cpu().numpy()
-    return out
+        p_curve = model.log_marginal(xc).exp().cpu().numpy()
+    return IntegralGrid(x_values=x_values, resolutions=np.asarray(resolutions), z_plot=z_plot, x_curve=x_curve,
+                        cells=cells, bound=bound, integrand=integrand, f=f, sigma=float(model.sigma), p_curve=p_curve,
+                        log_p=log_p.cpu().numpy(), log_p_r=log_p_r.cpu().numpy(),
+                        rel_error=torch.expm1(log_p_r - log_p).abs().cpu().numpy())
 
 
-def integral_app(pre: dict, *, x: float = 0.3, resolution: int = 24, name: str = "03_integral") -> SliderApp:
+def integral_app(pre: IntegralGrid, *, x: float = 0.3, resolution: int = 24, name: str = "03_integral") -> SliderApp:
     """Top left: the decoder's mean f(z) (band: +-2 sigma) and the chosen x; top right: p(x)
     sideways.  Bottom left: the integrand p(x | z) p(z) over z (shaded: its area is p(x)) and
     the midpoint rule's R cells; bottom right: |p_R / p - 1| against R for this x.
-    Sliders: x, resolution R."""
-    xs, rs, zp = pre["x_values"], [int(r) for r in pre["resolutions"]], pre["z_plot"]
+    Sliders: x, resolution R.
+
+    Args:
+        pre: the :class:`IntegralGrid` of :func:`integral_precompute`.
+    """
+    if not isinstance(pre, IntegralGrid):
+        raise TypeError(f"integral_app takes nb03.integral_precompute(model) (IntegralGrid), got {type(pre).__name__}")
+    xs, rs, zp = pre.x_values, [int(r) for r in pre.resolutions], pre.z_plot
     controls = {
         "x": W.FloatSlider(value=x, min=float(xs[0]), max=float(xs[-1]), step=float(xs[1] - xs[0]),
                            description="x", readout_format=".2f"),
@@ -250,9 +326,9 @@ def integral_app(pre: dict, *, x: float = 0.3, resolution: int = 24, name: str =
     ax_e = fig.add_subplot(gs[1, 1])
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.94, wspace=0.22, hspace=0.32)
     zlim = (zp[0], zp[-1])
-    xlim = (float(pre["x_curve"][0]), float(pre["x_curve"][-1]))
+    xlim = (float(pre.x_curve[0]), float(pre.x_curve[-1]))
 
-    f, s = pre["f"], pre["sigma"]
+    f, s = pre.f, pre.sigma
     ax_f.fill_between(zp, f - 2 * s, f + 2 * s, color="C0", alpha=0.2, lw=0)
     ax_f.plot(zp, f, "C0-", lw=1.8, label=r"$f(z)$, the mean of $p(x \mid z)$")
     ax_f.set(xlim=zlim, ylim=xlim, ylabel="x", title=r"decoder: $x \mid z \sim \mathcal{N}(f(z), \sigma^2)$")
@@ -260,13 +336,13 @@ def integral_app(pre: dict, *, x: float = 0.3, resolution: int = 24, name: str =
     hline_f = ax_f.axhline(x, color="C3", lw=1.2, animated=True)
     ax_f.tick_params(labelbottom=False)
 
-    ax_px.plot(pre["p_curve"], pre["x_curve"], "k-", lw=1.6)
-    ax_px.set(xlim=(0, float(pre["p_curve"].max()) * 1.15), xlabel="p(x)", title=r"$p(x)$ (sideways)")
+    ax_px.plot(pre.p_curve, pre.x_curve, "k-", lw=1.6)
+    ax_px.set(xlim=(0, float(pre.p_curve.max()) * 1.15), xlabel="p(x)", title=r"$p(x)$ (sideways)")
     ax_px.tick_params(labelleft=False)
     hline_px = ax_px.axhline(x, color="C3", lw=1.2, animated=True)
     dot_px, = ax_px.plot([], [], "o", color="C3", ms=6, animated=True)
 
-    top = float(pre["integrand"].max()) * 1.1
+    top = float(pre.integrand.max()) * 1.1
     ax_i.set(xlim=zlim, ylim=(0, top), xlabel="z", ylabel=r"$p(x \mid z)\,p(z)$")
     ax_i.plot(zp, np.exp(-0.5 * zp**2) / math.sqrt(2 * math.pi) * top / 0.45, color="0.7", lw=1, ls="--",
               label="p(z) (rescaled)")
@@ -279,7 +355,7 @@ def integral_app(pre: dict, *, x: float = 0.3, resolution: int = 24, name: str =
                         animated=True)
     mids, = ax_i.plot([], [], "k.", ms=3, animated=True)
 
-    err = np.maximum(pre["rel_error"], 1e-16)  # [nR, X]
+    err = np.maximum(pre.rel_error, 1e-16)  # [nR, X]
     ax_e.set(xscale="log", yscale="log", xlim=(rs[0] / 1.4, rs[-1] * 1.4), ylim=(1e-16 / 3, 30),
              xlabel="cells R", ylabel=r"$|p_R(x)\,/\,p(x) - 1|$", title="quadrature error")
     ax_e.axhline(2.2e-16, color="0.7", lw=0.8, ls=":")
@@ -291,149 +367,23 @@ def integral_app(pre: dict, *, x: float = 0.3, resolution: int = 24, name: str =
         i = _index(xs, x)
         xv = float(xs[i])
         j = rs.index(int(resolution))
-        p = float(np.exp(pre["log_p"][i]))
+        p = float(np.exp(pre.log_p[i]))
         hline_f.set_ydata([xv, xv])
         hline_px.set_ydata([xv, xv])
         dot_px.set_data([p], [xv])
-        y = pre["integrand"][i]
+        y = pre.integrand[i]
         area.set_xy(np.column_stack([zpoly, np.concatenate([y, np.zeros_like(y)])]))
         curve_i.set_data(zp, y)
-        edges, heights = pre["cells"][int(resolution)]
+        edges, heights = pre.cells[int(resolution)]
         cells.set_data(heights[i], edges)
         mid = 0.5 * (edges[1:] + edges[:-1])
         mids.set_data(mid, heights[i])
-        p_r = float(np.exp(pre["log_p_r"][j, i]))
+        p_r = float(np.exp(pre.log_p_r[j, i]))
         err_line.set_data(rs, err[:, i])
         err_dot.set_data([resolution], [err[j, i]])
-        return (f"x = {xv:.2f}: p(x) = {p:.6f} (converged, {pre['log_p'].dtype} quadrature); midpoint rule "
-                f"with R = {resolution} cells of width {2 * pre['bound'] / resolution:.3f}: {p_r:.6f}, "
-                f"relative error {pre['rel_error'][j, i]:.1e}")
-
-    return SliderApp(fig, controls, redraw, name=name)
-
-
-# ----------------------------------------------------------------------------------------
-# why it is hard: 2^n terms
-# ----------------------------------------------------------------------------------------
-
-#: the n at which the notebook times enumeration (float32, 16-dimensional x, 8 points)
-ENUMERATION_NS = tuple(range(2, 23, 2))  # up to 2^22 terms: far enough that the doubling shows
-
-
-def time_enumeration(
-    n_values: Sequence[int] = tuple(range(2, 17, 2)),
-    data_dim: int = 16,
-    num_points: int = 8,
-    *,
-    repeats: int = 1,
-    clock: str = "wall",
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> dict[int, float]:
-    """Seconds to compute exact log p(x) by enumeration, as the number of latents grows.
-
-    For each n, builds a ``BinaryLatentModel(n, data_dim)``, samples ``num_points`` points
-    from it and times ``log_marginal`` (best of ``repeats``).  The cost doubles per latent:
-    plot the result on a log axis.
-
-    Args:
-        clock: ``"wall"`` (wall-clock time, torch's threads as they are) or ``"cpu"`` (CPU time
-            of the calling thread with torch limited to one thread while timing: the work of
-            one core, which other programs on a busy machine disturb far less than the wall clock).
-
-    Returns:
-        {n: seconds}.
-    """
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
-    timer = time.perf_counter if clock == "wall" else time.thread_time
-    threads = torch.get_num_threads()
-    seconds: dict[int, float] = {}
-    try:
-        if clock == "cpu":
-            torch.set_num_threads(1)
-        for n in n_values:
-            model = BinaryLatentModel(int(n), data_dim, generator=generator, dtype=dtype)
-            _, x = model.sample(num_points, generator=generator)
-            best = math.inf
-            for _ in range(max(1, repeats)):
-                t0 = timer()
-                with torch.no_grad():
-                    model.log_marginal(x)
-                best = min(best, timer() - t0)
-            seconds[int(n)] = best
-    finally:
-        torch.set_num_threads(threads)
-    return seconds
-
-
-SECONDS_PER_YEAR = 365.25 * 24 * 3600
-AGE_OF_UNIVERSE_YEARS = 1.38e10
-
-
-def seconds_per_term(seconds: Mapping[int, float], *, last: int = 1) -> float:
-    """The measured cost of one configuration: t_n / 2^n at the largest n (the median over the
-    ``last`` largest n; small n are dominated by fixed overheads)."""
-    ns = sorted(seconds)[-last:]
-    return float(np.median([seconds[n] / 2.0**n for n in ns]))
-
-
-def doubling_factor(seconds: Mapping[int, float], *, last: int = 4) -> float:
-    """Measured growth of the cost per added latent: 2 ** (slope of log2 t against n) over
-    the ``last`` largest n (should be about 2)."""
-    ns = np.array(sorted(seconds)[-last:], dtype=float)
-    t = np.log2([seconds[int(n)] for n in ns])
-    return float(2.0 ** np.polyfit(ns, t, 1)[0])
-
-
-def human_time(sec: float) -> str:
-    """'3.2 ms', '4.1 hours', '5.8e+03 years' ..."""
-    if sec < 1e-3:
-        return f"{sec * 1e6:.3g} µs"
-    if sec < 1:
-        return f"{sec * 1e3:.3g} ms"
-    for unit, size in (("seconds", 60), ("minutes", 60), ("hours", 24), ("days", 365.25)):
-        if sec < size:
-            return f"{sec:.3g} {unit}"
-        sec /= size
-    return f"{sec:.3g} years" if sec < 1e4 else f"{sec:.2g} years"
-
-
-def enumeration_app(seconds: Mapping[int, float], *, n: int = 20, n_max: int = 100,
-                    name: str = "03_enumeration_cost") -> SliderApp:
-    """Seconds to sum over 2^n configurations: measured points, the 2^n line through them,
-    reference times (a second ... the age of the universe) and the chosen n.  Slider: n."""
-    ns = np.array(sorted(seconds))
-    ts = np.array([seconds[int(k)] for k in ns])
-    rate = seconds_per_term(seconds)
-    controls = {"n": W.IntSlider(value=n, min=1, max=n_max, description="binary latents n")}
-    fig = new_figure(8.4, 3.8)
-    ax = fig.subplots()
-    fig.subplots_adjust(left=0.09, right=0.86, bottom=0.13, top=0.9)
-    grid = np.arange(1, n_max + 1)
-    ax.plot(grid, rate * 2.0**grid, "C0-", lw=1.5, label=f"$2^n$ terms at {rate:.2g} s per term (extrapolated)")
-    ax.plot(ns, ts, "ko", ms=5, label="measured (time_enumeration)")
-    refs = (("1 second", 1.0), ("1 hour", 3600.0), ("1 year", SECONDS_PER_YEAR),
-            ("age of the universe", AGE_OF_UNIVERSE_YEARS * SECONDS_PER_YEAR))
-    for label, sec in refs:
-        ax.axhline(sec, color="0.6", lw=0.8, ls="--")
-        ax.text(1.5, sec * 1.8, label, fontsize=8, color="0.35")
-    ax.set(yscale="log", xlim=(0, n_max + 1), ylim=(min(ts.min(), rate * 2) / 5, rate * 2.0**n_max * 30),
-           xlabel="binary latents n",
-           ylabel="seconds to compute p(x) exactly")
-    sec_ax = ax.secondary_yaxis("right", functions=(lambda s: s / rate, lambda c: c * rate))
-    sec_ax.set_ylabel("terms $2^n$")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("exact p(x) by enumerating every configuration of n binary latents")
-    vline = ax.axvline(n, color="C3", lw=1.2, animated=True)
-    dot, = ax.plot([], [], "o", color="C3", ms=9, animated=True)
-
-    def redraw(n: int) -> str:
-        t = rate * 2.0**n
-        vline.set_xdata([n, n])
-        dot.set_data([n], [t])
-        return (f"n = {n} binary latents: 2<sup>{n}</sup> = {2 ** n:.4g} terms; at the measured {rate:.2g} s "
-                f"per term that is about {human_time(t)}")
+        return (f"x = {xv:.2f}: p(x) = {p:.6f} (converged, {pre.log_p.dtype} quadrature); midpoint rule "
+                f"with R = {resolution} cells of width {2 * pre.bound / resolution:.3f}: {p_r:.6f}, "
+                f"relative error {pre.rel_error[j, i]:.1e}")
 
     return SliderApp(fig, controls, redraw, name=name)
 
