@@ -688,6 +688,18 @@ def defer_search_scripts(text: str) -> str:
                   r'<script defer src="\1"></script>', text)
 
 
+def name_toggles_by_their_text(text: str) -> str:
+    """Controls named by their visible words.  MyST-NB's folded cells open with ``<summary
+    aria-label="Toggle hidden content">`` around the words "Show code cell source", and the theme's
+    search field is a button ``aria-label="Search"`` showing "Search Ctrl+K": a screen reader announces
+    a name that is not the one on screen, and a voice-control user who says the visible words reaches
+    nothing (WCAG 2.5.3 Label in Name; axe's ``label-content-name-mismatch``, which Lighthouse runs).
+    Without the aria-label each one's name is its visible text."""
+    text = text.replace('<summary aria-label="Toggle hidden content">', "<summary>")
+    return text.replace('search-button__button pst-js-only" title="Search" aria-label="Search"',
+                        'search-button__button pst-js-only" title="Search"')
+
+
 def harden_page(text: str, name: str) -> str:
     """Add the CSP ``<meta>`` (first in ``<head>``), allowing by hash the theme's inline scripts, all
     outside the page's ``<article>``; raise ``SiteError`` if the article (where the notebook's
@@ -745,6 +757,7 @@ def build(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "si
         for name, text in texts.items():
             if name != "search.html":  # the search page runs them as it is
                 text = defer_search_scripts(text)
+            text = name_toggles_by_their_text(text)
             (html_dir / name).write_text(harden_page(text, name))
         prune_katex_fonts(html_dir / "_static", list(texts.values()))
         prune_icon_fonts(html_dir / "_static", list(texts.values()))
