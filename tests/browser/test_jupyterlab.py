@@ -12,7 +12,7 @@ every state): the suite runs a solved edition where it differs from the student 
 the rest of each solved edition is covered elsewhere: nbval runs its changed cells and every cell they
 feed (the app cells included, in a kernel), the student edition runs here the same code on lvmlib's
 answers, and the site test moves a slider on every solved page from its stored states.  Running all
-ten solved editions here as well took about 400 s of a CI run; ``LVMLIB_LAB_EDITIONS=all`` does it.
+nine other solved editions here as well took 381 s of a CI run; ``LVMLIB_LAB_EDITIONS=all`` does it.
 
 Needs Chromium from the OS (``apt-get install chromium``) and Playwright (the ``browser``
 extra); skipped without them, except under ``CI`` where that is a failure.
