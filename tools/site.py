@@ -572,13 +572,18 @@ def render_tex(formulas: list[tuple[str, bool]]) -> list[dict]:
 _ANNOTATION = re.compile(r'<annotation encoding="application/x-tex">.*?</annotation>', re.S)
 
 
-def prune_katex_fonts(static: Path, pages: list[str]) -> None:
+def page_classes(pages: list[str]) -> set[str]:
+    """Every class name in the ``class`` attributes of ``pages`` (HTML texts)."""
+    return {c for text in pages for attr in re.findall(r'class="([^"]*)"', text) for c in attr.split()}
+
+
+def prune_katex_fonts(static: Path, used: set[str]) -> None:
     """Drop the KaTeX font families no formula of the site uses (e.g. Fraktur, Script) from
     ``static/katex``: a family stays when some stylesheet rule that names it has a selector whose
-    classes all occur in the pages (as the browser would match them), or when nothing names it."""
+    classes all occur in the pages (``used``: :func:`page_classes`, as the browser would match
+    them), or when nothing names it."""
     css_path = static / "katex" / "katex.min.css"
     css = css_path.read_text()
-    used = {c for text in pages for attr in re.findall(r'class="([^"]*)"', text) for c in attr.split()}
     faces = re.findall(r"@font-face\{[^}]*\}", css)
     rules = re.sub(r"@font-face\{[^}]*\}", "", css)
     needed = set()
@@ -595,22 +600,16 @@ def prune_katex_fonts(static: Path, pages: list[str]) -> None:
     css_path.write_text(css)
 
 
-#: Font Awesome's webfonts the theme ships, and the classes that pick each one's style (Font Awesome 7);
-#: the solid style is also the default, so it always stays
-_ICON_FONTS = {"fa-brands-400.woff2": ("fa-brands", "fab"), "fa-regular-400.woff2": ("fa-regular", "far"),
-               "fa-solid-900.woff2": None}
+def prune_icon_fonts(static: Path, used: set[str]) -> None:
+    """The theme's Font Awesome webfonts cut to the icons the site draws (about 240 kB -> 6 kB).
 
-
-def prune_icon_fonts(static: Path, pages: list[str]) -> None:
-    """The theme's Font Awesome webfonts cut to the icons the site draws (about 240 kB -> a few kB).
-
-    The icons are the ``fa-NAME`` classes in the pages and in the theme's scripts (which add some,
-    e.g. ``fa-xmark``), each with the code point the theme's stylesheet gives it, and every icon a
-    stylesheet draws itself (a private-use character in ``content`` or a ``--pst-icon-*`` variable)
-    (``.fa-NAME,.fa-ALIAS{--fa:"\\fXXX"}``).  A style no page picks (regular, here) goes with its
-    ``@font-face``; the others are subset to those code points (fontTools, WOFF2 again).  A
-    missing icon would show as a missing glyph: the site test's screenshots and console check run
-    on every page, and the header's icons are its first row."""
+    The icons are the ``fa-NAME`` classes in the pages (``used``: :func:`page_classes`) and in the
+    theme's scripts (which add some, e.g. ``fa-xmark``), each with the code point the theme's
+    stylesheet gives it (``.fa-NAME,.fa-ALIAS{--fa:"\\fXXX"}``), and every icon a stylesheet draws
+    itself (a private-use character in ``content`` or in a ``--pst-icon-*`` variable).  Every webfont
+    is subset to those code points (fontTools, WOFF2 again): a style no page uses (regular, here)
+    keeps the few of them it has.  ``tests/browser/test_site.py`` checks that the fonts hold every icon the
+    pages name."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -618,39 +617,28 @@ def prune_icon_fonts(static: Path, pages: list[str]) -> None:
     fonts_dir = static / "vendor" / "fontawesome" / "webfonts"
     if not css_path.exists() or not fonts_dir.exists():
         return
-    css = css_path.read_text()
-    used = {c for text in pages for attr in re.findall(r'class="([^"]*)"', text) for c in attr.split()}
     scripts = " ".join(p.read_text(errors="replace") for p in (static / "scripts").glob("*.js"))
     names = {c for c in used if c.startswith("fa-")} | set(re.findall(r"\bfa-[a-z0-9-]+", scripts))
-    points = {int(m.group(2), 16) for m in re.finditer(r'([^{}]+)\{--fa:"\\([0-9a-fA-F]{4,5})"', css)
+    rules = re.finditer(r'([^{}]+)\{--fa:"\\([0-9a-fA-F]{4,5})"', css_path.read_text())
+    points = {int(m.group(2), 16) for m in rules
               if names & {sel.strip().lstrip(".") for sel in m.group(1).split(",")}}
     # icons the stylesheets draw themselves (admonitions, links, toggles: ``content: var(--pst-icon-...)``),
     # given as private-use characters or escapes outside the ``--fa`` class rules
     for sheet in static.rglob("*.css"):
-        text = sheet.read_text(errors="replace")
-        text = re.sub(r'[^{}]+\{--fa:"[^"]*"\}', "", text)
+        text = re.sub(r'[^{}]+\{--fa:"[^"]*"\}', "", sheet.read_text(errors="replace"))
         points |= {ord(ch) for ch in text if 0xE000 <= ord(ch) <= 0xF8FF}
         points |= {int(h, 16) for h in re.findall(r'\\([0-9a-fA-F]{4,5})', text) if 0xE000 <= int(h, 16) <= 0xF8FF}
     if not points:  # the stylesheet's form changed: keep the fonts whole rather than lose icons
         return
-    for font, classes in _ICON_FONTS.items():
-        path = fonts_dir / font
-        if not path.exists():
-            continue
-        rule = re.compile(r"@font-face\{[^}]*" + re.escape(font) + r"[^}]*\}")
-        if classes and not any(c in used or re.search(rf"\b{c}\b", scripts) for c in classes):
-            css = rule.sub("", css)
-            path.unlink()
-            continue
-        ttf = TTFont(path)
+    for path in fonts_dir.glob("*.woff2"):
+        font = TTFont(path)
         options = subset.Options()
         options.flavor, options.layout_features, options.notdef_outline = "woff2", [], True
         sub = subset.Subsetter(options)
         sub.populate(unicodes=sorted(points))
-        sub.subset(ttf)
-        ttf.flavor = "woff2"
-        ttf.save(path)
-    css_path.write_text(css)
+        sub.subset(font)
+        font.flavor = "woff2"
+        font.save(path)
 
 
 def typeset_math(pages: dict[str, str]) -> dict[str, str]:
@@ -759,8 +747,9 @@ def build(notebooks: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "si
                 text = defer_search_scripts(text)
             text = name_toggles_by_their_text(text)
             (html_dir / name).write_text(harden_page(text, name))
-        prune_katex_fonts(html_dir / "_static", list(texts.values()))
-        prune_icon_fonts(html_dir / "_static", list(texts.values()))
+        used = page_classes(list(texts.values()))
+        prune_katex_fonts(html_dir / "_static", used)
+        prune_icon_fonts(html_dir / "_static", used)
         (html_dir / ".buildinfo").unlink(missing_ok=True)
         for junk in html_dir.rglob("*.map"):
             junk.unlink()  # the theme's source maps: for its developers, 3.4 MB

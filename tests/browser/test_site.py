@@ -167,12 +167,10 @@ def test_the_whole_site_fits_its_budget(site):
     _, pages, out = site
     files = [p for p in out.rglob("*") if p.is_file()]
     total = sum(p.stat().st_size for p in files)
-    # each app's spec (JSON with its fonts) is deflated like its states, and the icon fonts are cut
+    # each app's spec (JSON with its fonts) is deflated like its states
     for p in pages:
         for spec in re.findall(r'data-spec="([0-9a-f]+)"', (out / p["page"]).read_text()):
             assert zlib.decompress((out / "_static" / "apps" / f"{spec}.bin").read_bytes()).startswith(b"{")
-    for font in (out / "_static" / "vendor" / "fontawesome" / "webfonts").glob("*"):
-        assert font.stat().st_size < 20_000, f"{font.name}: {font.stat().st_size} bytes, not cut to the site's icons"
     if os.environ.get("LVMLIB_SITE_NOTEBOOKS"):
         pytest.skip("the budget is for the course's own notebooks")
     parts = {}
@@ -182,6 +180,28 @@ def test_the_whole_site_fits_its_budget(site):
         parts[key] = parts.get(key, 0) + p.stat().st_size
     largest = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])[:6])
     assert total <= SITE_BUDGET, f"the site is {total / 1e6:.2f} MB, over {SITE_BUDGET / 1e6:.0f} MB: {largest}"
+
+
+def test_icon_fonts_are_cut_and_hold_every_icon_the_pages_name(site):
+    """tools/site.py cuts the theme's Font Awesome webfonts to the site's icons: each is small, and together
+    they have a glyph for every ``fa-NAME`` class a page uses (its code point from the theme's stylesheet)."""
+    from fontTools.ttLib import TTFont
+
+    _, pages, out = site
+    static = out / "_static"
+    code = {}
+    for selectors, point in re.findall(r'([^{}]+)\{--fa:"\\([0-9a-fA-F]{4,5})"',
+                                       (static / "styles" / "pydata-sphinx-theme.css").read_text()):
+        code.update((sel.strip().lstrip("."), int(point, 16)) for sel in selectors.split(","))
+    named = {c for name in ["index.html", "search.html", *(p["page"] for p in pages)]
+             for attr in re.findall(r'class="([^"]*)"', (out / name).read_text()) for c in attr.split() if c in code}
+    fonts = list((static / "vendor" / "fontawesome" / "webfonts").glob("*.woff2"))
+    for font in fonts:
+        assert font.stat().st_size < 20_000, f"{font.name}: {font.stat().st_size} bytes, not cut to the site's icons"
+    glyphs = set().union(*(TTFont(font).getBestCmap() for font in fonts))
+    assert {"fa-bars", "fa-magnifying-glass", "fa-github"} <= named, sorted(named)  # the header's icons
+    missing = sorted(n for n in named if code[n] not in glyphs)
+    assert not missing, f"icons without a glyph in the cut fonts: {missing}"
 
 
 def test_every_page_loads_offline_and_its_sliders_move(site, chromium):
